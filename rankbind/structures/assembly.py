@@ -1,0 +1,319 @@
+"""Biological assemblies from REMARK 350 BIOMT operators, renumbered to UniProt.
+
+Chain naming in every assembly: RANKL protomers ``A``, ``B``, ``C`` (BIOMT operators
+1, 2, 3); receptors (RANK or OPG) ``R``, ``S``, ``T`` (same operators); Fab heavy and
+light chains ``H`` and ``L``. Residue numbers of chains with a UniProt accession are
+UniProt numbers, so ``RANKL:233`` means the same residue in every entry of a species.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from rankbind.errors import StructureError
+from rankbind.structures.catalogue import ChainSpec, Entry, get_entry
+from rankbind.structures.pdbfile import AMINO_ACIDS, Atom, PDBData, format_atom, read_pdb, transform
+
+KINDS = ("asu", "trimer", "hexamer", "trimer_receptor", "interface", "fab")
+LIGAND_CHAIN_IDS = ("A", "B", "C")
+RECEPTOR_CHAIN_IDS = ("R", "S", "T")
+RECEPTOR_MOLECULES = ("RANK", "OPG")
+CONTACT_CUTOFF_ANGSTROM = 4.5
+
+
+@dataclass(frozen=True)
+class ChainInfo:
+    """One chain of an assembly: what it is and where it came from."""
+
+    chain_id: str
+    molecule: str
+    species: str
+    uniprot: str | None
+    source_chain: str
+    operator: int
+    numbering: str  # "uniprot" or "pdb"
+
+
+@dataclass
+class Assembly:
+    """Coordinates (Å) of an assembly plus the records PDBFixer needs.
+
+    ``atoms`` are polymer ATOM records followed by HETATM records; ``ssbonds`` pairs
+    (chain, resseq) in the assembly's numbering."""
+
+    name: str
+    kind: str
+    chains: tuple[ChainInfo, ...]
+    atoms: list[Atom]
+    seqres: dict[str, list[str]] = field(default_factory=dict)
+    ssbonds: list[tuple[tuple[str, int], tuple[str, int]]] = field(default_factory=list)
+    provenance: dict = field(default_factory=dict)
+
+    def chain(self, chain_id: str) -> ChainInfo:
+        for info in self.chains:
+            if info.chain_id == chain_id:
+                return info
+        raise StructureError(
+            f"{self.name}: no chain '{chain_id}' (chains: {', '.join(self.chain_ids())})"
+        )
+
+    def chain_ids(self) -> list[str]:
+        return [c.chain_id for c in self.chains]
+
+    def chains_of(self, molecule: str) -> list[ChainInfo]:
+        return [c for c in self.chains if c.molecule == molecule]
+
+    def coordinates(self, chain_ids: list[str] | None = None, heavy: bool = False) -> np.ndarray:
+        """(n_atoms, 3) polymer coordinates in Å of the given chains (all by default)."""
+        wanted = set(chain_ids or self.chain_ids())
+        rows = [
+            a.xyz
+            for a in self.atoms
+            if a.record == "ATOM" and a.chain in wanted and not (heavy and a.element == "H")
+        ]
+        return np.array(rows, dtype=float).reshape(-1, 3)
+
+    def residue_numbers(self, chain_id: str) -> list[int]:
+        seen: dict[int, None] = {}
+        for a in self.atoms:
+            if a.chain == chain_id and a.record == "ATOM":
+                seen.setdefault(a.resseq)
+        return list(seen)
+
+    def to_pdb_text(self) -> str:
+        """PDB text with provenance REMARKs, SEQRES, SSBOND, ATOM/TER, HETATM, END."""
+        out = [f"REMARK 250 RANKBIND ASSEMBLY {self.name} ({self.kind})"]
+        for info in self.chains:
+            out.append(
+                f"REMARK 250 CHAIN {info.chain_id} {info.molecule} {info.species} "
+                f"UNIPROT={info.uniprot or '-'} SOURCE={info.source_chain} "
+                f"BIOMT={info.operator} NUMBERING={info.numbering}"
+            )
+        for chain_id, names in self.seqres.items():
+            for row, start in enumerate(range(0, len(names), 13), start=1):
+                chunk = " ".join(f"{n:>3}" for n in names[start : start + 13])
+                out.append(f"SEQRES {row:>3} {chain_id} {len(names):>4}  {chunk}")
+        for k, ((c1, r1), (c2, r2)) in enumerate(self.ssbonds, start=1):
+            out.append(f"SSBOND {k:>3} CYS {c1} {r1:>4}    CYS {c2} {r2:>4}")
+        serial = 1
+        for info in self.chains:
+            last = None
+            for atom in self.atoms:
+                if atom.record == "ATOM" and atom.chain == info.chain_id:
+                    out.append(format_atom(atom, serial))
+                    serial += 1
+                    last = atom
+            if last is not None:
+                out.append(f"TER   {serial:>5}      {last.resname:>3} {last.chain}{last.resseq:>4}")
+                serial += 1
+        for atom in self.atoms:
+            if atom.record == "HETATM":
+                out.append(format_atom(atom, serial))
+                serial += 1
+        out.append("END")
+        return "\n".join(out) + "\n"
+
+    def write_pdb(self, path: str | Path) -> None:
+        from rankbind.fileio import write_text
+
+        write_text(path, self.to_pdb_text())
+
+    def to_openmm(self):
+        """(Topology, positions) of the polymer and hetero atoms through OpenMM's PDBFile."""
+        from openmm.app import PDBFile
+
+        pdb = PDBFile(io.StringIO(self.to_pdb_text()))
+        return pdb.topology, pdb.positions
+
+    def to_mdtraj(self):
+        """An mdtraj Trajectory (one frame, nm) of the assembly."""
+        import mdtraj
+
+        topology, positions = self.to_openmm()
+        from openmm import unit
+
+        xyz = np.array(positions.value_in_unit(unit.nanometer))[None]
+        return mdtraj.Trajectory(xyz, mdtraj.Topology.from_openmm(topology))
+
+
+def _check_chains(pdb: PDBData, specs: dict[str, ChainSpec], where: str) -> None:
+    for chain in pdb.chains():
+        if chain not in specs:
+            raise StructureError(
+                f"{where}: chain '{chain}' is not described in the catalogue "
+                f"(described: {', '.join(specs) or 'none'})"
+            )
+    present = set(pdb.chains())
+    for chain in specs:
+        if chain not in present:
+            raise StructureError(f"{where}: catalogue chain '{chain}' has no atoms in the file")
+    for atom in pdb.atoms:
+        if atom.record == "ATOM" and atom.resname not in AMINO_ACIDS:
+            raise StructureError(
+                f"{where}: unknown residue {atom.resname} {atom.chain}:{atom.resseq}"
+                f"{atom.icode} in a polymer chain (ATOM record); rankbind handles the 20 "
+                "standard amino acids and their protonation variants"
+            )
+
+
+def _copy_chain(
+    pdb: PDBData,
+    spec: ChainSpec,
+    operator,
+    new_id: str,
+) -> tuple[list[Atom], list[Atom]]:
+    offset = spec.uniprot_offset or 0
+    rot = np.eye(3) if operator is None else operator.rotation
+    trans = np.zeros(3) if operator is None else operator.translation
+    polymer, hetero = [], []
+    for atom in pdb.atoms:
+        if atom.chain != spec.chain:
+            continue
+        if atom.record == "ATOM":
+            polymer.append(transform(atom, rot, trans, chain=new_id, resseq=atom.resseq + offset))
+        else:
+            hetero.append(transform(atom, rot, trans, chain=new_id))
+    return polymer, hetero
+
+
+def _contacts(a: np.ndarray, b: np.ndarray, cutoff: float) -> int:
+    """Number of atom pairs closer than ``cutoff`` (Å) between (n,3) and (m,3)."""
+    count = 0
+    for start in range(0, len(a), 512):
+        block = a[start : start + 512]
+        d2 = ((block[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+        count += int((d2 < cutoff * cutoff).sum())
+    return count
+
+
+def _seqres_for(pdb: PDBData, spec: ChainSpec) -> list[str]:
+    return list(pdb.seqres.get(spec.chain, []))
+
+
+def from_pdb(
+    path: str | Path,
+    chains: dict[str, ChainSpec],
+    name: str | None = None,
+    provenance: dict | None = None,
+) -> Assembly:
+    """The asymmetric unit of any PDB file, given what each chain is (``chains``).
+    Residues are renumbered to UniProt where a chain has an offset."""
+    pdb = read_pdb(path)
+    where = str(path)
+    _check_chains(pdb, chains, where)
+    return _build(
+        pdb,
+        chains,
+        [(spec, None, spec.chain) for spec in chains.values()],
+        name or Path(path).stem,
+        "asu",
+        provenance or {"file": str(path)},
+    )
+
+
+def _build(pdb, specs, plan, name, kind, provenance) -> Assembly:
+    polymer: list[Atom] = []
+    hetero: list[Atom] = []
+    infos = []
+    seqres = {}
+    ssbonds = []
+    for spec, operator, new_id in plan:
+        p, h = _copy_chain(pdb, spec, operator, new_id)
+        polymer += p
+        hetero += h
+        infos.append(
+            ChainInfo(
+                chain_id=new_id,
+                molecule=spec.molecule,
+                species=spec.species,
+                uniprot=spec.uniprot,
+                source_chain=spec.chain,
+                operator=operator.index if operator is not None else 1,
+                numbering="uniprot" if spec.uniprot_offset is not None else "pdb",
+            )
+        )
+        seqres[new_id] = _seqres_for(pdb, spec)
+        offset = spec.uniprot_offset or 0
+        for (c1, r1, _), (c2, r2, _) in pdb.ssbonds:
+            if c1 == spec.chain and c2 == spec.chain:
+                ssbonds.append(((new_id, r1 + offset), (new_id, r2 + offset)))
+    return Assembly(name, kind, tuple(infos), polymer + hetero, seqres, ssbonds, provenance)
+
+
+def build_assembly(entry: str | Entry, kind: str = "hexamer") -> Assembly:
+    """Build an assembly of a catalogue entry.
+
+    kind: ``asu`` (as deposited), ``trimer`` (RANKL x3), ``hexamer`` (RANKL x3 +
+    receptor x3, the 3:3 complex), ``trimer_receptor`` (RANKL x3 + one receptor),
+    ``interface`` (the two RANKL protomers lining one groove + that receptor) or
+    ``fab`` (heavy + light chain of a Fab template)."""
+    if kind not in KINDS:
+        raise StructureError(f"unknown assembly kind '{kind}'; choose from {', '.join(KINDS)}")
+    entry = get_entry(entry) if isinstance(entry, str) else entry
+    pdb = read_pdb(entry.path)
+    _check_chains(pdb, entry.chains, f"{entry.path} ({entry.name})")
+    name = f"{entry.name}/{kind}"
+    provenance = entry.provenance() | {"assembly": kind}
+    if kind == "asu":
+        plan = [(spec, None, spec.chain) for spec in entry.chains.values()]
+        return _build(pdb, entry.chains, plan, name, kind, provenance)
+    if kind == "fab":
+        heavy, light = entry.chains_of("FAB_HEAVY"), entry.chains_of("FAB_LIGHT")
+        if not heavy or not light:
+            raise StructureError(
+                f"{entry.name}: a 'fab' assembly needs FAB_HEAVY and FAB_LIGHT chains"
+            )
+        plan = [(heavy[0], None, "H"), (light[0], None, "L")]
+        return _build(pdb, entry.chains, plan, name, kind, provenance)
+
+    ligands = entry.chains_of("RANKL")
+    receptors = [c for c in entry.chains.values() if c.molecule in RECEPTOR_MOLECULES]
+    if not ligands:
+        raise StructureError(f"{entry.name}: assembly '{kind}' needs a RANKL chain")
+    if len(pdb.biomt) < 3:
+        raise StructureError(
+            f"{entry.path}: assembly '{kind}' needs 3 REMARK 350 BIOMT operators, found "
+            f"{len(pdb.biomt)}"
+        )
+    ops = pdb.biomt[:3]
+    ligand_plan = [(ligands[0], op, cid) for op, cid in zip(ops, LIGAND_CHAIN_IDS, strict=True)]
+    if kind == "trimer":
+        return _build(pdb, entry.chains, ligand_plan, name, kind, provenance)
+    if not receptors:
+        raise StructureError(f"{entry.name}: assembly '{kind}' needs a RANK or OPG chain")
+    receptor = receptors[0]
+    if kind == "hexamer":
+        receptor_plan = [
+            (receptor, op, cid) for op, cid in zip(ops, RECEPTOR_CHAIN_IDS, strict=True)
+        ]
+        return _build(pdb, entry.chains, ligand_plan + receptor_plan, name, kind, provenance)
+    receptor_plan = [(receptor, ops[0], RECEPTOR_CHAIN_IDS[0])]
+    if kind == "trimer_receptor":
+        return _build(pdb, entry.chains, ligand_plan + receptor_plan, name, kind, provenance)
+
+    # interface: the two protomers the receptor touches most
+    full = _build(pdb, entry.chains, ligand_plan + receptor_plan, name, kind, provenance)
+    rec_xyz = full.coordinates([RECEPTOR_CHAIN_IDS[0]], heavy=True)
+    counts = {
+        cid: _contacts(full.coordinates([cid], heavy=True), rec_xyz, CONTACT_CUTOFF_ANGSTROM)
+        for cid in LIGAND_CHAIN_IDS
+    }
+    groove = sorted(LIGAND_CHAIN_IDS, key=lambda c: -counts[c])[:2]
+    if min(counts[c] for c in groove) == 0:
+        raise StructureError(
+            f"{entry.name}: the receptor does not contact two RANKL protomers "
+            f"(atom contacts within {CONTACT_CUTOFF_ANGSTROM} Å: {counts})"
+        )
+    keep = [item for item in ligand_plan if item[2] in groove] + receptor_plan
+    result = _build(pdb, entry.chains, keep, name, kind, provenance)
+    result.provenance["groove_contacts"] = counts
+    return result
+
+
+def with_atoms(assembly: Assembly, atoms: list[Atom], name: str | None = None) -> Assembly:
+    """A copy of ``assembly`` with a new atom list (same chains and records)."""
+    return replace(assembly, atoms=atoms, name=name or assembly.name)
