@@ -1,0 +1,5 @@
+import sys
+
+from rankbind.cli import main
+
+sys.exit(main())
