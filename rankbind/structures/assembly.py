@@ -102,8 +102,15 @@ class Assembly:
         serial = 1
         for info in self.chains:
             last = None
+            split_gaps = not self.seqres.get(info.chain_id)
             for atom in self.atoms:
                 if atom.record == "ATOM" and atom.chain == info.chain_id:
+                    if split_gaps and last is not None and atom.resseq > last.resseq + 1:
+                        # no SEQRES to rebuild from: a gap ends the peptide (TER)
+                        out.append(
+                            f"TER   {serial:>5}      {last.resname:>3} {last.chain}{last.resseq:>4}"
+                        )
+                        serial += 1
                     out.append(format_atom(atom, serial))
                     serial += 1
                     last = atom
@@ -312,6 +319,31 @@ def build_assembly(entry: str | Entry, kind: str = "hexamer") -> Assembly:
     result = _build(pdb, entry.chains, keep, name, kind, provenance)
     result.provenance["groove_contacts"] = counts
     return result
+
+
+def extract(assembly: Assembly, selections: list[str], name: str | None = None) -> Assembly:
+    """A fragment of ``assembly`` holding only the residues matched by ``selections``
+    (see :mod:`rankbind.structures.selection`). SEQRES is dropped, so PDBFixer does not
+    rebuild what was cut away; gaps become chain breaks (TER), capped as free termini."""
+    from rankbind.structures.selection import select_residues
+
+    present = {c.chain_id: assembly.residue_numbers(c.chain_id) for c in assembly.chains}
+    keep: set[tuple[str, int]] = set()
+    for text in selections:
+        keep.update(select_residues(assembly.chains, present, text))
+    atoms = [a for a in assembly.atoms if a.record == "ATOM" and (a.chain, a.resseq) in keep]
+    chains = tuple(c for c in assembly.chains if any(k[0] == c.chain_id for k in keep))
+    ssbonds = [b for b in assembly.ssbonds if b[0] in keep and b[1] in keep]
+    provenance = assembly.provenance | {"extract": list(selections), "parent": assembly.name}
+    return Assembly(
+        name or f"{assembly.name}[{';'.join(selections)}]",
+        assembly.kind,
+        chains,
+        atoms,
+        {},
+        ssbonds,
+        provenance,
+    )
 
 
 def with_atoms(assembly: Assembly, atoms: list[Atom], name: str | None = None) -> Assembly:

@@ -1,0 +1,357 @@
+"""Structure preparation with PDBFixer and OpenMM: clean, complete, protonate,
+solvate, parameterise. Every choice is recorded in the metadata.
+
+Output directory of :func:`write_prepared`:
+``prepared.pdb`` (and ``prepared.cif``), ``system.xml`` (serialised OpenMM System),
+``metadata.json`` (written last: its presence marks a complete preparation).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import platform as pyplatform
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import openmm
+from openmm import app, unit
+
+from rankbind import __version__
+from rankbind.errors import PreparationError
+from rankbind.fileio import atomic_open, write_json, write_text
+from rankbind.structures.assembly import Assembly, ChainInfo
+from rankbind.structures.pdbfile import GLYCANS, IONS, WATERS
+
+FORCEFIELDS = {
+    # name: (protein file, {water model: water file})
+    "amber14": ("amber14-all.xml", {"tip3p": "amber14/tip3p.xml", "opc": "amber14/opc.xml"}),
+    "amber19": ("amber19-all.xml", {"opc": "amber19/opc.xml", "tip3p": "amber19/tip3p.xml"}),
+}
+GB_MODELS = {"GBn2": "implicit/gbn2.xml", "OBC2": "implicit/obc2.xml"}
+SOLVENTS = ("explicit", "implicit", "vacuum")
+BOX_SHAPES = ("cube", "dodecahedron", "octahedron")
+
+
+@dataclass(frozen=True)
+class PreparationOptions:
+    """Physics and cleaning choices. Units: nm, molar, amu.
+
+    Defaults: amber14 (ff14SB) in GBn2 implicit solvent at pH 7.0 with 0.15 M salt
+    (Debye screening in GB; Na+/Cl- ions when explicit), HBonds constraints and hydrogen
+    mass repartitioning to 1.5 amu (allows 4 fs steps). amber19 means ff19SB with OPC,
+    the water model it was fitted with."""
+
+    forcefield: str = "amber14"
+    solvent: str = "implicit"
+    gb_model: str = "GBn2"
+    water_model: str | None = None  # default: tip3p for amber14, opc for amber19
+    ph: float = 7.0
+    ionic_strength_molar: float = 0.15
+    padding_nm: float = 1.0
+    box_shape: str = "dodecahedron"
+    remove_water: bool = True
+    remove_ions: bool = True
+    remove_glycans: bool = True
+    rebuild_internal_loops: bool = True
+    hydrogen_mass_amu: float | None = 1.5
+    constraints: str = "HBonds"
+    nonbonded_cutoff_nm: float = 1.0
+    seed: int = 2024
+
+    def resolved_water_model(self) -> str:
+        return self.water_model or ("opc" if self.forcefield == "amber19" else "tip3p")
+
+    def validate(self) -> None:
+        if self.forcefield not in FORCEFIELDS:
+            raise PreparationError(
+                f"forcefield '{self.forcefield}' unknown; choose {', '.join(FORCEFIELDS)}"
+            )
+        if self.solvent not in SOLVENTS:
+            raise PreparationError(
+                f"solvent '{self.solvent}' unknown; choose {', '.join(SOLVENTS)}"
+            )
+        if self.solvent == "implicit" and self.gb_model not in GB_MODELS:
+            raise PreparationError(
+                f"gb_model '{self.gb_model}' unknown; choose {', '.join(GB_MODELS)}"
+            )
+        if self.resolved_water_model() not in FORCEFIELDS[self.forcefield][1]:
+            raise PreparationError(
+                f"water_model '{self.water_model}' is not available with {self.forcefield}; "
+                f"choose {', '.join(FORCEFIELDS[self.forcefield][1])}"
+            )
+        if self.box_shape not in BOX_SHAPES:
+            raise PreparationError(
+                f"box_shape '{self.box_shape}' unknown; choose {', '.join(BOX_SHAPES)}"
+            )
+        if not 0.0 <= self.ph <= 14.0:
+            raise PreparationError(f"ph {self.ph} is outside 0-14")
+        if not 0.0 <= self.ionic_strength_molar <= 5.0:
+            raise PreparationError(
+                f"ionic_strength_molar {self.ionic_strength_molar} is outside 0-5 M"
+            )
+        if self.padding_nm <= 0:
+            raise PreparationError(f"padding_nm must be positive, got {self.padding_nm}")
+        if self.constraints not in ("None", "HBonds", "AllBonds", "HAngles"):
+            raise PreparationError(f"constraints '{self.constraints}' unknown")
+        if self.hydrogen_mass_amu is not None and not 1.0 <= self.hydrogen_mass_amu <= 4.0:
+            raise PreparationError(f"hydrogen_mass_amu {self.hydrogen_mass_amu} outside 1-4 amu")
+
+    def forcefield_files(self) -> list[str]:
+        protein, waters = FORCEFIELDS[self.forcefield]
+        files = [protein]
+        if self.solvent == "explicit" or not self.remove_ions:
+            files.append(waters[self.resolved_water_model()])
+        if self.solvent == "implicit":
+            files.append(GB_MODELS[self.gb_model])
+        return files
+
+
+@dataclass
+class PreparedSystem:
+    """A parameterised system. ``positions`` in nm (OpenMM Quantity)."""
+
+    topology: app.Topology
+    positions: unit.Quantity
+    system: openmm.System
+    chains: tuple[ChainInfo, ...]
+    metadata: dict = field(default_factory=dict)
+
+    def disulfide_count(self) -> int:
+        return count_disulfides(self.topology)
+
+
+def count_disulfides(topology: app.Topology) -> int:
+    """Number of SG–SG bonds between CYS residues in ``topology``."""
+    return sum(
+        1
+        for a, b in topology.bonds()
+        if a.name == "SG" and b.name == "SG" and a.residue is not b.residue
+    )
+
+
+def _hetero_filter(assembly: Assembly, options: PreparationOptions) -> tuple[Assembly, dict]:
+    removed: dict[str, int] = {}
+    kept = []
+    for atom in assembly.atoms:
+        if atom.record == "HETATM":
+            name = atom.resname
+            drop = (
+                (name in WATERS and options.remove_water)
+                or (name in IONS and options.remove_ions)
+                or (name in GLYCANS and options.remove_glycans)
+                or (name not in WATERS | IONS | GLYCANS)
+            )
+            if drop:
+                removed[name] = removed.get(name, 0) + 1
+                continue
+        kept.append(atom)
+    removed_residues = {k: v for k, v in removed.items()}
+    from rankbind.structures.assembly import with_atoms
+
+    return with_atoms(assembly, kept), removed_residues
+
+
+def _helper_platform() -> openmm.Platform:
+    """CPU platform (Reference if CPU is missing) for PDBFixer/Modeller minimisations."""
+    names = [
+        openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())
+    ]
+    return openmm.Platform.getPlatformByName("CPU" if "CPU" in names else "Reference")
+
+
+def _version_info() -> dict:
+    import pdbfixer
+
+    return {
+        "rankbind": __version__,
+        "openmm": openmm.__version__,
+        "pdbfixer": getattr(pdbfixer, "__version__", "unknown"),
+        "numpy": np.__version__,
+        "python": pyplatform.python_version(),
+    }
+
+
+def prepare(assembly: Assembly, options: PreparationOptions | None = None) -> PreparedSystem:
+    """Clean, complete, protonate, (optionally) solvate and parameterise ``assembly``."""
+    from pdbfixer import PDBFixer
+
+    options = options or PreparationOptions()
+    options.validate()
+    filtered, removed = _hetero_filter(assembly, options)
+    # PDBFixer and Modeller minimise internally (new atoms, hydrogens). Pin them to the
+    # CPU platform: left to choose, OpenMM picks PoCL OpenCL where installed, and PoCL's
+    # minimiser segfaults (observed with PoCL 3.1), killing the process.
+    cpu = _helper_platform()
+    fixer = PDBFixer(pdbfile=io.StringIO(filtered.to_pdb_text()), platform=cpu)
+
+    fixer.findMissingResidues()
+    chains = list(fixer.topology.chains())
+    terminal, internal = [], []
+    for (chain_index, position), residues in list(fixer.missingResidues.items()):
+        chain = chains[chain_index]
+        n_res = len(list(chain.residues()))
+        record = {"chain": chain.id, "after_index": position, "residues": list(residues)}
+        if position == 0 or position == n_res or not options.rebuild_internal_loops:
+            terminal.append(record)
+            del fixer.missingResidues[(chain_index, position)]
+        else:
+            internal.append(record)
+
+    fixer.findNonstandardResidues()
+    nonstandard = [(r.chain.id, r.id, r.name, std) for r, std in fixer.nonstandardResidues]
+    fixer.replaceNonstandardResidues()
+    fixer.findMissingAtoms()
+    missing_atoms = {
+        f"{r.chain.id}:{r.name}{r.id}": [a.name for a in atoms]
+        for r, atoms in fixer.missingAtoms.items()
+    }
+    missing_terminals = {
+        f"{r.chain.id}:{r.name}{r.id}": t for r, t in fixer.missingTerminals.items()
+    }
+    try:
+        fixer.addMissingAtoms(seed=options.seed)
+    except TypeError:  # older PDBFixer without the seed argument
+        fixer.addMissingAtoms()
+
+    forcefield = app.ForceField(*options.forcefield_files())
+    modeller = app.Modeller(fixer.topology, fixer.positions)
+    try:
+        modeller.addHydrogens(forcefield, pH=options.ph, platform=cpu)
+    except ValueError as exc:
+        raise PreparationError(f"{assembly.name}: cannot add hydrogens: {exc}") from None
+
+    solvation: dict = {"solvent": options.solvent}
+    if options.solvent == "explicit":
+        modeller.addSolvent(
+            forcefield,
+            model=options.resolved_water_model()
+            if options.resolved_water_model() != "opc"
+            else "tip4pew",
+            padding=options.padding_nm * unit.nanometer,
+            boxShape=options.box_shape,
+            ionicStrength=options.ionic_strength_molar * unit.molar,
+            positiveIon="Na+",
+            negativeIon="Cl-",
+            neutralize=True,
+        )
+        waters = sum(1 for r in modeller.topology.residues() if r.name == "HOH")
+        ions = {
+            name: sum(1 for r in modeller.topology.residues() if r.name == name)
+            for name in ("NA", "CL")
+        }
+        box = modeller.topology.getPeriodicBoxVectors().value_in_unit(unit.nanometer)
+        solvation |= {
+            "water_model": options.resolved_water_model(),
+            "padding_nm": options.padding_nm,
+            "box_shape": options.box_shape,
+            "box_vectors_nm": [[float(v) for v in vec] for vec in box],
+            "ionic_strength_molar": options.ionic_strength_molar,
+            "n_waters": waters,
+            "ions": ions,
+        }
+    elif options.solvent == "implicit":
+        solvation |= {
+            "gb_model": options.gb_model,
+            "salt_molar": options.ionic_strength_molar,
+            "debye_kappa_per_nm": debye_kappa(options.ionic_strength_molar),
+            "kappa_temperature_K": 300.0,
+            "solute_dielectric": 1.0,
+            "solvent_dielectric": 78.5,
+            "sasa": "ACE (OpenMM default for GBn2/OBC2 xml)",
+        }
+
+    system = _create_system(forcefield, modeller.topology, options)
+    metadata = {
+        "assembly": assembly.name,
+        "assembly_kind": assembly.kind,
+        "provenance": assembly.provenance,
+        "chains": [asdict(c) for c in assembly.chains],
+        "options": asdict(options) | {"water_model": options.resolved_water_model()},
+        "forcefield_files": options.forcefield_files(),
+        "removed_heterogens": removed,
+        "terminal_missing_residues_not_built": terminal,
+        "internal_missing_residues_built": internal,
+        "nonstandard_residues_replaced": nonstandard,
+        "missing_atoms_added": missing_atoms,
+        "terminal_atoms_added": missing_terminals,
+        "ssbond_records": len(assembly.ssbonds),
+        "disulfide_bonds": count_disulfides(modeller.topology),
+        "n_atoms": modeller.topology.getNumAtoms(),
+        "n_residues": modeller.topology.getNumResidues(),
+        "solvation": solvation,
+        "versions": _version_info(),
+    }
+    if metadata["disulfide_bonds"] < metadata["ssbond_records"]:
+        raise PreparationError(
+            f"{assembly.name}: {metadata['ssbond_records']} SSBOND records but only "
+            f"{metadata['disulfide_bonds']} disulfide bonds in the prepared topology"
+        )
+    return PreparedSystem(modeller.topology, modeller.positions, system, assembly.chains, metadata)
+
+
+def debye_kappa(
+    salt_molar: float, temperature_kelvin: float = 300.0, dielectric: float = 78.5
+) -> float:
+    """Debye screening parameter (1/nm) for GB, as OpenMM's AmberPrmtopFile computes it:
+    kappa = 50.33355 * sqrt(I / (eps * T)) per Å."""
+    return 10.0 * 50.33355 * float(np.sqrt(salt_molar / (dielectric * temperature_kelvin)))
+
+
+def _create_system(forcefield: app.ForceField, topology: app.Topology, options: PreparationOptions):
+    kwargs: dict = {
+        "constraints": None if options.constraints == "None" else getattr(app, options.constraints),
+        "rigidWater": True,
+    }
+    if options.hydrogen_mass_amu is not None:
+        kwargs["hydrogenMass"] = options.hydrogen_mass_amu * unit.amu
+    if options.solvent == "explicit":
+        kwargs |= {
+            "nonbondedMethod": app.PME,
+            "nonbondedCutoff": options.nonbonded_cutoff_nm * unit.nanometer,
+        }
+    else:
+        kwargs["nonbondedMethod"] = app.NoCutoff
+        if options.solvent == "implicit":
+            kwargs["implicitSolventKappa"] = (
+                debye_kappa(options.ionic_strength_molar) / unit.nanometer
+            )
+    try:
+        return forcefield.createSystem(topology, **kwargs)
+    except ValueError as exc:
+        message = str(exc)
+        hint = ""
+        if "No template found" in message:
+            hint = (
+                " (glycans and unusual ligands have no template in the protein force field; "
+                "keep remove_glycans/remove_ions on, or remove the residue)"
+            )
+        raise PreparationError(
+            f"cannot parameterise with {options.forcefield}: {message}{hint}"
+        ) from None
+
+
+def write_prepared(prepared: PreparedSystem, out_dir: str | Path) -> Path:
+    """Write prepared.pdb, prepared.cif, system.xml, then metadata.json (the marker)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_open(out / "prepared.pdb") as handle:
+        app.PDBFile.writeFile(prepared.topology, prepared.positions, handle, keepIds=True)
+    with atomic_open(out / "prepared.cif") as handle:
+        app.PDBxFile.writeFile(prepared.topology, prepared.positions, handle, keepIds=True)
+    write_text(out / "system.xml", openmm.XmlSerializer.serialize(prepared.system))
+    write_json(out / "metadata.json", prepared.metadata)
+    return out
+
+
+def load_prepared(out_dir: str | Path) -> PreparedSystem:
+    """Read a directory written by :func:`write_prepared`."""
+    out = Path(out_dir)
+    if not (out / "metadata.json").is_file():
+        raise PreparationError(f"{out}: no metadata.json; not a complete preparation")
+    metadata = json.loads((out / "metadata.json").read_text())
+    pdb = app.PDBFile(str(out / "prepared.pdb"))
+    system = openmm.XmlSerializer.deserialize((out / "system.xml").read_text())
+    chains = tuple(ChainInfo(**c) for c in metadata["chains"])
+    return PreparedSystem(pdb.topology, pdb.positions, system, chains, metadata)
