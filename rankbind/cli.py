@@ -10,7 +10,10 @@ import sys
 from rankbind.errors import RankbindError
 
 # subcommand -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "prepare": ("rankbind.prepare_cli", "build an assembly and prepare it for OpenMM"),
+    "simulate": ("rankbind.simulate_cli", "staged, restartable MD of a prepared system"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

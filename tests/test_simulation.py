@@ -1,0 +1,142 @@
+"""Staged simulation: exact restart equivalence, frame counts, divergence handling."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import mdtraj
+import numpy as np
+import pytest
+from helpers import fragment
+
+from rankbind.errors import SimulationError
+from rankbind.platforms import select_platform
+from rankbind.simulation import Progress, SimulationOptions, StagedSimulation
+
+N_STEPS, INTERVAL, CHECKPOINT = 100, 10, 50
+OPTIONS = SimulationOptions(
+    nvt_ps=0.08,
+    npt_ps=0,
+    production_ps=N_STEPS * 4 / 1000,
+    report_interval_steps=INTERVAL,
+    checkpoint_interval_steps=CHECKPOINT,
+    seed=7,
+    minimise_max_iterations=100,
+)
+
+
+class Killed(Exception):
+    pass
+
+
+def _load(run_dir):
+    return mdtraj.load(
+        str(run_dir / "production" / "production.dcd"), top=str(run_dir / "topology.pdb")
+    )
+
+
+def test_restart_equals_uninterrupted_run(tmp_path):
+    prepared = fragment("vacuum")
+    reference = select_platform("Reference")
+    straight = StagedSimulation(prepared, tmp_path / "straight", OPTIONS, reference)
+    assert straight.dt_fs == 4.0  # HMR -> 4 fs
+    straight.run()
+
+    broken = StagedSimulation(prepared, tmp_path / "broken", OPTIONS, reference)
+    write = broken._write_checkpoint
+
+    def kill_after_half(stage_dir, context, step, frames, rows):
+        xml = write(stage_dir, context, step, frames, rows)
+        if stage_dir.name == "production" and step == N_STEPS // 2:
+            # a frame chunk beyond the checkpoint, as a kill mid-write would leave
+            (stage_dir / "chunks" / f"frames_{step + INTERVAL:012d}.npz").write_bytes(b"partial")
+            raise Killed
+        return xml
+
+    broken._write_checkpoint = kill_after_half
+    with pytest.raises(Killed):
+        broken.run()
+    assert not (tmp_path / "broken" / "production" / "done.json").exists()
+    results = StagedSimulation(prepared, tmp_path / "broken", OPTIONS, reference).run()
+    assert results[-1].resumed_from_step == N_STEPS // 2
+
+    a, b = _load(tmp_path / "straight"), _load(tmp_path / "broken")
+    assert a.n_frames == b.n_frames == N_STEPS // INTERVAL
+    assert np.abs(a.xyz - b.xyz).max() < 1e-6  # nm
+    rows = (tmp_path / "broken" / "production" / "log.csv").read_text().splitlines()[1:]
+    steps = [int(r.split(",")[0]) for r in rows]
+    assert steps == list(range(INTERVAL, N_STEPS + 1, INTERVAL))
+
+
+def test_rerun_of_finished_run_changes_nothing(tmp_path):
+    prepared = fragment("vacuum")
+    options = SimulationOptions(
+        nvt_ps=0.04,
+        npt_ps=0,
+        production_ps=0.08,
+        report_interval_steps=10,
+        checkpoint_interval_steps=10,
+    )
+    StagedSimulation(prepared, tmp_path, options, select_platform("Reference")).run()
+    before = (tmp_path / "production" / "production.dcd").read_bytes()
+    results = StagedSimulation(prepared, tmp_path, options, select_platform("Reference")).run()
+    assert (tmp_path / "production" / "production.dcd").read_bytes() == before
+    assert [r.stage for r in results] == ["minimise", "nvt", "production"]
+    record = json.loads((tmp_path / "simulation.json").read_text())
+    assert record["timestep_fs"] == 4.0 and record["hydrogen_mass_repartitioning"] is True
+    assert record["restrained_atoms"] == 4 * 24  # N, CA, C, O of 24 residues
+
+
+def test_temperature_is_thermostatted(tmp_path):
+    """Langevin at 300 K: mean kinetic temperature over a short run within 15% of target."""
+    prepared = fragment("vacuum")
+    options = SimulationOptions(
+        nvt_ps=2.0,
+        npt_ps=0,
+        production_ps=0,
+        report_interval_steps=25,
+        checkpoint_interval_steps=250,
+        friction_per_ps=5.0,
+    )
+    StagedSimulation(prepared, tmp_path, options, select_platform("CPU")).run()
+    rows = (tmp_path / "nvt" / "log.csv").read_text().splitlines()[1:]
+    temps = np.array([float(r.split(",")[4]) for r in rows])
+    assert abs(temps[len(temps) // 2 :].mean() - 300.0) < 45.0
+
+
+def test_explosion_stops_with_stage_and_step(tmp_path):
+    prepared = fragment("vacuum")
+    options = SimulationOptions(
+        nvt_ps=4.0,
+        npt_ps=0,
+        production_ps=0,
+        timestep_fs=40.0,
+        report_interval_steps=5,
+        checkpoint_interval_steps=5,
+        restraint_k_kJ_mol_nm2=0.0,
+    )
+    with pytest.raises(SimulationError, match=r"stage nvt, step \d+: potential energy") as info:
+        StagedSimulation(prepared, tmp_path, options, select_platform("CPU")).run()
+    assert not (tmp_path / "nvt" / "done.json").exists()
+    if "last good checkpoint" in str(info.value):
+        checkpoint = json.loads((tmp_path / "nvt" / "checkpoint.json").read_text())
+        assert (tmp_path / "nvt" / checkpoint["state"]).is_file()
+
+
+def test_progress_bar_shows_eta():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Tty()
+    progress = Progress("production", 1000, stream)
+    progress.update(100)
+    progress.update(500)
+    progress.close()
+    assert "50.0%" in stream.getvalue() and "ETA" in stream.getvalue()
+
+
+def test_checkpoint_interval_must_be_multiple_of_report_interval():
+    with pytest.raises(SimulationError, match="multiple"):
+        SimulationOptions(report_interval_steps=30, checkpoint_interval_steps=100).validate()
