@@ -51,11 +51,12 @@ def _objective(u_kn, N_k, log_N_k, f_k):
 
 
 def _gradient_hessian(u_kn, N_k, log_N_k, f_k):
-    """Gradient (K,) and Hessian (K, K) of the MBAR objective."""
+    """Objective, gradient (K,) and Hessian (K, K) of the MBAR objective."""
     log_d = _log_denominator(u_kn, log_N_k, f_k)
     nw = jnp.exp(f_k[:, None] - u_kn + log_N_k[:, None] - log_d[None, :])  # (K, N)
     s = nw.sum(axis=1)
-    return s - N_k, jnp.diag(s) - nw @ nw.T
+    objective = jnp.sum(log_d) - jnp.dot(N_k, f_k)
+    return objective, s - N_k, jnp.diag(s) - nw @ nw.T
 
 
 def _self_consistent(u_kn, log_N_k, f_k):
@@ -75,10 +76,9 @@ def _solve(u_kn, N_k, f_init, tol, n_self_consistent=10, max_iter=100):
 
     def newton_step(state):
         f, it, _ = state
-        g, h = _gradient_hessian(u_kn, N_k, log_N_k, f)
+        f0, g, h = _gradient_hessian(u_kn, N_k, log_N_k, f)
         step = jnp.linalg.solve(h[1:, 1:], -g[1:])
         step = jnp.concatenate([jnp.zeros(1), step])
-        f0 = _objective(u_kn, N_k, log_N_k, f)
         slope = jnp.dot(g, step)
 
         def shrink(ls):
@@ -101,7 +101,8 @@ def _solve(u_kn, N_k, f_init, tol, n_self_consistent=10, max_iter=100):
         return (delta > tol) & (it < max_iter)
 
     f, it, _ = jax.lax.while_loop(not_converged, newton_step, (f, 0, jnp.inf))
-    g, _ = _gradient_hessian(u_kn, N_k, log_N_k, f)
+    log_d = _log_denominator(u_kn, log_N_k, f)
+    g = jnp.exp(f[:, None] - u_kn + log_N_k[:, None] - log_d[None, :]).sum(axis=1) - N_k
     return f, it, jnp.max(jnp.abs(g) / N_k)
 
 
@@ -121,8 +122,18 @@ def _asymptotic_covariance(log_w_nk, N_k):
     s2, v = jnp.linalg.eigh(w.T @ w)
     sigma = jnp.diag(jnp.sqrt(jnp.clip(s2, 0.0)))
     eye = jnp.eye(N_k.shape[0])
-    inner = jnp.linalg.pinv(eye - sigma @ v.T @ jnp.diag(N_k) @ v @ sigma, rtol=1e-10)
+    inner = _symmetric_pinv(eye - sigma @ v.T @ jnp.diag(N_k) @ v @ sigma, 1e-10)
     return v @ sigma @ inner @ sigma @ v.T
+
+
+def _symmetric_pinv(a, rtol):
+    """Moore-Penrose pseudo-inverse of a symmetric matrix via its eigendecomposition
+    (singular values are |eigenvalues|; those below rtol * max are dropped, as
+    numpy.linalg.pinv(rcond=rtol) which pymbar uses)."""
+    lam, q = jnp.linalg.eigh(0.5 * (a + a.T))
+    keep = jnp.abs(lam) > rtol * jnp.max(jnp.abs(lam))
+    inv = jnp.where(keep, 1.0 / jnp.where(keep, lam, 1.0), 0.0)
+    return (q * inv[None, :]) @ q.T
 
 
 def _differences_error(theta: np.ndarray) -> np.ndarray:
