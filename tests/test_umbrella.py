@@ -272,3 +272,122 @@ def test_run_window_writes_samples_atomically(fragment, tmp_path):
         collect_windows(plan, tmp_path)
     with pytest.raises(ProtocolError, match="window 9"):
         run_window(plan, 9, tmp_path, system, xyz)
+
+
+def test_analyse_windows_recovers_closed_form_binding_free_energy(tmp_path):
+    """Window files in run_window's format, filled with exact samples of the 3D well of
+    test_pmf.py, go through collect_windows -> MBAR -> dG° and the CLI's analyse."""
+    import argparse
+
+    from test_pmf import CENTRES, KAPPA, R_SITE, SAMPLES, exact_dG_kT, well
+
+    from rankbind.freeenergy import umbrella_cli
+    from rankbind.freeenergy.pmf import kT_kJ
+    from rankbind.freeenergy.umbrella import analyse_windows, write_window
+
+    kt = kT_kJ(300.0)
+    plan = UmbrellaPlan(
+        ligand_selection="RANKL",
+        receptor_selection="RANK",
+        atom_set="heavy",
+        ligand_atoms=[0],
+        receptor_atoms=[1],
+        mobile_atoms=[1],
+        centres_nm=CENTRES.tolist(),
+        force_constants=[KAPPA * kt] * CENTRES.size,
+        temperature_K=300.0,
+        samples=SAMPLES,
+    )
+    rng = np.random.default_rng(99)
+    grid = np.linspace(0.0, 1.6, 400001)
+    for k, c in enumerate(CENTRES):
+        with np.errstate(divide="ignore"):
+            log_p = 2 * np.log(grid) - well(grid) - 0.5 * KAPPA * (grid - c) ** 2
+        cdf = np.cumsum(np.exp(log_p - log_p.max()))
+        r = np.interp(rng.random(SAMPLES), cdf / cdf[-1], grid)
+        write_window(plan, k, tmp_path, {"r_nm": r, "u_bias_kn": reduced_bias(plan, r)}, {})
+    result = analyse_windows(plan, tmp_path, site_max_nm=R_SITE, bulk_shell_nm=(1.0, 1.1))
+    b = result["binding"]
+    assert abs(b["dG_kT"] - exact_dG_kT()) < 4 * b["error_kT"]
+    assert max(result["windows"]["statistical_inefficiency"]) < 1.5  # iid samples
+    assert len(result["pmf"]["pmf_kT"]) == len(result["pmf"]["centres_nm"]) > 20
+
+    plan.write(tmp_path / "plan.json")
+    parser = argparse.ArgumentParser()
+    umbrella_cli.configure(parser)
+    args = parser.parse_args(
+        [
+            "analyse",
+            "--plan",
+            str(tmp_path / "plan.json"),
+            "--dir",
+            str(tmp_path),
+            "--site-max",
+            str(R_SITE),
+            "--bulk-shell",
+            "1.0",
+            "1.1",
+            "--out",
+            str(tmp_path / "dg.json"),
+        ]
+    )
+    assert umbrella_cli.run(args) == 0
+    saved = json.loads((tmp_path / "dg.json").read_text())
+    assert saved["binding"]["dG_kcal_per_mol"] == pytest.approx(b["dG_kcal_per_mol"])
+    # a window produced under another plan is refused
+    other = UmbrellaPlan.from_dict({**plan.to_dict(), "temperature_K": 310.0})
+    with pytest.raises(ProtocolError, match="different plan"):
+        analyse_windows(other, tmp_path, site_max_nm=R_SITE, bulk_shell_nm=(1.0, 1.1))
+
+
+def test_cli_plan_from_pdb_and_system_xml(fragment, tmp_path):
+    import argparse
+
+    from rankbind.freeenergy import umbrella_cli
+
+    chains, topology, xyz, system = fragment
+    with open(tmp_path / "frag.pdb", "w") as handle:
+        app.PDBFile.writeFile(topology, xyz * unit.nanometer, handle, keepIds=True)
+    (tmp_path / "frag.xml").write_text(openmm.XmlSerializer.serialize(system))
+    parser = argparse.ArgumentParser()
+    umbrella_cli.configure(parser)
+    common = [
+        "plan",
+        "--entry",
+        "4GIQ",
+        "--kind",
+        "interface",
+        "--pdb",
+        str(tmp_path / "frag.pdb"),
+        "--system",
+        str(tmp_path / "frag.xml"),
+        "--receptor",
+        "RANK",
+        "--pull",
+        "0.3",
+        "--boresch",
+        *BORESCH.values(),
+        "--out",
+        str(tmp_path / "plan.json"),
+    ]
+    assert umbrella_cli.run(parser.parse_args(common)) == 0
+    plan = UmbrellaPlan.read(tmp_path / "plan.json")
+    assert plan.n_windows == 4 and plan.boresch.selections == BORESCH
+    assert plan.notes["entry"] == "4GIQ"
+    bad = parser.parse_args(
+        [
+            "window",
+            "--plan",
+            str(tmp_path / "plan.json"),
+            "--pdb",
+            str(tmp_path / "frag.pdb"),
+            "--system",
+            str(tmp_path / "missing.xml"),
+            "--index",
+            "0",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    with pytest.raises(ProtocolError, match="missing.xml"):
+        umbrella_cli.run(bad)

@@ -25,7 +25,16 @@ from openmm import unit
 
 from rankbind.errors import ProtocolError, SimulationError
 from rankbind.fileio import atomic_open, write_json
-from rankbind.freeenergy.pmf import ANGLES, BOLTZMANN_KJ_PER_MOL_K, ORIENTATION, POLAR
+from rankbind.freeenergy.mbar import MBAR
+from rankbind.freeenergy.pmf import (
+    ANGLES,
+    BOLTZMANN_KJ_PER_MOL_K,
+    ORIENTATION,
+    POLAR,
+    binding_free_energy,
+    separation_pmf,
+)
+from rankbind.freeenergy.timeseries import decorrelated_indices, statistical_inefficiency
 from rankbind.structures.selection import atom_indices
 
 ATOM_SETS = ("heavy", "ca", "all")
@@ -169,11 +178,18 @@ class UmbrellaPlan:
 
 
 def group_atoms(topology, chains, selection: str, atom_set: str = "heavy") -> list[int]:
-    """Atom indices of ``selection`` (rankbind selection grammar) restricted to ``atom_set``
-    (heavy atoms, CA atoms, or all atoms)."""
+    """Sorted atom indices of ``selection`` restricted to ``atom_set`` (heavy atoms, CA atoms,
+    or all atoms). ``selection`` is one or more rankbind selections joined by '+', e.g.
+    ``FAB_HEAVY+FAB_LIGHT`` for a Fab."""
     if atom_set not in ATOM_SETS:
         raise ProtocolError(f"atom set '{atom_set}' not one of {ATOM_SETS}")
-    indices = atom_indices(topology, chains, selection, heavy=atom_set != "all")
+    indices = sorted(
+        {
+            i
+            for part in selection.split("+")
+            for i in atom_indices(topology, chains, part.strip(), heavy=atom_set != "all")
+        }
+    )
     if atom_set == "ca":
         names = {a.index: a.name for a in topology.atoms()}
         indices = [i for i in indices if names[i] == "CA"]
@@ -514,33 +530,47 @@ def run_window(
         "u_bias_kn": reduced_bias(plan, coords["r_nm"]),
         **coords,
     }
-    npz, meta = window_paths(out_dir, window_index)
+    meta = {
+        "seed": seed,
+        "platform": context.getPlatform().getName(),
+        "openmm_version": openmm.__version__,
+        "wall_s": round(time.time() - started, 3),
+    }
+    return write_window(plan, window_index, out_dir, data, meta)
+
+
+def write_window(
+    plan: UmbrellaPlan, window_index: int, out_dir: str | Path, data: dict, meta: dict
+) -> Path:
+    """Write one window's samples (.npz: arrays as in :func:`run_window`) and then its
+    metadata (.json, with the plan hash), each atomically; returns the .npz path."""
+    npz, meta_path = window_paths(out_dir, window_index)
     with atomic_open(npz, "wb") as handle:
         np.savez(handle, **data)
     write_json(
-        meta,
+        meta_path,
         {
+            **meta,
             "plan_sha256": plan.sha256(),
             "window": window_index,
             "centre_nm": plan.centres_nm[window_index],
             "force_constant_kJ_per_mol_nm2": plan.force_constants[window_index],
-            "seed": seed,
-            "platform": context.getPlatform().getName(),
-            "openmm_version": openmm.__version__,
-            "samples": plan.samples,
-            "wall_s": round(time.time() - started, 3),
+            "samples": int(np.asarray(data["r_nm"]).size),
             "samples_file": npz.name,
         },
     )
     return npz
 
 
-def collect_windows(plan: UmbrellaPlan, out_dir: str | Path) -> dict[str, np.ndarray]:
+def collect_windows(
+    plan: UmbrellaPlan, out_dir: str | Path, decorrelate: bool = True
+) -> dict[str, np.ndarray]:
     """Concatenate every window's samples for MBAR: u_kn (K, N) reduced bias, N_k (K,),
-    r_nm (N,), and the Boresch angles (N,). Raises ProtocolError naming a missing or
-    foreign (different plan) window file."""
+    r_nm (N,), the Boresch angles (N,), and g_k (K,) the statistical inefficiency of each
+    window's r series; with ``decorrelate`` only every g_k-th sample is kept. Raises
+    ProtocolError naming a missing or foreign (different plan) window file."""
     digest = plan.sha256()
-    parts = []
+    parts, g_k = [], []
     for k in range(plan.n_windows):
         npz, meta = window_paths(out_dir, k)
         if not meta.is_file() or not npz.is_file():
@@ -549,11 +579,66 @@ def collect_windows(plan: UmbrellaPlan, out_dir: str | Path) -> dict[str, np.nda
         if info.get("plan_sha256") != digest:
             raise ProtocolError(f"{meta} was produced by a different plan (sha256 mismatch)")
         with np.load(npz) as data:
-            parts.append({name: data[name] for name in data.files})
+            part = {name: data[name] for name in data.files}
+        g = statistical_inefficiency(part["r_nm"]) if part["r_nm"].size > 1 else 1.0
+        if decorrelate:
+            keep = decorrelated_indices(part["r_nm"].size, g)
+            part = {n: (v[:, keep] if n == "u_bias_kn" else v[keep]) for n, v in part.items()}
+        parts.append(part)
+        g_k.append(g)
     out = {
         "u_kn": np.concatenate([p["u_bias_kn"] for p in parts], axis=1),
         "N_k": np.array([p["r_nm"].size for p in parts]),
+        "g_k": np.array(g_k),
     }
     for name in ["r_nm", *(n for n in POLAR + ORIENTATION if n in parts[0])]:
         out[name] = np.concatenate([p[name] for p in parts])
     return out
+
+
+def analyse_windows(
+    plan: UmbrellaPlan,
+    out_dir: str | Path,
+    *,
+    site_max_nm: float,
+    bulk_shell_nm: tuple[float, float],
+    bin_width_nm: float = 0.05,
+    site_release: tuple[float, float] | None = None,
+    bulk_conformation: tuple[float, float] | None = None,
+    decorrelate: bool = True,
+) -> dict:
+    """MBAR over all windows of ``plan`` in ``out_dir``; returns a JSON-ready dict with the
+    separation PMF (kT, relative to the bulk shell's bin), the binding free energy
+    (:func:`rankbind.freeenergy.pmf.binding_free_energy`), per-window sample counts and
+    statistical inefficiencies. site_release / bulk_conformation: (dG, error) kJ/mol."""
+    data = collect_windows(plan, out_dir, decorrelate=decorrelate)
+    mbar = MBAR(data["u_kn"], data["N_k"])
+    r = data["r_nm"]
+    u0 = np.zeros_like(r)  # u_kn holds bias energies only: the unbiased state has zero bias
+    binding = binding_free_energy(
+        mbar,
+        u0,
+        r,
+        site_max_nm=site_max_nm,
+        bulk_shell_nm=bulk_shell_nm,
+        temperature_K=plan.temperature_K,
+        angle_restraints=plan.angle_restraints(),
+        rmsd_restraint=plan.rmsd is not None,
+        site_release=site_release,
+        bulk_conformation=bulk_conformation,
+    )
+    lo = bin_width_nm * np.floor(r.min() / bin_width_nm)
+    edges = lo + bin_width_nm * np.arange(int(np.floor((r.max() - lo) / bin_width_nm)) + 2)
+    ref = int(np.searchsorted(edges, bulk_shell_nm[0], side="right") - 1)
+    pmf = separation_pmf(mbar, u0, r, edges, reference_bin=min(ref, edges.size - 2))
+    return {
+        "binding": binding.to_dict(),
+        "pmf": {k: np.asarray(v).tolist() for k, v in pmf.items()},
+        "windows": {
+            "centres_nm": plan.centres_nm,
+            "samples_used": data["N_k"].tolist(),
+            "statistical_inefficiency": data["g_k"].round(3).tolist(),
+        },
+        "plan_sha256": plan.sha256(),
+        "mbar_newton_iterations": mbar.n_iter,
+    }
