@@ -13,9 +13,10 @@ per side, A1-A3 on RANKL and B1-B3 on the receptor:
 and an optional RMSD restraint holds the conformation. Restraints that are on, are on in every
 umbrella window; only the separation bias differs between windows.
 
-Standard binding free energy (the thermodynamic cycle of Woo & Roux, PNAS 102, 6825 (2005),
-as used by BFEE, Fu et al. J. Chem. Inf. Model. 57, 1269 (2017)); every ``dG_*`` below is the
-free energy of *switching a restraint on* (>= 0) and all are in kT:
+Standard binding free energy by the geometric route's thermodynamic cycle (Woo & Roux,
+PNAS 102, 6825 (2005); Gumbart, Roux & Chipot, J. Chem. Theory Comput. 9, 794 (2013); the route
+BFEE automates). Every ``dG_*`` below is the free energy of *switching a restraint on* (>= 0);
+all are in kT:
 
     dG° = -ln( K_r / V° ) + dG_bulk_orientation + dG_bulk_conformation - dG_site
 
@@ -207,9 +208,14 @@ def binding_free_energy(
     if rmsd_restraint != (bulk_conformation is not None):
         raise PMFError("bulk_conformation must be given exactly when the RMSD restraint was on")
 
-    reg = mbar.compute_region_free_energies(
-        u_n, np.array([r_n < site_max_nm, (r_n >= r_lo) & (r_n < r_hi)])
-    )
+    site_mask, bulk_mask = r_n < site_max_nm, (r_n >= r_lo) & (r_n < r_hi)
+    for label, mask in (("bound site", site_mask), ("bulk shell", bulk_mask)):
+        if not mask.any():
+            raise PMFError(
+                f"no samples in the {label} (site r < {site_max_nm} nm, bulk shell "
+                f"[{r_lo}, {r_hi}) nm; sampled r {r_n.min():.3f}-{r_n.max():.3f} nm)"
+            )
+    reg = mbar.compute_region_free_energies(u_n, np.array([site_mask, bulk_mask]))
     f_site, f_bulk = reg["f"]
     t = reg["theta"]
     sep_err = float(np.sqrt(max(t[0, 0] + t[1, 1] - 2 * t[0, 1], 0.0)))
