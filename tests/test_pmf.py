@@ -166,3 +166,30 @@ def test_bad_shell_is_reported(umbrella):
         binding_free_energy(
             mbar, np.zeros_like(r), r, site_max_nm=0.2, bulk_shell_nm=(1.5, 3.0), temperature_K=T
         )
+
+
+def test_pmf_and_errors_match_pymbar_fes_histogram(umbrella):
+    """Bin free energies and their asymptotic errors equal pymbar.FES (histogram) once the
+    shell-volume Jacobian our PMF removes is put back."""
+    import logging
+
+    pymbar = pytest.importorskip("pymbar")
+    logging.getLogger("pymbar").setLevel(logging.ERROR)
+    r, mbar = umbrella
+    u_kn = 0.5 * KAPPA * (r[None, :] - CENTRES[:, None]) ** 2
+    edges = np.linspace(0.0, 1.25, 26)
+    ours = separation_pmf(mbar, np.zeros_like(r), r, edges)
+    fes = pymbar.FES(u_kn, np.full(CENTRES.size, SAMPLES))
+    fes.generate_fes(
+        np.zeros_like(r), r, fes_type="histogram", histogram_parameters={"bin_edges": edges}
+    )
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    ref = fes.get_fes(
+        centres,
+        reference_point="from-specified",
+        fes_reference=centres[-1],
+        uncertainty_method="analytical",
+    )
+    shell = (edges[1:] ** 3 - edges[:-1] ** 3) / 3.0
+    np.testing.assert_allclose(ours["pmf_kT"] - np.log(shell / shell[-1]), ref["f_i"], atol=1e-6)
+    np.testing.assert_allclose(ours["error_kT"], ref["df_i"], rtol=1e-6, atol=1e-9)
