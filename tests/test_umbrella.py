@@ -121,6 +121,10 @@ def test_ca_atom_set_selects_alpha_carbons(fragment):
     )
     assert len(plan.receptor_atoms) == 5 and len(plan.ligand_atoms) == 9
     assert len(plan.mobile_atoms) > 5 * 10
+    from rankbind.freeenergy.umbrella import group_atoms
+
+    joined = group_atoms(topology, chains, "RANKL/B + RANKL/A", "ca")
+    assert joined == plan.ligand_atoms == sorted(joined)
 
 
 def random_rotation(rng):

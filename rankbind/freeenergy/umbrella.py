@@ -412,9 +412,21 @@ def restrained_system(plan: UmbrellaPlan, system: openmm.System, window: int) ->
     out = openmm.XmlSerializer.deserialize(openmm.XmlSerializer.serialize(system))
     periodic = system.usesPeriodicBoundaryConditions()
     n = out.getNumParticles()
-    top = max(plan.ligand_atoms + plan.receptor_atoms + plan.mobile_atoms)
-    if top >= n:
-        raise ProtocolError(f"plan names atom {top} but the system has {n} particles")
+    named = plan.ligand_atoms + plan.receptor_atoms + plan.mobile_atoms
+    if plan.boresch is not None:
+        named = named + [i for g in plan.boresch.groups.values() for i in g]
+    if plan.rmsd is not None:
+        named = named + plan.rmsd.atoms
+    if max(named) >= n:
+        raise ProtocolError(f"plan names atom {max(named)} but the system has {n} particles")
+    if periodic:
+        vectors = system.getDefaultPeriodicBoxVectors()
+        shortest = min(v[i].value_in_unit(unit.nanometer) for i, v in enumerate(vectors))
+        if plan.centres_nm[window] >= 0.5 * shortest:
+            raise ProtocolError(
+                f"window {window}: centre {plan.centres_nm[window]} nm is not below half the "
+                f"shortest box edge ({shortest:.2f} nm); the minimum-image separation breaks"
+            )
     out.addForce(umbrella_force(plan, window, periodic))
     if plan.boresch is not None:
         out.addForce(boresch_force(plan, periodic))
