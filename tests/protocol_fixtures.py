@@ -18,6 +18,7 @@ import base64
 import io
 import json
 import os
+import random
 from pathlib import Path
 
 from rankbind.fileio import write_json, write_text
@@ -59,6 +60,7 @@ def frames_task(ctx) -> dict:
     import openmm.unit as u
 
     p = ctx.params
+    random.seed(ctx.seed)  # Modeller.addHydrogens places hydrogens with Python's random
     topology, positions = _peptide(ctx.system["entry"], p["residues"])
     system = app.ForceField("amber14-all.xml").createSystem(
         topology, nonbondedMethod=app.NoCutoff, constraints=app.HBonds

@@ -381,22 +381,27 @@ class RunSummary:
         return not self.failed and not self.blocked
 
 
-def task_command(run_dir: Path, task: Task) -> list[str]:
-    """The command running one task in a fresh process (also used by the sbatch scripts)."""
-    return [
-        sys.executable,
-        "-m",
-        "rankbind.protocols.task_cli",
-        str(run_dir),
-        task.stage,
-        "--index",
-        str(task.index),
-    ]
+def task_command(run_dir: Path, stage: str, index: int | None) -> list[str]:
+    """The command running one task in a fresh process; with ``index`` None the task
+    index is read from $SLURM_ARRAY_TASK_ID (the sbatch scripts)."""
+    cmd = [sys.executable, "-m", "rankbind.protocols.task_cli", str(run_dir), stage]
+    return cmd if index is None else [*cmd, "--index", str(index)]
+
+
+def python_path() -> list[str]:
+    """This checkout, then this environment's PYTHONPATH entries made absolute (so that
+    plugins importable here are importable in task processes and on compute nodes)."""
+    entries = [str(REPO_ROOT)]
+    for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        if entry and str(Path(entry).resolve()) not in entries:
+            entries.append(str(Path(entry).resolve()))
+    return entries
 
 
 def task_environment(device: str | None) -> dict[str, str]:
+    """Environment of a task process: python_path(), and the assigned device if any."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(python_path())
     if device is not None:
         env["CUDA_VISIBLE_DEVICES"] = device
         env["RANKBIND_DEVICE"] = device
@@ -483,7 +488,7 @@ def run_local(
                 log = open(directory / ".log", "a")
                 env = task_environment(device if devices else None)
                 proc = subprocess.Popen(
-                    task_command(run_dir, task),
+                    task_command(run_dir, task.stage, task.index),
                     env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
