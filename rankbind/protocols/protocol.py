@@ -8,6 +8,7 @@ Every error names the file and the key path, e.g.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import json
@@ -17,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from rankbind.errors import ProtocolError, StructureError
+from rankbind.errors import ProtocolError, SelectionError, StructureError
 from rankbind.protocols import registry
 from rankbind.protocols.schema import (
     NAME,
@@ -103,6 +104,16 @@ def _system_spec(base: Path) -> Record:
                         "sequence": Key(FilePath(base), required=True),
                     }
                 )
+            ),
+            "model": Key(
+                Record(
+                    {
+                        "species": Key(Str(choices=("human", "mouse")), required=True),
+                        "sequences": Key(ListOf(FilePath(base), min_len=1)),
+                        "method": Key(Str()),
+                    }
+                ),
+                doc="build a homology model of the entry in another species",
             ),
             "isoforms": Key(MapOf(Str(pattern=r"[A-Za-z0-9_-]+"), key=r"[A-Z_]+")),
             "mutations": Key(ListOf(Str(pattern=_MUTATION, doc="e.g. RANKL:K180A"))),
@@ -283,9 +294,35 @@ def _selections(spec: Spec, value: Any, where: str):
             yield from _selections(spec.item, item, f"{where}[{i}]")
 
 
-def _check_stages(resolved: dict) -> None:
-    from rankbind.structures.selection import parse_selection
+def _check_selection(system: dict, text: str) -> None:
+    """Raise SelectionError unless ``text`` names residues of ``system``: the molecule
+    must be in it and, for catalogue structures used as deposited (no model, isoform or
+    Fab to be built), every listed residue number must exist in the assembly."""
+    from rankbind.structures.selection import parse_selection, select_residues
 
+    selection = parse_selection(text)
+    have = system_molecules(system)
+    if have is None:
+        return
+    if selection.molecule not in have:
+        raise SelectionError(
+            f"selection '{text}': no {selection.molecule} here (molecules: {', '.join(sorted(have))})"
+        )
+    if "model" in system or "isoforms" in system or selection.molecule.startswith("FAB"):
+        return
+    assembly = _assembly(system["entry"], system["kind"])
+    residues = {c: assembly.residue_numbers(c) for c in assembly.chain_ids()}
+    select_residues(assembly.chains, residues, text)
+
+
+@functools.lru_cache(maxsize=32)
+def _assembly(entry: str, kind: str):
+    from rankbind.structures.assembly import build_assembly
+
+    return build_assembly(entry, kind)
+
+
+def _check_stages(resolved: dict) -> None:
     systems = resolved["systems"]
     seen: list[str] = []
     for i, stage in enumerate(resolved["stages"]):
@@ -318,15 +355,11 @@ def _check_stages(resolved: dict) -> None:
         stage["params"] = kind.params.check(stage["params"], f"{where}.params")
         targets = systems if over in ("systems", "all") else {s: systems[s] for s in over}
         for path, text in _selections(kind.params, stage["params"], f"{where}.params"):
-            molecule = parse_selection(text).molecule
             for system_name, system in targets.items():
-                have = system_molecules(system)
-                if have is not None and molecule not in have:
-                    raise SchemaViolation(
-                        path,
-                        f"selection '{text}': system '{system_name}' has no {molecule} "
-                        f"(it has {', '.join(sorted(have))})",
-                    )
+                try:
+                    _check_selection(system, text)
+                except SelectionError as exc:
+                    raise SchemaViolation(path, f"system '{system_name}': {exc}") from None
         if "windows" in stage:
             stage["windows"] = _window_values(stage["windows"])
         seen.append(name)

@@ -102,5 +102,7 @@ def structure_checksums(systems: dict[str, dict]) -> dict[str, dict[str, str]]:
             template = get_entry(system["fab"]["template"])
             files[f"catalogue:{template.name}:{template.path.name}"] = sha256_file(template.path)
             files[system["fab"]["sequence"]] = sha256_file(system["fab"]["sequence"])
+        for sequence in system.get("model", {}).get("sequences", []):
+            files[sequence] = sha256_file(sequence)
         out[name] = files
     return out
