@@ -10,6 +10,10 @@ frames:  a real, tiny OpenMM simulation (the first residues of RANKL chain A of 
          so an interrupted and resumed run writes the same frames as an uninterrupted one.
 average: analysis over upstream ``frames`` outputs: mean potential energy per input.
 where:   records the device the runner assigned (for the device-assignment test).
+write:   writes ``chunks`` x ``chunk_bytes`` into ``blob.bin`` through rankbind.fileio's
+         atomic_open, sleeping ``pause`` s per chunk after touching ``.writing`` (for the
+         SIGTERM-mid-write and full-disk tests).
+boom:    raises ValueError (failure handling).
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ import io
 import json
 import os
 import random
+import time
 from pathlib import Path
 
-from rankbind.fileio import write_json, write_text
+from rankbind.fileio import atomic_open, write_json, write_text
 from rankbind.protocols.registry import Resources, register_task
 from rankbind.protocols.schema import Key, Number, Record
 
@@ -125,6 +130,21 @@ def where_task(ctx) -> dict:
     return record
 
 
+def write_task(ctx) -> dict:
+    p = ctx.params
+    with atomic_open(ctx.directory / "blob.bin", "wb") as handle:
+        (ctx.directory / ".writing").touch()
+        for _ in range(p["chunks"]):
+            handle.write(b"x" * p["chunk_bytes"])
+            handle.flush()
+            time.sleep(p["pause"])
+    return {"bytes": p["chunks"] * p["chunk_bytes"]}
+
+
+def boom_task(ctx) -> dict:
+    raise ValueError(f"deliberate failure in {ctx.task.key}")
+
+
 register_task(
     "frames",
     frames_task,
@@ -141,3 +161,16 @@ register_task(
 )
 register_task("average", average_task, stage="analysis", resources=Resources(time="00:05:00"))
 register_task("where", where_task, stage="analysis", resources=Resources(gpu=True, time="00:05:00"))
+register_task(
+    "write",
+    write_task,
+    stage="production",
+    params=Record(
+        {
+            "chunks": Key(Number(integer=True, min=1), default=4),
+            "chunk_bytes": Key(Number(integer=True, min=1), default=1024),
+            "pause": Key(Number(min=0.0), default=0.0),
+        }
+    ),
+)
+register_task("boom", boom_task, stage="analysis")
