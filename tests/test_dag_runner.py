@@ -211,6 +211,9 @@ def test_sigterm_mid_run_then_resume_without_lost_or_duplicated_frames(tmp_path)
     task_dir = run_dir / "md/human"
     proc = _start_task(run_dir, "md", 0)
     _wait_for(lambda: (task_dir / ".checkpoint.json").exists(), what="first checkpoint")
+    assert task_states(run_dir)["md/human"]["state"] == "running"
+    with pytest.raises(RankbindError, match="md/human is already being run by another process"):
+        run_task(run_dir, "md", 0)
     time.sleep(0.3)
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
@@ -320,3 +323,32 @@ def test_unimplemented_kind_and_reused_run_dir(tmp_path):
         run_task(tmp_path, "pmf", 0)
     with pytest.raises(RankbindError, match=r"stage 'pmf' has tasks 0-0, not 3"):
         run_task(tmp_path / "run", "pmf", 3)
+
+
+def test_cli_run_check_and_errors(tmp_path, monkeypatch, capsys):
+    from rankbind import cli
+    from rankbind.protocols import CLI_COMMANDS
+
+    monkeypatch.setattr(cli, "COMMANDS", dict(CLI_COMMANDS))
+    assert cli.main(["run", str(ROOT / "protocols" / "umbrella_pmf.yaml"), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "windows: 24 task(s) of umbrella: rankl_rank-w000" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: x\nsystems: {m: {entry: 4GIQ}}\nstages: [{name: a, task: simulate, "
+        "params: {length: 4 m}}]\n"
+    )
+    assert cli.main(["run", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"rankbind run: error: {bad}: stages[0].params.length: unit 'm' in "
+        "'4 m' is not a time unit (units: fs, ps, ns, us, µs)"
+    )
+    path = write_protocol(tmp_path, [{"name": "bad", "task": "boom"}])
+    assert cli.main(["run", str(path), "-o", str(tmp_path / "run"), "--devices", "0,1"]) == 1
+    out = capsys.readouterr().out
+    assert "0 done, 0 already complete, 2 failed" in out and "deliberate failure" in out
+    assert cli.main(["status", str(tmp_path / "run")]) == 1
+    assert "failed   bad/human  ValueError: deliberate failure" in capsys.readouterr().out
+    assert cli.main(["task", str(tmp_path / "run"), "bad", "--index", "5"]) == 2
+    assert "stage 'bad' has tasks 0-1, not 5" in capsys.readouterr().err

@@ -14,6 +14,8 @@ from rankbind.protocols.runner import (
     run_local,
     run_task,
 )
+from rankbind.protocols.slurm import SlurmOptions, submit_slurm
+from rankbind.protocols.status import status, task_states
 
 __all__ = [
     "DevicePool",
@@ -34,6 +36,10 @@ __all__ = [
     "register_task",
     "run_local",
     "run_task",
+    "SlurmOptions",
+    "status",
+    "submit_slurm",
+    "task_states",
 ]
 
 # Subcommands for rankbind/cli.py: COMMANDS.update(CLI_COMMANDS)

@@ -4,6 +4,7 @@ tasks already complete in the run directory."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from rankbind.errors import RankbindError
@@ -35,7 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rankbind.protocols.dag import expand
     from rankbind.protocols.protocol import load_protocol
-    from rankbind.protocols.runner import run_local
+    from rankbind.protocols.runner import TaskInterrupted, run_local
 
     protocol = load_protocol(args.protocol)
     plan = expand(protocol)
@@ -50,7 +51,11 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise RankbindError("--jobs must be at least 1")
     run_dir = Path(args.run_dir or Path("runs") / protocol.name)
-    summary = run_local(protocol, run_dir, devices=devices, jobs=args.jobs)
+    try:
+        summary = run_local(protocol, run_dir, devices=devices, jobs=args.jobs)
+    except TaskInterrupted as exc:
+        print(f"{run_dir}: interrupted ({exc}); rerun to resume", file=sys.stderr)
+        return 143
     print(
         f"{run_dir}: {len(summary.done)} done, {len(summary.skipped)} already complete, "
         f"{len(summary.failed)} failed, {len(summary.blocked)} blocked"

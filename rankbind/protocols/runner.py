@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
 import shutil
@@ -224,6 +225,29 @@ def run_task(run_dir: str | Path, stage: str, index: int, device: str | None = N
     plan = open_run(run_dir)
     task = plan.task(stage, index)
     directory = run_dir / task.directory
+    with _task_lock(directory, task.key):
+        return _run_locked(plan, task, run_dir, directory, device)
+
+
+@contextlib.contextmanager
+def _task_lock(directory: Path, key: str):
+    """Exclusive lock on the task directory: two runners never work on one task."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        handle = open(directory / ".lock", "a")
+    except OSError as exc:
+        raise RankbindError(f"task {key}: cannot create {directory}: {_describe(exc)}") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RankbindError(
+                f"task {key} is already being run by another process ({directory / '.lock'})"
+            ) from None
+        yield
+
+
+def _run_locked(plan: Plan, task: Task, run_dir: Path, directory: Path, device: str | None) -> str:
     if is_done(directory, verify=True):
         return "skipped"
     with contextlib.suppress(FileNotFoundError):
@@ -241,7 +265,6 @@ def run_task(run_dir: str | Path, stage: str, index: int, device: str | None = N
     ctx = _context(plan, task, run_dir, device)
     started, t0 = now(), time.monotonic()
     try:
-        directory.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             (directory / FAILED).unlink()
         write_json(

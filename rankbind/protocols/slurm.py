@@ -141,9 +141,17 @@ def submit_slurm(
     The submissions are appended to ``RUN_DIR/slurm/jobs.json``."""
     options = options or SlurmOptions()
     run_dir = Path(run_dir).resolve()
+    if "%" in str(run_dir) or "\\" in str(run_dir):
+        raise SlurmError(f"run directory {run_dir}: '%' and '\\' are SLURM filename patterns")
     plan: Plan = materialize(protocol, run_dir)
     if not dry_run and shutil.which(options.sbatch) is None:
         raise SlurmError(f"'{options.sbatch}' not found: is this a SLURM login node?")
+    active = _active_jobs(run_dir)
+    if active and not dry_run:
+        raise SlurmError(
+            f"{run_dir} still has queued or running jobs ({', '.join(active)}); wait for them "
+            "or scancel them before resubmitting"
+        )
     (run_dir / "slurm" / "logs").mkdir(parents=True, exist_ok=True)
     jobs: dict[str, str] = {}
     commands: dict[str, list[str]] = {}
@@ -176,6 +184,17 @@ def submit_slurm(
         history.append({"jobs": jobs, "commands": commands})
         write_json(run_dir / "slurm" / "jobs.json", history)
     return jobs
+
+
+def _active_jobs(run_dir: Path) -> list[str]:
+    """Array tasks of earlier submissions to ``run_dir`` still pending or running."""
+    jobs = submitted_jobs(run_dir)
+    states = queue_states(list(jobs.values())) or {}
+    return sorted(
+        f"{job}_{index}"
+        for (job, index), state in states.items()
+        if state in ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "SUSPENDED")
+    )
 
 
 def _cancel(job_ids: list[str]) -> None:
