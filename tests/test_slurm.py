@@ -213,6 +213,8 @@ def test_submit_matches_local_run(slurm_env, tmp_path):
     assert out.returncode == 0, out.stderr
     jobs = dict(line.split(": job ") for line in out.stdout.splitlines() if ": job " in line)
     assert set(jobs) == {"md", "mean"}
+    busy = rankbind_cli("submit", str(path), "-o", str(run_dir), env=slurm_env)
+    assert busy.returncode == 2 and "still has queued or running jobs" in busy.stderr
 
     def finished():
         states = [_slurm_state(f"{jobs['md']}_{i}") for i in range(4)]

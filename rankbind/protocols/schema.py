@@ -16,7 +16,13 @@ from typing import Any
 import openmm.unit as u
 
 from rankbind.errors import ProtocolError, SelectionError
-from rankbind.protocols.units import DIMENSIONS, UnitError, canonical_value, parse_quantity
+from rankbind.protocols.units import (
+    DIMENSIONS,
+    UnitError,
+    canonical_value,
+    format_quantity,
+    parse_quantity,
+)
 
 NAME = r"[A-Za-z][A-Za-z0-9_.-]*"
 
@@ -260,17 +266,12 @@ class FilePath(Spec):
 def to_data(value: Any) -> Any:
     """Resolved value -> plain data (quantities as canonical unit strings)."""
     if isinstance(value, u.Quantity):
-        for dimension, (unit, symbol, _) in DIMENSIONS.items():
+        for dimension, (unit, _, _) in DIMENSIONS.items():
             if value.unit.is_compatible(unit):
-                return f"{canonical_value(value, dimension)!r} {symbol}"
+                return format_quantity(value, dimension)
         raise ValueError(f"no canonical unit for {value}")
     if isinstance(value, dict):
         return {k: to_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_data(v) for v in value]
     return value
-
-
-def fail(source: str, exc: SchemaViolation | ProtocolError) -> ProtocolError:
-    """A ProtocolError naming the protocol ``source`` (a file path)."""
-    return ProtocolError(f"{source}: {exc}")
