@@ -248,7 +248,7 @@ def test_sigterm_mid_write_leaves_nothing_looking_complete(tmp_path):
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 143, out
     names = sorted(p.name for p in task_dir.iterdir())
-    assert names == [".failed", ".writing"], names  # no blob.bin, no temp file, no .done
+    assert names == [".failed", ".lock", ".writing"], names  # no blob.bin, temp file or .done
 
 
 def test_full_disk_gives_clear_error_and_no_marker(tmp_path, monkeypatch):
