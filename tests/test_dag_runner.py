@@ -135,7 +135,9 @@ def test_run_local_markers_provenance_and_skip(tmp_path):
 
 
 def test_parallel_process_pool_gives_identical_results(tmp_path):
-    path = write_protocol(tmp_path, [FRAMES, MEAN])
+    path = write_protocol(
+        tmp_path, [FRAMES, MEAN], systems={"human": {"entry": "3URF", "kind": "asu"}}
+    )
     assert run_local(path, tmp_path / "serial").ok
     parallel = run_local(path, tmp_path / "parallel", jobs=2)
     assert parallel.ok

@@ -248,5 +248,10 @@ def test_register_task_in_one_call_makes_kind_valid(monkeypatch):
     # completing a declared kind keeps its schema
     register_task("pmf", hydrate, stage="analysis")
     assert "estimator" in get_kind("pmf").params.keys
+    register_task("lazy", "protocol_fixtures:boom_task", stage="analysis")
+    assert get_kind("lazy").implementation().__name__ == "boom_task"
+    register_task("broken", "no_such_module:run", stage="analysis")
+    with pytest.raises(ProtocolError, match="task kind 'broken': cannot load 'no_such_module:run'"):
+        get_kind("broken").implementation()
     with pytest.raises(ProtocolError, match="stage 'nowhere' is not one of"):
         register_task("x", hydrate, stage="nowhere")

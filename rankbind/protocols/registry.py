@@ -6,7 +6,8 @@ in the pipeline it belongs), default resources, and a function doing the work::
     register_task("simulate", run_production, stage="production",
                   resources=Resources(gpu=True, time="12:00:00"))
 
-The function is called as ``function(ctx: TaskContext) -> dict | None`` with its own
+``function`` may also be a ``"package.module:function"`` string, imported when first
+needed. The function is called as ``function(ctx: TaskContext) -> dict | None`` with its own
 output directory ``ctx.directory``; it writes its outputs there (atomically, via
 rankbind.fileio) and resumes from its own checkpoint when called again after an
 interruption. The returned dict (JSON-serialisable) is stored in the task's provenance.
@@ -16,6 +17,7 @@ validate, and running it says that no implementation is registered.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,12 +53,33 @@ class Resources:
 
 @dataclass
 class TaskKind:
+    """``function``: a callable, or ``"package.module:function"`` imported when the first
+    task of the kind runs (keeps validation light and avoids import cycles)."""
+
     name: str
     stage: str
     params: Record = field(default_factory=Record)
     resources: Resources = field(default_factory=Resources)
-    function: Callable[[Any], dict | None] | None = None
+    function: Callable[[Any], dict | None] | str | None = None
     doc: str = ""
+
+    def implementation(self) -> Callable[[Any], dict | None]:
+        """The task function; ProtocolError if none is registered or it cannot be imported."""
+        if self.function is None:
+            raise ProtocolError(
+                f"task kind '{self.name}' has no implementation registered "
+                "(register_task(name, function, stage=...) in rankbind/protocols/kinds.py "
+                "or a plugin)"
+            )
+        if callable(self.function):
+            return self.function
+        module, _, attribute = self.function.partition(":")
+        try:
+            return getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError) as exc:
+            raise ProtocolError(
+                f"task kind '{self.name}': cannot load '{self.function}': {exc}"
+            ) from None
 
 
 _KINDS: dict[str, TaskKind] = {}
@@ -64,7 +87,7 @@ _KINDS: dict[str, TaskKind] = {}
 
 def register_task(
     name: str,
-    function: Callable[[Any], dict | None] | None,
+    function: Callable[[Any], dict | None] | str | None,
     stage: str,
     resources: Resources | None = None,
     params: Record | None = None,

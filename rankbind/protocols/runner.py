@@ -256,12 +256,10 @@ def _run_locked(plan: Plan, task: Task, run_dir: Path, directory: Path, device: 
     missing = [k for k in task.deps if not is_done(run_dir / by_key[k].directory)]
     if missing:
         raise ProtocolError(f"task {task.key}: upstream task(s) not complete: {', '.join(missing)}")
-    kind = registry.get_kind(task.kind)
-    if kind.function is None:
-        raise ProtocolError(
-            f"task {task.key}: task kind '{task.kind}' has no implementation registered "
-            "(register_task(name, function, stage=...) in rankbind/protocols/kinds.py or a plugin)"
-        )
+    try:
+        function = registry.get_kind(task.kind).implementation()
+    except ProtocolError as exc:
+        raise ProtocolError(f"task {task.key}: {exc}") from None
     ctx = _context(plan, task, run_dir, device)
     started, t0 = now(), time.monotonic()
     try:
@@ -277,7 +275,7 @@ def _run_locked(plan: Plan, task: Task, run_dir: Path, directory: Path, device: 
             },
         )
         with _signals_interrupt():
-            result = kind.function(ctx)
+            result = function(ctx)
             record = {
                 "task": {
                     "stage": task.stage,
