@@ -21,6 +21,7 @@ from conftest import require
 from rankbind.protocols import load_protocol, run_local
 from rankbind.protocols.runner import DONE, FAILED, REPO_ROOT
 from rankbind.protocols.slurm import SlurmOptions, array_spec, sbatch_command, sbatch_script
+from rankbind.protocols.status import task_states
 
 TESTS = Path(__file__).parent
 EVIL = "run $(touch PWNED1); touch PWNED2 `touch PWNED3` 'q\"d"
@@ -265,6 +266,8 @@ def test_scancel_then_requeue_resumes_from_checkpoint(slurm_env, tmp_path):
     killed_at = len((task_dir / "frames.log").read_text().splitlines())
     assert 0 < killed_at < 60, "scancel must land mid-run"
     subprocess.run(["scontrol", "requeue", job], check=True)
+    state = task_states(run_dir)["md/human"]
+    assert state["state"] == "pending" and "requeued after: interrupted" in state["detail"], state
     # slurmctld holds requeued jobs back ~2 min (BeginTime); release it now
     subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True)
     _wait(lambda: (task_dir / DONE).exists(), 120, "the requeued task to finish")

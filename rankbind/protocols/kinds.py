@@ -173,3 +173,7 @@ declare_task(
     _CPU,
     "collect results of all stages into one report",
 )
+
+# Implementations: one line per kind as the science modules land, e.g.
+#   register_task("simulate", "rankbind.simulation:production_task", stage="production")
+# ("module:function" strings are imported only when a task of the kind runs).

@@ -11,6 +11,7 @@ from rankbind.protocols.runner import FAILED, RUNNING, is_done, open_run, read_m
 from rankbind.protocols.slurm import queue_states, submitted_jobs
 
 STATES = ("done", "running", "failed", "pending")
+QUEUED = ("PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "SUSPENDED")
 
 
 def _alive(marker: dict) -> bool:
@@ -42,11 +43,15 @@ def task_states(run_dir: str | Path) -> dict[str, dict]:
             state, detail = "running", f"slurm {jobs[task.stage]}_{task.index}"
         elif running and _alive(running) and slurm_state is None:
             state, detail = "running", f"{running.get('host')} pid {running.get('pid')}"
+        elif slurm_state in QUEUED:
+            state, detail = "pending", f"slurm {slurm_state}"
+            if failed:
+                detail += f" (requeued after: {failed.get('error', '')})"
         elif failed:
             state, detail = "failed", failed.get("error", "")
             if slurm_state:
                 detail += f" (slurm: {slurm_state})"
-        elif slurm_state and slurm_state not in ("PENDING", "REQUEUED", "CONFIGURING"):
+        elif slurm_state:
             state, detail = "failed", f"slurm {slurm_state}"
         elif task.stage in jobs and queue and slurm_state is None:
             state, detail = "failed", "left the SLURM queue incomplete (see slurm/logs)"
