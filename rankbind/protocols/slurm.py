@@ -137,7 +137,8 @@ def submit_slurm(
     dry_run: bool = False,
 ) -> dict[str, str]:
     """Write one sbatch script per stage with incomplete tasks and submit them as job
-    arrays chained by afterok. Returns stage -> job id (``"DRY-RUN"`` with ``dry_run``).
+    arrays chained by afterok. Returns stage -> job id; with ``dry_run`` nothing is
+    submitted and the ids are placeholders ``<stage>``.
     The submissions are appended to ``RUN_DIR/slurm/jobs.json``."""
     options = options or SlurmOptions()
     run_dir = Path(run_dir).resolve()
@@ -165,7 +166,7 @@ def submit_slurm(
         cmd = sbatch_command(plan.protocol, run_dir, stage, indices, after, options)
         commands[stage] = cmd
         if dry_run:
-            jobs[stage] = "DRY-RUN"
+            jobs[stage] = f"<{stage}>"
             continue
         try:
             out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     import shlex
 
     from rankbind.protocols.protocol import load_protocol
-    from rankbind.protocols.slurm import SlurmOptions, submit_slurm
+    from rankbind.protocols.slurm import SlurmOptions, sbatch_command, submit_slurm
 
     protocol = load_protocol(args.protocol)
     run_dir = Path(args.run_dir or Path("runs") / protocol.name)
@@ -52,6 +52,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"{run_dir}: every task is already complete; nothing submitted")
     for stage, job in jobs.items():
         print(f"{stage}: job {job}")
-    if args.dry_run:
-        print(f"scripts in {shlex.quote(str(run_dir / 'slurm'))}")
+        if args.dry_run:
+            command = sbatch_command(
+                protocol,
+                run_dir.resolve(),
+                stage,
+                _pending(run_dir, stage),
+                [jobs[s] for s in protocol.stage(stage)["after"] if s in jobs],
+                options,
+            )
+            print("  " + shlex.join(command))
     return 0
+
+
+def _pending(run_dir: Path, stage: str) -> list[int]:
+    from rankbind.protocols.runner import is_done, open_run
+
+    return [t.index for t in open_run(run_dir).stages[stage] if not is_done(run_dir / t.directory)]
