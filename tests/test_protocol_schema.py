@@ -153,6 +153,10 @@ def _with(change):
             "stages[1].after[0]: no earlier stage 'scan' (stages run in file order",
         ),
         (lambda d: d["stages"][1].update(name="prep"), "stages[1].name: duplicate stage name"),
+        (
+            lambda d: d["stages"].append({"name": "prep2", "task": "prepare", "after": ["scan"]}),
+            "stages[3].after[0]: 'prepare' (prepare phase) cannot run after 'scan' (alanine_scan, ",
+        ),
         (lambda d: d["stages"][1].update(over=["rat"]), "stages[1].over[0]: unknown system 'rat'"),
         (lambda d: d.pop("systems"), "systems: missing required key"),
         (

@@ -325,6 +325,7 @@ def _assembly(entry: str, kind: str):
 def _check_stages(resolved: dict) -> None:
     systems = resolved["systems"]
     seen: list[str] = []
+    phases: dict[str, str] = {}  # stage name -> task kind
     for i, stage in enumerate(resolved["stages"]):
         where = f"stages[{i}]"
         name = stage["name"]
@@ -344,6 +345,14 @@ def _check_stages(resolved: dict) -> None:
                     else ""
                 )
                 raise SchemaViolation(f"{where}.after[{j}]", f"no earlier stage '{dep}'{later}")
+            upstream = registry.get_kind(phases[dep])
+            if registry.PHASES.index(upstream.stage) > registry.PHASES.index(kind.stage):
+                raise SchemaViolation(
+                    f"{where}.after[{j}]",
+                    f"'{kind.name}' ({kind.stage} phase) cannot run after '{dep}' "
+                    f"({upstream.name}, {upstream.stage} phase); phases run in the order "
+                    + " -> ".join(registry.PHASES),
+                )
         over = stage["over"]
         if isinstance(over, list):
             for j, system in enumerate(over):
@@ -363,6 +372,7 @@ def _check_stages(resolved: dict) -> None:
         if "windows" in stage:
             stage["windows"] = _window_values(stage["windows"])
         seen.append(name)
+        phases[name] = stage["task"]
 
 
 def _window_values(windows) -> list:
