@@ -26,6 +26,8 @@ import random
 import time
 from pathlib import Path
 
+import openmm.unit as unit
+
 from rankbind.fileio import atomic_open, write_json, write_text
 from rankbind.protocols.registry import Resources, register_task
 from rankbind.protocols.schema import Key, Number, Record
@@ -125,7 +127,13 @@ def average_task(ctx) -> dict:
 
 
 def where_task(ctx) -> dict:
-    record = {"device": ctx.device, "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
+    record = {
+        "device": ctx.device,
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "window_nm": ctx.window.value_in_unit(unit.nanometer) if ctx.window is not None else None,
+        "replica": ctx.task.replica,
+        "inputs": {stage: [d.name for d in dirs] for stage, dirs in ctx.inputs.items()},
+    }
     write_text(Path(ctx.directory) / "device.json", json.dumps(record))
     return record
 

@@ -354,3 +354,24 @@ def test_cli_run_check_and_errors(tmp_path, monkeypatch, capsys):
     assert "failed   bad/human  ValueError: deliberate failure" in capsys.readouterr().out
     assert cli.main(["task", str(tmp_path / "run"), "bad", "--index", "5"]) == 2
     assert "stage 'bad' has tasks 0-1, not 5" in capsys.readouterr().err
+
+
+def test_windows_and_replicas_reach_the_task(tmp_path):
+    stages = [
+        {
+            "name": "win",
+            "task": "where",
+            "over": ["human"],
+            "replicas": 2,
+            "windows": ["1 nm", "25 A"],
+        },
+        {"name": "per_replica", "task": "where", "over": ["human"], "replicas": 2},
+    ]
+    path = write_protocol(tmp_path, stages)
+    assert run_local(path, tmp_path / "run").ok
+    record = json.loads((tmp_path / "run/win/human-r1-w001/device.json").read_text())
+    assert record["window_nm"] == pytest.approx(2.5) and record["replica"] == 1
+    assert record["device"] is None
+    # same replica count downstream: replica r depends on the windows of replica r only
+    record = json.loads((tmp_path / "run/per_replica/human-r1/device.json").read_text())
+    assert record["inputs"] == {"win": ["human-r1-w000", "human-r1-w001"]}

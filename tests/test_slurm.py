@@ -134,6 +134,10 @@ def test_sbatch_arguments(tmp_path, monkeypatch):
     where = sbatch_command(protocol, tmp_path, "where", [0], ["41"], SlurmOptions(partition="big"))
     assert "--gres=gpu:1" in where and "--partition=big" in where  # GPU kind; CLI wins
     assert "--dependency=afterok:41" in where and "--time=00:05:00" in where
+    stages[0]["resources"] = {"cpus": 4, "memory": "2G", "gpu": True, "time": "3:00:00"}
+    protocol = load_protocol(write_protocol(tmp_path, stages, BOTH))
+    md = sbatch_command(protocol, tmp_path, "md", [0], [], SlurmOptions())
+    assert {"--cpus-per-task=4", "--mem=2G", "--gres=gpu:1", "--time=3:00:00"} <= set(md)
 
 
 # ------------------------------------------------------------------ real cluster
