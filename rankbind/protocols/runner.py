@@ -429,6 +429,15 @@ def task_environment(device: str | None) -> dict[str, str]:
     return env
 
 
+def _last_line(path: Path) -> str:
+    """Last line of a task's log (its error when it failed before recording one)."""
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "failed (no log)"
+    return lines[-1] if lines else "failed (empty log)"
+
+
 def run_local(
     protocol: Protocol | str | Path,
     run_dir: str | Path,
@@ -491,7 +500,7 @@ def run_local(
                 else:
                     state[key] = "failed"
                     marker = read_marker(run_dir / key, FAILED) or {}
-                    summary.failed[key] = marker.get("error") or f"exit status {proc.returncode}"
+                    summary.failed[key] = marker.get("error") or _last_line(run_dir / key / ".log")
             for task in list(todo):
                 status = ready(task)
                 if status == "blocked":
