@@ -1,0 +1,179 @@
+"""The science task kinds a protocol can name, declared as data: phase, parameter
+schema, default resources. Their implementations live in the science modules and are
+attached with one ``register_task(name, function, stage=..., resources=...)`` line each
+(at the end of this file) as those modules land. Until then a protocol naming a kind
+validates, and running that stage reports that no implementation is registered.
+
+Physics shared by all tasks (force field, solvent, temperature, timestep, ...) is in the
+protocol's ``physics`` block, not repeated here.
+"""
+
+from __future__ import annotations
+
+from rankbind.protocols.registry import Resources, declare_task
+from rankbind.protocols.schema import (
+    Bool,
+    Key,
+    ListOf,
+    MapOf,
+    Number,
+    Quantity,
+    Record,
+    Selection,
+    Str,
+)
+
+_GPU = Resources(gpu=True, time="12:00:00")
+_CPU = Resources(gpu=False, time="02:00:00")
+
+_TIME = Quantity("time", min=0.0)
+_POSITIVE_TIME = Quantity("time", min=1e-6)
+
+declare_task(
+    "prepare",
+    "prepare",
+    Record(
+        {
+            "ph": Key(Number(min=0, max=14), default=7.0, doc="protonation pH"),
+            "minimize": Bool(),
+            "padding": Key(Quantity("length", min=0.5, max=5.0), doc="solvent padding (explicit)"),
+            "keep_crystal_waters": Key(Bool(), default=False),
+        }
+    ),
+    _CPU,
+    "PDBFixer preparation: missing atoms, hydrogens at pH, solvent, OpenMM System",
+)
+declare_task(
+    "equilibrate",
+    "equilibrate",
+    Record(
+        {
+            "length": Key(_TIME, required=True, doc="simulated time"),
+            "minimize": Key(Bool(), default=True),
+            "restraint": Key(Quantity("force_constant", min=0.0), doc="heavy-atom restraint"),
+            "report_interval": Key(_POSITIVE_TIME, default="10 ps"),
+        }
+    ),
+    _GPU,
+    "minimisation and short restrained relaxation",
+)
+declare_task(
+    "simulate",
+    "production",
+    Record(
+        {
+            "length": Key(_POSITIVE_TIME, required=True, doc="simulated time per replica"),
+            "report_interval": Key(_POSITIVE_TIME, default="10 ps", doc="frame spacing"),
+            "checkpoint_interval": Key(_POSITIVE_TIME, default="100 ps"),
+        }
+    ),
+    _GPU,
+    "production MD; one task per replica, resumable from its checkpoint",
+)
+declare_task(
+    "contacts",
+    "analysis",
+    Record(
+        {
+            "between": Key(
+                ListOf(Selection(), min_len=2),
+                required=True,
+                doc="two selections, e.g. [RANKL, RANK]",
+            ),
+            "cutoff": Key(Quantity("length", min=0.1, max=2.0), default="0.45 nm"),
+            "min_occupancy": Key(Number(min=0, max=1), default=0.5),
+            "stride": Key(Number(integer=True, min=1), default=1),
+        }
+    ),
+    _CPU,
+    "interface footprints: per-residue contact occupancy over frames",
+)
+declare_task(
+    "mmgbsa",
+    "analysis",
+    Record(
+        {
+            "receptor": Key(Selection(), required=True),
+            "ligand": Key(Selection(), required=True),
+            "gb_model": Key(Str(choices=("GBn2", "OBC2")), default="GBn2"),
+            "salt": Key(Quantity("concentration", min=0.0, max=2.0), default="0.15 M"),
+            "stride": Key(Number(integer=True, min=1), default=1),
+        }
+    ),
+    _CPU,
+    "MM/GBSA binding energy per frame with block-averaged uncertainty",
+)
+declare_task(
+    "alanine_scan",
+    "analysis",
+    Record(
+        {
+            "residues": Key(ListOf(Selection(), min_len=1), required=True),
+            "receptor": Key(Selection(), required=True),
+            "ligand": Key(Selection(), required=True),
+            "stride": Key(Number(integer=True, min=1), default=1),
+        }
+    ),
+    _CPU,
+    "computational alanine scan: ΔΔG of X->Ala at interface residues by MM/GBSA",
+)
+declare_task(
+    "umbrella",
+    "production",
+    Record(
+        {
+            "group1": Key(Selection(), required=True),
+            "group2": Key(Selection(), required=True),
+            "force_constant": Key(Quantity("force_constant", min=0.0), required=True),
+            "length": Key(_POSITIVE_TIME, required=True, doc="sampling per window"),
+            "report_interval": Key(_POSITIVE_TIME, default="1 ps"),
+        }
+    ),
+    _GPU,
+    "one umbrella window on the centre-of-mass distance group1-group2 (stage windows)",
+)
+declare_task(
+    "pmf",
+    "analysis",
+    Record(
+        {
+            "estimator": Key(Str(choices=("mbar", "wham")), default="mbar"),
+            "bins": Key(Number(integer=True, min=2), default=50),
+            "discard": Key(_TIME, default="0 ps", doc="equilibration discarded per window"),
+        }
+    ),
+    _CPU,
+    "potential of mean force and binding free energy from umbrella windows",
+)
+declare_task(
+    "competition",
+    "analysis",
+    Record(
+        {
+            "ligands": Key(ListOf(Str(pattern=r"[A-Za-z0-9_-]+"), min_len=1), required=True),
+            "receptors": Key(ListOf(Str(pattern=r"[A-Za-z0-9_-]+"), min_len=1), required=True),
+            "scenarios": Key(
+                MapOf(MapOf(Quantity("concentration", min=0.0), key=r"[A-Za-z0-9_-]+")),
+                doc="scenario name -> species -> total concentration",
+            ),
+        }
+    ),
+    _CPU,
+    "competitive binding equilibria (RANKL vs RANK/OPG/denosumab) from computed affinities",
+)
+declare_task(
+    "report",
+    "report",
+    Record(
+        {
+            "formats": Key(ListOf(Str(choices=("md", "html", "json")), min_len=1), default=["md"]),
+            "title": Key(Str()),
+        }
+    ),
+    _CPU,
+    "collect results of all stages into one report",
+)
+
+# Implementations: one line per kind as the science modules land, e.g.
+#   register_task("simulate", "rankbind.simulation:production_task", stage="production")
+# ("module:function" strings are imported only when a task of the kind runs).
