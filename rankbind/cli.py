@@ -8,12 +8,18 @@ import importlib
 import sys
 
 from rankbind.errors import RankbindError
+from rankbind.protocols import CLI_COMMANDS
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("rankbind.prepare_cli", "build an assembly and prepare it for OpenMM"),
     "simulate": ("rankbind.simulate_cli", "staged, restartable MD of a prepared system"),
+    "umbrella": (
+        "rankbind.freeenergy.umbrella_cli",
+        "umbrella sampling of receptor unbinding: plan, window, analyse",
+    ),
 }
+COMMANDS.update(CLI_COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
