@@ -197,8 +197,12 @@ class StagedSimulation:
         out_dir: str | Path,
         options: SimulationOptions | None = None,
         platform: PlatformChoice | None = None,
+        initial_state: openmm.State | None = None,
     ):
+        """``initial_state``: start from this State (e.g. the end of an equilibration run
+        elsewhere) instead of minimising the prepared positions."""
         self.prepared = prepared
+        self.initial_state = initial_state
         self.out = Path(out_dir)
         self.options = options or SimulationOptions()
         self.options.validate()
@@ -220,7 +224,7 @@ class StagedSimulation:
         """(stage name, number of MD steps) in order; minimisation has 0 steps."""
         o = self.options
         to_steps = lambda ps: int(round(ps * 1000.0 / self.dt_fs))  # noqa: E731
-        plan = [("minimise", 0)]
+        plan = [] if self.initial_state is not None else [("minimise", 0)]
         if o.nvt_ps > 0:
             plan.append(("nvt", to_steps(o.nvt_ps)))
         if o.npt_ps > 0 and self.periodic:
@@ -339,7 +343,7 @@ class StagedSimulation:
                 app.PDBFile.writeFile(
                     self.prepared.topology, self.prepared.positions, handle, keepIds=True
                 )
-        state: openmm.State | None = None
+        state: openmm.State | None = self.initial_state
         results = []
         for stage, steps in self.stages():
             result, state = self._run_stage(stage, steps, state)

@@ -10,7 +10,7 @@ protocol's ``physics`` block, not repeated here.
 
 from __future__ import annotations
 
-from rankbind.protocols.registry import Resources, declare_task
+from rankbind.protocols.registry import Resources, declare_task, register_task
 from rankbind.protocols.schema import (
     Bool,
     Key,
@@ -177,3 +177,6 @@ declare_task(
 # Implementations: one line per kind as the science modules land, e.g.
 #   register_task("simulate", "rankbind.simulation:production_task", stage="production")
 # ("module:function" strings are imported only when a task of the kind runs).
+register_task("prepare", "rankbind.protocols.tasks:prepare_task", stage="prepare")
+register_task("equilibrate", "rankbind.protocols.tasks:equilibrate_task", stage="equilibrate")
+register_task("simulate", "rankbind.protocols.tasks:simulate_task", stage="production")
