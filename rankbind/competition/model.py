@@ -279,15 +279,19 @@ class EquilibriumModel:
         u = solve_log_free(self._stoich, log_beta, totals)
         return u, log_beta, totals
 
-    def outputs(self, log_kd, log_ceff, totals_molar):
-        """(receptor_site_fraction (P,), signalling_fraction (P,)); pure JAX."""
+    def _state(self, log_kd, log_ceff, totals_molar):
         u, log_beta, totals = self._solve_nm(log_kd, log_ceff, totals_molar)
         c = jnp.exp(log_beta + self._stoich @ u)
         P = len(self.system.pools)
         pool_totals = totals[:P]
         site_fraction = (c @ self._sites) / (self._pool_sites * pool_totals)
         signalling = (c @ self._signalling) / pool_totals
-        return site_fraction, signalling
+        residual = jnp.max(jnp.abs(relative_residual(u, self._stoich, log_beta, totals)))
+        return site_fraction, signalling, u, c, residual
+
+    def outputs(self, log_kd, log_ceff, totals_molar):
+        """(receptor_site_fraction (P,), signalling_fraction (P,)); pure JAX."""
+        return self._state(log_kd, log_ceff, totals_molar)[:2]
 
     def default_inputs(self, system: System | None = None):
         s = system or self.system
@@ -303,12 +307,11 @@ class EquilibriumModel:
         """Solve ``system`` (default: the one the model was built for; same topology)."""
         s = system or self.system
         log_kd, log_ceff, totals = self.default_inputs(s)
-        u, log_beta, totals_nm = self._solve_nm(log_kd, log_ceff, totals)
-        residual = float(jnp.max(jnp.abs(relative_residual(u, self._stoich, log_beta, totals_nm))))
+        site_fraction, signalling, u, c, residual = self._state_jit(log_kd, log_ceff, totals)
+        residual = float(residual)
         if not residual < 1e-10:
             raise CompetitionError(f"equilibrium solve did not converge (residual {residual:.2e})")
-        site_fraction, signalling = self.outputs(log_kd, log_ceff, totals)
-        c = np.asarray(jnp.exp(log_beta + self._stoich @ u)) * UNIT_M
+        c = np.asarray(c) * UNIT_M
         P = len(s.pools)
         receptor_total = s.binders[self._receptor].total_molar
         free = dict(zip(s.component_names, np.exp(np.asarray(u)) * UNIT_M, strict=True))
@@ -323,6 +326,10 @@ class EquilibriumModel:
             max_relative_residual=residual,
             assumptions=describe_assumptions(s) | {"pools_in_solver": str(P)},
         )
+
+    @cached_property
+    def _state_jit(self):
+        return jax.jit(self._state)
 
     @cached_property
     def _batched(self):
@@ -347,18 +354,24 @@ class EquilibriumModel:
             self._dose_cache[key] = jax.jit(jax.value_and_grad(g, argnums=4))
         return self._dose_cache[key]
 
+    def _sensitivity_fn(self, index: int, pool: int):
+        key = ("sensitivity", index, pool)
+        if key not in self._dose_cache:
+
+            def f(lkd, log_ceff, lt):
+                return self.outputs(lkd, log_ceff, jnp.exp(lt))[index][pool]
+
+            self._dose_cache[key] = jax.jit(jax.grad(f, argnums=(0, 2)))
+        return self._dose_cache[key]
+
     def sensitivities(
         self, system: System | None = None, output: str = "signalling", pool: int = 0
     ):
         """Autodiff (implicit function theorem) sensitivities of one output:
         {"d/dlnKd:<binder>": ..., "d/dlnTotal:<component>": ...}."""
         log_kd, log_ceff, totals = self.default_inputs(system)
-        index = _output_index(output)
-
-        def f(lkd, lt):
-            return self.outputs(lkd, log_ceff, jnp.exp(lt))[index][pool]
-
-        g_kd, g_t = jax.grad(f, argnums=(0, 1))(log_kd, jnp.log(jnp.maximum(totals, ZERO_TOTAL_M)))
+        grad = self._sensitivity_fn(_output_index(output), pool)
+        g_kd, g_t = grad(log_kd, log_ceff, jnp.log(jnp.maximum(totals, ZERO_TOTAL_M)))
         s = system or self.system
         out = {f"d/dlnKd:{b.name}": float(v) for b, v in zip(s.binders, g_kd, strict=True)}
         out |= {f"d/dlnTotal:{n}": float(v) for n, v in zip(s.component_names, g_t, strict=True)}
@@ -420,7 +433,7 @@ def ic50(
         v, d = value_and_slope(log_kd, log_ceff, totals, onehot, x)
         return float(v), float(d)
 
-    base = float(model.outputs(log_kd, log_ceff, totals * (1 - onehot))[index][pool])
+    base = float(model._state_jit(log_kd, log_ceff, totals * (1 - onehot))[index][pool])
     target = 0.5 * base
     a, b = math.log(lo_molar), math.log(hi_molar)
     fa = evaluate(a)[0] - target
