@@ -41,6 +41,10 @@ R_KCAL = 8.314462618 / 4184.0  # gas constant, kcal/(mol K) (CODATA 2018 R; 4184
 AVOGADRO = 6.02214076e23  # 1/mol (SI exact)
 UNIT_M = 1e-9  # solver concentration unit: nM
 ZERO_TOTAL_M = 1e-24  # a zero total is replaced by this (log-space solver needs > 0)
+# Per-pool outputs: fraction of the pool's sites held by the receptor; fraction of the
+# pool's trimers with >= signalling_min_receptors receptors; fraction of all receptor
+# molecules bound to the pool; concentration (M) of the pool's signalling trimers.
+OUTPUTS = ("receptor_sites", "signalling", "receptor_engaged", "signalling_molar")
 
 
 class CompetitionError(RankbindError):
@@ -224,14 +228,18 @@ class Equilibrium:
 
     ``receptor_site_fraction``: fraction of the pool's sites held by the receptor.
     ``signalling_fraction``: fraction of the pool's trimers with at least
-    ``signalling_min_receptors`` receptors bound. ``receptor_bound_fraction``: fraction
-    of the receptor bound to any pool. ``free_molar``: free concentration of every
+    ``signalling_min_receptors`` receptors bound. ``receptor_engaged_fraction``: fraction
+    of all receptor molecules bound to the pool. ``signalling_molar``: concentration (M)
+    of the pool's signalling trimers. ``receptor_bound_fraction``: fraction of the
+    receptor bound to any pool. ``free_molar``: free concentration of every
     component. ``max_relative_residual``: worst conservation error.
     """
 
     pool_names: tuple[str, ...]
     receptor_site_fraction: np.ndarray
     signalling_fraction: np.ndarray
+    receptor_engaged_fraction: np.ndarray
+    signalling_molar: np.ndarray
     receptor_bound_fraction: float
     free_molar: dict[str, float]
     species_molar: np.ndarray
@@ -286,12 +294,14 @@ class EquilibriumModel:
         pool_totals = totals[:P]
         site_fraction = (c @ self._sites) / (self._pool_sites * pool_totals)
         signalling = (c @ self._signalling) / pool_totals
+        engaged = (c @ self._sites) / totals[P + self._receptor]
+        signalling_molar = (c @ self._signalling) * UNIT_M
         residual = jnp.max(jnp.abs(relative_residual(u, self._stoich, log_beta, totals)))
-        return site_fraction, signalling, u, c, residual
+        return (site_fraction, signalling, engaged, signalling_molar), u, c, residual
 
     def outputs(self, log_kd, log_ceff, totals_molar):
-        """(receptor_site_fraction (P,), signalling_fraction (P,)); pure JAX."""
-        return self._state(log_kd, log_ceff, totals_molar)[:2]
+        """Tuple of (P,) arrays in :data:`OUTPUTS` order; pure JAX."""
+        return self._state(log_kd, log_ceff, totals_molar)[0]
 
     def default_inputs(self, system: System | None = None):
         s = system or self.system
@@ -307,7 +317,9 @@ class EquilibriumModel:
         """Solve ``system`` (default: the one the model was built for; same topology)."""
         s = system or self.system
         log_kd, log_ceff, totals = self.default_inputs(s)
-        site_fraction, signalling, u, c, residual = self._state_jit(log_kd, log_ceff, totals)
+        (site_fraction, signalling, engaged, sig_molar), u, c, residual = self._state_jit(
+            log_kd, log_ceff, totals
+        )
         residual = float(residual)
         if not residual < 1e-10:
             raise CompetitionError(f"equilibrium solve did not converge (residual {residual:.2e})")
@@ -320,6 +332,8 @@ class EquilibriumModel:
             pool_names=tuple(p.name for p in s.pools),
             receptor_site_fraction=np.asarray(site_fraction),
             signalling_fraction=np.asarray(signalling),
+            receptor_engaged_fraction=np.asarray(engaged),
+            signalling_molar=np.asarray(sig_molar),
             receptor_bound_fraction=bound / receptor_total if receptor_total > 0 else 0.0,
             free_molar={k: float(v) for k, v in free.items()},
             species_molar=c,
@@ -336,10 +350,10 @@ class EquilibriumModel:
         return jax.jit(jax.vmap(self.outputs, in_axes=(None, None, 0)))
 
     def scan(self, totals_molar: np.ndarray, system: System | None = None):
-        """Outputs over a batch of totals (N, C) (M): two arrays of shape (N, P)."""
+        """Outputs over a batch of totals (N, C) (M): {output name: (N, P) array}."""
         log_kd, log_ceff, _ = self.default_inputs(system)
-        site, sig = self._batched(log_kd, log_ceff, jnp.asarray(totals_molar))
-        return np.asarray(site), np.asarray(sig)
+        values = self._batched(log_kd, log_ceff, jnp.asarray(totals_molar))
+        return {name: np.asarray(v) for name, v in zip(OUTPUTS, values, strict=True)}
 
     def dose_value_and_slope(self, index: int, pool: int):
         """Jitted (log_kd, log_ceff, totals, onehot, ln dose) -> (output, d output/d ln dose)
@@ -379,10 +393,9 @@ class EquilibriumModel:
 
 
 def _output_index(output: str) -> int:
-    names = {"receptor_sites": 0, "signalling": 1}
-    if output not in names:
-        raise CompetitionError(f"output must be one of {sorted(names)}, got {output!r}")
-    return names[output]
+    if output not in OUTPUTS:
+        raise CompetitionError(f"output must be one of {OUTPUTS}, got {output!r}")
+    return OUTPUTS.index(output)
 
 
 def describe_assumptions(system: System) -> dict[str, str]:
@@ -433,7 +446,7 @@ def ic50(
         v, d = value_and_slope(log_kd, log_ceff, totals, onehot, x)
         return float(v), float(d)
 
-    base = float(model._state_jit(log_kd, log_ceff, totals * (1 - onehot))[index][pool])
+    base = float(model._state_jit(log_kd, log_ceff, totals * (1 - onehot))[0][index][pool])
     target = 0.5 * base
     a, b = math.log(lo_molar), math.log(hi_molar)
     fa = evaluate(a)[0] - target
