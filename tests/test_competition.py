@@ -250,3 +250,28 @@ def test_ic50_out_of_range_is_reported(two_binder_model):
     system = _two_binder_system(10e-9, 1e-9, 1e-9)
     with pytest.raises(CompetitionError, match="does not cross half"):
         ic50(two_binder_model, "OPG", system, hi_molar=1e-12)
+
+
+def test_pairwise_cooperativity_no_depletion():
+    """Z = 1 + 3y + 3 w y^2 + w^3 y^3 for one trimer, y = K [RANK] (3 pairs when full)."""
+    kd, rank, omega = 2e-9, 3e-9, 4.0
+    system = System(
+        (LigandPool("RANKL", 1e-21),),
+        (
+            Binder(
+                "RANK",
+                rank,
+                Affinity(kd, SRC),
+                cooperativity=omega,
+                cooperativity_source="test value",
+            ),
+        ),
+    )
+    eq = EquilibriumModel(system).solve()
+    y = rank / kd
+    z = 1 + 3 * y + 3 * omega * y**2 + omega**3 * y**3
+    sites = (3 * y + 6 * omega * y**2 + 3 * omega**3 * y**3) / (3 * z)
+    assert eq.receptor_site_fraction[0] == pytest.approx(sites, rel=1e-9)
+    assert eq.signalling_fraction[0] == pytest.approx(
+        (3 * omega * y**2 + omega**3 * y**3) / z, rel=1e-9
+    )

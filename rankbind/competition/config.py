@@ -9,7 +9,8 @@ Schema ``rankbind.competition/1``::
     binders:  [{name, source, total_molar | (surface_density_per_um2,
                 confinement_length_nm), affinity: {kd_molar | dg_kcal,
                 uncertainty_kcal?, temperature_k?, source}, valency?,
-                c_eff_intra_molar?, c_eff_source?, bridging?}]
+                c_eff_intra_molar?, c_eff_source?, bridging?,
+                cooperativity?, cooperativity_source?}]
     scenarios: [{kind: dose_response | ratio_sweep | decoy_comparison | rankl3
                  | sensitivities, ...}]
 
@@ -115,6 +116,8 @@ def _binder(where: str, data: dict) -> Binder:
             c_eff_intra_molar=_field(where, data, "c_eff_intra_molar", float, None),
             c_eff_source=_field(where, data, "c_eff_source", str, ""),
             bridging=_field(where, data, "bridging", bool, False),
+            cooperativity=_field(where, data, "cooperativity", float, None),
+            cooperativity_source=_field(where, data, "cooperativity_source", str, ""),
         )
     except ProtocolError:
         raise

@@ -6,7 +6,9 @@ Every dissociation constant is an intrinsic per-site (monovalent) or per-arm
 
 Modelling choices (documented defaults, recorded in every :class:`Equilibrium`):
 
-* RANKL is a trimer with three equivalent, independent sites (no cooperativity).
+* RANKL is a trimer with three equivalent sites, independent by default; optional
+  pairwise cooperativity omega for a monovalent binder (e.g. RANK): each pair of its
+  molecules on one trimer multiplies the weight by omega (user-given, with source).
   Any other soluble trimer pool (e.g. RANKL3) has the same site affinities:
   RANKL3 is modelled as a separate pool of soluble trimers that competes for the
   binders; mixed membrane/soluble trimers are not modelled.
@@ -129,10 +131,21 @@ class Binder:
     c_eff_intra_molar: float | None = None
     c_eff_source: str = ""
     bridging: bool = False
+    cooperativity: float | None = None
+    cooperativity_source: str = ""
 
     def __post_init__(self):
         if self.valency not in (1, 2):
             raise CompetitionError(f"binder {self.name}: valency must be 1 or 2")
+        if self.cooperativity is not None:
+            if self.valency != 1 or not self.cooperativity > 0:
+                raise CompetitionError(
+                    f"binder {self.name}: cooperativity must be > 0 and needs valency 1"
+                )
+            if not self.cooperativity_source.strip():
+                raise CompetitionError(
+                    f"binder {self.name}: cooperativity_source must say where omega came from"
+                )
         if not (math.isfinite(self.total_molar) and self.total_molar >= 0):
             raise CompetitionError(f"binder {self.name}: total_molar must be >= 0")
         if self.valency == 1 and (self.c_eff_intra_molar is not None or self.bridging):
@@ -208,15 +221,24 @@ class System:
         """(B,) ln Kd (M) per binder."""
         return np.log([b.affinity.kd_molar for b in self.binders])
 
-    def log_ceff_molar(self) -> np.ndarray:
-        """(L,) ln c_eff_intra (M) per binder that can loop."""
-        return np.log([b.c_eff_intra_molar for b in self.binders if b.c_eff_intra_molar])
+    def log_aux(self) -> np.ndarray:
+        """ln c_eff_intra (M) per binder that can loop, then ln omega per cooperative
+        binder (binder order)."""
+        ceff = [b.c_eff_intra_molar for b in self.binders if b.c_eff_intra_molar]
+        omega = [b.cooperativity for b in self.binders if b.cooperativity is not None]
+        return np.log(np.array(ceff + omega, dtype=float))
 
     def topology(self) -> tuple[tuple[PoolSpec, ...], tuple[BinderSpec, ...]]:
         return (
             tuple(PoolSpec(p.name, p.sites) for p in self.pools),
             tuple(
-                BinderSpec(b.name, b.valency, b.c_eff_intra_molar is not None, b.bridging)
+                BinderSpec(
+                    b.name,
+                    b.valency,
+                    b.c_eff_intra_molar is not None,
+                    b.bridging,
+                    b.cooperativity is not None,
+                )
                 for b in self.binders
             ),
         )
@@ -250,7 +272,7 @@ class Equilibrium:
 class EquilibriumModel:
     """A system's network, built once; totals and Kd's can then vary freely.
 
-    ``outputs(log_kd, log_ceff, totals_molar)`` is a pure JAX function (jit-able,
+    ``outputs(log_kd, log_aux, totals_molar)`` is a pure JAX function (jit-able,
     differentiable) returning (receptor_site_fraction (P,), signalling_fraction (P,)).
     """
 
@@ -273,22 +295,24 @@ class EquilibriumModel:
             )
         )  # (S, P)
         self._pool_sites = jnp.asarray([p.sites for p in pools], dtype=jnp.float64)
+        self._n_loops = sum(1 for b in binders if b.valency == 2 and b.loops)
         self._dose_cache: dict = {}
 
-    def log_beta(self, log_kd, log_ceff):
-        """(S,) ln formation constants in nM units from ln Kd (M) and ln c_eff (M)."""
+    def log_beta(self, log_kd, log_aux):
+        """(S,) ln formation constants in nM units from ln Kd (M) and ``log_aux``:
+        ln c_eff (M) per looping binder, then ln omega per cooperative binder."""
         log_k = -(log_kd - math.log(UNIT_M))  # ln(1/Kd) in 1/nM
-        log_c = log_ceff - math.log(UNIT_M)
-        return self._log_mult + self._params @ jnp.concatenate([log_k, log_c])
+        shift = jnp.where(jnp.arange(log_aux.shape[0]) < self._n_loops, math.log(UNIT_M), 0.0)
+        return self._log_mult + self._params @ jnp.concatenate([log_k, log_aux - shift])
 
-    def _solve_nm(self, log_kd, log_ceff, totals_molar):
+    def _solve_nm(self, log_kd, log_aux, totals_molar):
         totals = jnp.maximum(totals_molar, ZERO_TOTAL_M) / UNIT_M
-        log_beta = self.log_beta(log_kd, log_ceff)
+        log_beta = self.log_beta(log_kd, log_aux)
         u = solve_log_free(self._stoich, log_beta, totals)
         return u, log_beta, totals
 
-    def _state(self, log_kd, log_ceff, totals_molar):
-        u, log_beta, totals = self._solve_nm(log_kd, log_ceff, totals_molar)
+    def _state(self, log_kd, log_aux, totals_molar):
+        u, log_beta, totals = self._solve_nm(log_kd, log_aux, totals_molar)
         c = jnp.exp(log_beta + self._stoich @ u)
         P = len(self.system.pools)
         pool_totals = totals[:P]
@@ -299,9 +323,9 @@ class EquilibriumModel:
         residual = jnp.max(jnp.abs(relative_residual(u, self._stoich, log_beta, totals)))
         return (site_fraction, signalling, engaged, signalling_molar), u, c, residual
 
-    def outputs(self, log_kd, log_ceff, totals_molar):
+    def outputs(self, log_kd, log_aux, totals_molar):
         """Tuple of (P,) arrays in :data:`OUTPUTS` order; pure JAX."""
-        return self._state(log_kd, log_ceff, totals_molar)[0]
+        return self._state(log_kd, log_aux, totals_molar)[0]
 
     def default_inputs(self, system: System | None = None):
         s = system or self.system
@@ -309,16 +333,16 @@ class EquilibriumModel:
             raise CompetitionError("system topology differs from the one this model was built for")
         return (
             jnp.asarray(s.log_kd_molar()),
-            jnp.asarray(s.log_ceff_molar()),
+            jnp.asarray(s.log_aux()),
             jnp.asarray(s.totals_molar()),
         )
 
     def solve(self, system: System | None = None) -> Equilibrium:
         """Solve ``system`` (default: the one the model was built for; same topology)."""
         s = system or self.system
-        log_kd, log_ceff, totals = self.default_inputs(s)
+        log_kd, log_aux, totals = self.default_inputs(s)
         (site_fraction, signalling, engaged, sig_molar), u, c, residual = self._state_jit(
-            log_kd, log_ceff, totals
+            log_kd, log_aux, totals
         )
         residual = float(residual)
         if not residual < 1e-10:
@@ -351,19 +375,19 @@ class EquilibriumModel:
 
     def scan(self, totals_molar: np.ndarray, system: System | None = None):
         """Outputs over a batch of totals (N, C) (M): {output name: (N, P) array}."""
-        log_kd, log_ceff, _ = self.default_inputs(system)
-        values = self._batched(log_kd, log_ceff, jnp.asarray(totals_molar))
+        log_kd, log_aux, _ = self.default_inputs(system)
+        values = self._batched(log_kd, log_aux, jnp.asarray(totals_molar))
         return {name: np.asarray(v) for name, v in zip(OUTPUTS, values, strict=True)}
 
     def dose_value_and_slope(self, index: int, pool: int):
-        """Jitted (log_kd, log_ceff, totals, onehot, ln dose) -> (output, d output/d ln dose)
+        """Jitted (log_kd, log_aux, totals, onehot, ln dose) -> (output, d output/d ln dose)
         with the component selected by ``onehot`` set to exp(ln dose)."""
         key = (index, pool)
         if key not in self._dose_cache:
 
-            def g(log_kd, log_ceff, totals, onehot, x):
+            def g(log_kd, log_aux, totals, onehot, x):
                 t = totals * (1 - onehot) + onehot * jnp.exp(x)
-                return self.outputs(log_kd, log_ceff, t)[index][pool]
+                return self.outputs(log_kd, log_aux, t)[index][pool]
 
             self._dose_cache[key] = jax.jit(jax.value_and_grad(g, argnums=4))
         return self._dose_cache[key]
@@ -372,8 +396,8 @@ class EquilibriumModel:
         key = ("sensitivity", index, pool)
         if key not in self._dose_cache:
 
-            def f(lkd, log_ceff, lt):
-                return self.outputs(lkd, log_ceff, jnp.exp(lt))[index][pool]
+            def f(lkd, log_aux, lt):
+                return self.outputs(lkd, log_aux, jnp.exp(lt))[index][pool]
 
             self._dose_cache[key] = jax.jit(jax.grad(f, argnums=(0, 2)))
         return self._dose_cache[key]
@@ -383,9 +407,9 @@ class EquilibriumModel:
     ):
         """Autodiff (implicit function theorem) sensitivities of one output:
         {"d/dlnKd:<binder>": ..., "d/dlnTotal:<component>": ...}."""
-        log_kd, log_ceff, totals = self.default_inputs(system)
+        log_kd, log_aux, totals = self.default_inputs(system)
         grad = self._sensitivity_fn(_output_index(output), pool)
-        g_kd, g_t = grad(log_kd, log_ceff, jnp.log(jnp.maximum(totals, ZERO_TOTAL_M)))
+        g_kd, g_t = grad(log_kd, log_aux, jnp.log(jnp.maximum(totals, ZERO_TOTAL_M)))
         s = system or self.system
         out = {f"d/dlnKd:{b.name}": float(v) for b, v in zip(s.binders, g_kd, strict=True)}
         out |= {f"d/dlnTotal:{n}": float(v) for n, v in zip(s.component_names, g_t, strict=True)}
@@ -401,7 +425,7 @@ def _output_index(output: str) -> int:
 def describe_assumptions(system: System) -> dict[str, str]:
     """The physics choices of a system, as text, for recording with results."""
     notes = {
-        "sites": "independent, equivalent sites per trimer (no cooperativity)",
+        "sites": "equivalent sites per trimer; independent unless a cooperativity is listed",
         "signalling_proxy": f"trimer with >= {system.signalling_min_receptors} "
         f"{system.receptor} bound",
         "standard_state": "1 M; Kd = exp(dG/RT)",
@@ -416,6 +440,11 @@ def describe_assumptions(system: System) -> dict[str, str]:
             )
             bridge = "bridges two trimers (max 2 trimers/complex)" if b.bridging else "no bridges"
             notes[f"valency:{b.name}"] = f"bivalent, per-arm Kd; {loop}; {bridge}"
+        if b.cooperativity is not None:
+            notes[f"cooperativity:{b.name}"] = (
+                f"pairwise factor {b.cooperativity:.4g} per pair on one trimer "
+                f"({b.cooperativity_source})"
+            )
     return notes
 
 
@@ -438,15 +467,15 @@ def ic50(
         raise CompetitionError(f"no binder named {inhibitor!r}")
     j = names.index(inhibitor)
     index = _output_index(output)
-    log_kd, log_ceff, totals = model.default_inputs(s)
+    log_kd, log_aux, totals = model.default_inputs(s)
     onehot = jnp.zeros(len(names)).at[j].set(1.0)
     value_and_slope = model.dose_value_and_slope(index, pool)
 
     def evaluate(x: float) -> tuple[float, float]:
-        v, d = value_and_slope(log_kd, log_ceff, totals, onehot, x)
+        v, d = value_and_slope(log_kd, log_aux, totals, onehot, x)
         return float(v), float(d)
 
-    base = float(model._state_jit(log_kd, log_ceff, totals * (1 - onehot))[0][index][pool])
+    base = float(model._state_jit(log_kd, log_aux, totals * (1 - onehot))[0][index][pool])
     target = 0.5 * base
     a, b = math.log(lo_molar), math.log(hi_molar)
     fa = evaluate(a)[0] - target

@@ -6,9 +6,10 @@ a product of free components, ``c_s = beta_s * prod_j x_j ** A[s, j]``, with
 
     log beta_s = log_mult[s] + params_count[s] @ theta,
 
-where ``theta`` holds log association constants (one per binder, per site/arm) and
-log effective concentrations (one per bivalent binder that may close a ring on one
-trimer). ``log_mult`` is the statistical factor: the number of labelled microstates
+where ``theta`` holds log association constants (one per binder, per site/arm), log
+effective concentrations (one per bivalent binder that may close a ring on one
+trimer) and log pairwise cooperativity factors omega (one per cooperative monovalent
+binder; omega = 1 is independent sites, the default: no parameter). ``log_mult`` is the statistical factor: the number of labelled microstates
 (labelled sites, labelled arms, labelled molecules) divided by the permutations of
 identical molecules, so independent sites give exact binomial/multinomial statistics.
 
@@ -51,12 +52,15 @@ class BinderSpec:
 
     ``loops``: a bivalent binder may hold two sites of one trimer (needs c_eff_intra).
     ``bridging``: a bivalent binder may join two trimers.
+    ``cooperative``: a monovalent binder gets a pairwise factor omega for every pair of
+    its molecules on one trimer (parameter ``logomega:<name>``).
     """
 
     name: str
     valency: int = 1
     loops: bool = False
     bridging: bool = False
+    cooperative: bool = False
 
 
 # A per-trimer state: sorted tuple of (kind, binder_index) with repetition; a loop
@@ -163,10 +167,15 @@ def build_network(pools: tuple[PoolSpec, ...], binders: tuple[BinderSpec, ...]) 
     for b in binders:
         if b.valency not in (1, 2):
             raise ValueError(f"binder {b.name!r}: valency must be 1 or 2, got {b.valency}")
+        if b.cooperative and b.valency != 1:
+            raise ValueError(f"binder {b.name!r}: cooperativity needs valency 1")
     P, B = len(pools), len(binders)
     loop_idx = [i for i, b in enumerate(binders) if b.valency == 2 and b.loops]
-    param_names = tuple(f"logK:{b.name}" for b in binders) + tuple(
-        f"logceff:{binders[i].name}" for i in loop_idx
+    coop_idx = [i for i, b in enumerate(binders) if b.cooperative]
+    param_names = (
+        tuple(f"logK:{b.name}" for b in binders)
+        + tuple(f"logceff:{binders[i].name}" for i in loop_idx)
+        + tuple(f"logomega:{binders[i].name}" for i in coop_idx)
     )
     Q = len(param_names)
 
@@ -197,6 +206,9 @@ def build_network(pools: tuple[PoolSpec, ...], binders: tuple[BinderSpec, ...]) 
             else:
                 params[b] += 1
                 sites[pool, b] += 1
+        for n, b in enumerate(coop_idx):
+            bound = sum(1 for kind, i in state if i == b)
+            params[B + len(loop_idx) + n] += bound * (bound - 1) // 2
         return stoich, params, sites
 
     # free binders
