@@ -60,6 +60,8 @@ def test_ratio_sweep_is_monotonic(model):
     # each grid point equals a direct solve
     point = model.solve(_system(rankl_trimer_molar=rankl[2], opg_molar=opg[1]))
     assert engaged[2, 1] == pytest.approx(point.receptor_engaged_fraction[0], rel=1e-10)
+    surface = sc.dose_response_surface(model, _system(), "RANKL", rankl, "OPG", opg)
+    np.testing.assert_allclose(surface["signalling"][..., 0], sweep["signalling"], rtol=1e-12)
 
 
 def test_decoy_comparison_ic50_halves_the_response(model):

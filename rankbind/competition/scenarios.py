@@ -103,6 +103,16 @@ def dose_response(model: EquilibriumModel, system: System, component: str, doses
     return {"dose_molar": doses} | _grid(model, system, {component: doses})
 
 
+def dose_response_surface(
+    model: EquilibriumModel, system: System, x_component: str, x_molar, y_component: str, y_molar
+):
+    """Outputs over the grid x_molar (N,) x y_molar (M,) of two components' totals:
+    {"x_molar", "y_molar"} and every output of model.OUTPUTS as (N, M, P)."""
+    x = np.asarray(x_molar, dtype=float)
+    y = np.asarray(y_molar, dtype=float)
+    return {"x_molar": x, "y_molar": y} | _grid(model, system, {x_component: x, y_component: y})
+
+
 def rankl_opg_ratio_sweep(
     model: EquilibriumModel, system: System, rankl_trimer_molar, opg_molar, pool: str = "RANKL"
 ):
