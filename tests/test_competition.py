@@ -275,3 +275,27 @@ def test_pairwise_cooperativity_no_depletion():
     assert eq.signalling_fraction[0] == pytest.approx(
         (3 * omega * y**2 + omega**3 * y**3) / z, rel=1e-9
     )
+
+
+def test_kd_uncertainty_propagation(two_binder_model):
+    """No depletion, RANK alone: theta = y / (1 + y), d theta / d ln Kd = -theta (1 - theta)."""
+    rt = 8.314462618 * 298.15 / 4184.0
+    system = System(
+        (LigandPool("RANKL", 1e-21),),
+        (
+            Binder("RANK", 3e-9, Affinity.from_dg(-12.0, SRC, uncertainty_kcal=0.6)),
+            Binder("OPG", 0.0, Affinity(1e-9, SRC, uncertainty_kcal=2.0)),
+        ),
+    )
+    theta = two_binder_model.solve(system).receptor_site_fraction[0]
+    sigma = two_binder_model.propagated_uncertainty(system, output="receptor_sites")
+    assert sigma == pytest.approx(theta * (1 - theta) * 0.6 / rt, rel=1e-6)
+
+
+def test_bridged_fraction_reports_truncation_risk(full_model):
+    none = full_model.solve(_full_system([1e-9] * 4, [1e-9, 1e-9, 1e-9, 0.0, 0.0, 1e-9]))
+    assert np.all(none.bridged_trimer_fraction < 1e-12)
+    some = full_model.solve(
+        _full_system([1e-9, 1e-9, 1e-11, 1e-9], [1e-9, 0.0, 1e-9, 0.0, 1e-9, 0.0])
+    )
+    assert 0.01 < some.bridged_trimer_fraction[0] < 1

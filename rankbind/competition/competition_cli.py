@@ -145,9 +145,13 @@ def _run_scenario(model, system, scenario, where, out: Path, plots: bool) -> dic
             )
         return result
     if kind == "sensitivities":
-        return model.sensitivities(
-            system, output=scenario.get("output", "signalling"), pool=int(scenario.get("pool", 0))
-        )
+        output, pool = scenario.get("output", "signalling"), int(scenario.get("pool", 0))
+        return {
+            "output": output,
+            "pool": system.pools[pool].name,
+            "gradients": model.sensitivities(system, output=output, pool=pool),
+            "sigma_from_kd_uncertainty": model.propagated_uncertainty(system, output, pool),
+        }
     raise ProtocolError(f"{where}.kind: unknown scenario {kind!r}")
 
 
@@ -186,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
                 "receptor_bound_fraction": base.receptor_bound_fraction,
                 "free_molar": base.free_molar,
                 "max_relative_residual": base.max_relative_residual,
+                "bridged_trimer_fraction": base.bridged_trimer_fraction.tolist(),
             },
             "scenarios": results,
             "environment": _environment(),

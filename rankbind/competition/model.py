@@ -253,7 +253,8 @@ class Equilibrium:
     ``signalling_min_receptors`` receptors bound. ``receptor_engaged_fraction``: fraction
     of all receptor molecules bound to the pool. ``signalling_molar``: concentration (M)
     of the pool's signalling trimers. ``receptor_bound_fraction``: fraction of the
-    receptor bound to any pool. ``free_molar``: free concentration of every
+    receptor bound to any pool. ``bridged_trimer_fraction`` (P,): trimers in two-trimer
+    complexes; when it is not small, larger (not enumerated) clusters may matter. ``free_molar``: free concentration of every
     component. ``max_relative_residual``: worst conservation error.
     """
 
@@ -266,6 +267,7 @@ class Equilibrium:
     free_molar: dict[str, float]
     species_molar: np.ndarray
     max_relative_residual: float
+    bridged_trimer_fraction: np.ndarray
     assumptions: dict[str, str] = field(default_factory=dict)
 
 
@@ -361,9 +363,20 @@ class EquilibriumModel:
             receptor_bound_fraction=bound / receptor_total if receptor_total > 0 else 0.0,
             free_molar={k: float(v) for k, v in free.items()},
             species_molar=c,
+            bridged_trimer_fraction=self._bridged_fraction(c, s),
             max_relative_residual=residual,
             assumptions=describe_assumptions(s) | {"pools_in_solver": str(P)},
         )
+
+    def _bridged_fraction(self, species_molar: np.ndarray, system: System) -> np.ndarray:
+        """(P,) fraction of each pool's trimers held in two-trimer (bridged) complexes."""
+        out = np.zeros(len(system.pools))
+        for conc, trimers in zip(species_molar, self.network.trimer_states, strict=True):
+            if len(trimers) == 2:
+                for p, _ in trimers:
+                    out[p] += conc
+        totals = np.array([p.total_trimer_molar for p in system.pools])
+        return np.divide(out, totals, out=np.zeros_like(out), where=totals > 0)
 
     @cached_property
     def _state_jit(self):
@@ -414,6 +427,21 @@ class EquilibriumModel:
         out = {f"d/dlnKd:{b.name}": float(v) for b, v in zip(s.binders, g_kd, strict=True)}
         out |= {f"d/dlnTotal:{n}": float(v) for n, v in zip(s.component_names, g_t, strict=True)}
         return out
+
+    def propagated_uncertainty(
+        self, system: System | None = None, output: str = "signalling", pool: int = 0
+    ) -> float:
+        """1-sigma uncertainty of one output from the Affinity ΔG uncertainties, by
+        linear propagation with the autodiff sensitivities, Kd errors independent:
+        sigma = sqrt(sum_i (d out / d ln Kd_i * sigma_dG_i / RT_i) ** 2)."""
+        s = system or self.system
+        grads = self.sensitivities(s, output, pool)
+        total = 0.0
+        for b in s.binders:
+            sigma = b.affinity.uncertainty_kcal or 0.0
+            rt = R_KCAL * b.affinity.temperature_k
+            total += (grads[f"d/dlnKd:{b.name}"] * sigma / rt) ** 2
+        return math.sqrt(total)
 
 
 def _output_index(output: str) -> int:
