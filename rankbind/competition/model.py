@@ -253,9 +253,11 @@ class Equilibrium:
     ``signalling_min_receptors`` receptors bound. ``receptor_engaged_fraction``: fraction
     of all receptor molecules bound to the pool. ``signalling_molar``: concentration (M)
     of the pool's signalling trimers. ``receptor_bound_fraction``: fraction of the
-    receptor bound to any pool. ``bridged_trimer_fraction`` (P,): trimers in two-trimer
-    complexes; when it is not small, larger (not enumerated) clusters may matter. ``free_molar``: free concentration of every
-    component. ``max_relative_residual``: worst conservation error.
+    receptor bound to any pool. ``bridged_trimer_fraction``: trimers in two-trimer
+    complexes; when it is not small, larger (not enumerated) clusters may matter.
+    ``free_molar``: free concentration of every component. ``species_molar`` (S,):
+    every species, in ``EquilibriumModel.network.labels`` order.
+    ``max_relative_residual``: worst conservation error.
     """
 
     pool_names: tuple[str, ...]
@@ -275,7 +277,7 @@ class EquilibriumModel:
     """A system's network, built once; totals and Kd's can then vary freely.
 
     ``outputs(log_kd, log_aux, totals_molar)`` is a pure JAX function (jit-able,
-    differentiable) returning (receptor_site_fraction (P,), signalling_fraction (P,)).
+    differentiable) returning a tuple of (P,) arrays in :data:`OUTPUTS` order.
     """
 
     def __init__(self, system: System):
@@ -331,8 +333,15 @@ class EquilibriumModel:
 
     def default_inputs(self, system: System | None = None):
         s = system or self.system
-        if s.topology() != self.system.topology():
-            raise CompetitionError("system topology differs from the one this model was built for")
+        if (s.topology(), s.receptor, s.signalling_min_receptors) != (
+            self.system.topology(),
+            self.system.receptor,
+            self.system.signalling_min_receptors,
+        ):
+            raise CompetitionError(
+                "system differs in pools, binders, valencies, loops, bridging, "
+                "cooperativity or receptor from the one this model was built for"
+            )
         return (
             jnp.asarray(s.log_kd_molar()),
             jnp.asarray(s.log_aux()),
@@ -350,7 +359,6 @@ class EquilibriumModel:
         if not residual < 1e-10:
             raise CompetitionError(f"equilibrium solve did not converge (residual {residual:.2e})")
         c = np.asarray(c) * UNIT_M
-        P = len(s.pools)
         receptor_total = s.binders[self._receptor].total_molar
         free = dict(zip(s.component_names, np.exp(np.asarray(u)) * UNIT_M, strict=True))
         bound = max(receptor_total - free[s.receptor], 0.0)
@@ -365,7 +373,7 @@ class EquilibriumModel:
             species_molar=c,
             bridged_trimer_fraction=self._bridged_fraction(c, s),
             max_relative_residual=residual,
-            assumptions=describe_assumptions(s) | {"pools_in_solver": str(P)},
+            assumptions=describe_assumptions(s),
         )
 
     def _bridged_fraction(self, species_molar: np.ndarray, system: System) -> np.ndarray:
