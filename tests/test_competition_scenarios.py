@@ -64,6 +64,20 @@ def test_ratio_sweep_is_monotonic(model):
     np.testing.assert_allclose(surface["signalling"][..., 0], sweep["signalling"], rtol=1e-12)
 
 
+def test_imbalance_path_raises_rank_engagement(model):
+    system = _system()
+    path = sc.rankl_opg_imbalance_path(model, system, [0.5, 1.0, 2.0, 4.0])
+    assert np.all(np.diff(path["receptor_engaged"]) > 0)
+    assert np.all(np.diff(path["rankl_opg_ratio"]) > 0)
+    direct = model.solve(_system(rankl_trimer_molar=4e-10, opg_molar=0.25e-10))
+    assert path["receptor_engaged"][3] == pytest.approx(
+        direct.receptor_engaged_fraction[0], rel=1e-10
+    )
+    assert path["receptor_engaged"][1] == pytest.approx(
+        model.solve(system).receptor_engaged_fraction[0], rel=1e-10
+    )
+
+
 def test_decoy_comparison_ic50_halves_the_response(model):
     doses = np.logspace(-13, -7, 7)
     result = sc.decoy_comparison(model, _system(opg_molar=0.0), doses)

@@ -20,6 +20,8 @@ from rankbind.competition.model import CompetitionError, EquilibriumModel, descr
 from rankbind.errors import ProtocolError
 from rankbind.fileio import write_json, write_text
 
+BRIDGED_WARNING = 0.1  # bridged-trimer fraction above which truncation is flagged
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="compete_command", required=True)
@@ -110,6 +112,24 @@ def _run_scenario(model, system, scenario, where, out: Path, plots: bool) -> dic
                 "RANKL/OPG sweep: RANK engagement",
             )
         return result
+    if kind == "imbalance_path":
+        result = sc.rankl_opg_imbalance_path(
+            model, system, rng("fold_change"), scenario.get("pool", "RANKL")
+        )
+        if plots:
+            from rankbind.competition.plots import plot_occupancy_curves
+
+            plot_occupancy_curves(
+                out / "imbalance_path.png",
+                result["rankl_opg_ratio"],
+                {
+                    "RANK engaged": result["receptor_engaged"],
+                    "trimers with >=2 RANK": result["signalling"],
+                },
+                "RANKL trimer / OPG molar ratio (RANKL x f, OPG / f)",
+                title="RANKL up, OPG down",
+            )
+        return result
     if kind == "decoy_comparison":
         decoys = tuple(scenario.get("decoys", ("OPG", "Dmab", "RANKc")))
         result = sc.decoy_comparison(
@@ -175,9 +195,18 @@ def run(args: argparse.Namespace) -> int:
         except CompetitionError as exc:
             raise ProtocolError(f"{where}: {exc}") from None
         results.append({"scenario": scenario, "result": _jsonable(result)})
+    warnings = [
+        f"{name}: {frac:.2f} of trimers are in bridged two-trimer complexes at baseline; "
+        "larger clusters are not enumerated, so bridging is underestimated"
+        for name, frac in zip(base.pool_names, base.bridged_trimer_fraction, strict=True)
+        if frac > BRIDGED_WARNING
+    ]
+    for w in warnings:
+        print(f"rankbind compete: warning: {w}", file=sys.stderr)
     write_json(
         out / "results.json",
         {
+            "warnings": warnings,
             "config": raw,
             "assumptions": describe_assumptions(system),
             "species": len(model.network.labels),

@@ -11,8 +11,8 @@ Schema ``rankbind.competition/1``::
                 uncertainty_kcal?, temperature_k?, source}, valency?,
                 c_eff_intra_molar?, c_eff_source?, bridging?,
                 cooperativity?, cooperativity_source?}]
-    scenarios: [{kind: dose_response | ratio_sweep | decoy_comparison | rankl3
-                 | sensitivities, ...}]
+    scenarios: [{kind: dose_response | ratio_sweep | imbalance_path
+                 | decoy_comparison | rankl3 | sensitivities, ...}]
 
 Every concentration and affinity carries a ``source``; placeholders must say so.
 Ranges are ``{log10_start, log10_stop, num}`` (M) or an explicit list.
@@ -37,7 +37,14 @@ from rankbind.competition.model import (
 from rankbind.errors import ProtocolError
 
 SCHEMA = "rankbind.competition/1"
-SCENARIO_KINDS = ("dose_response", "ratio_sweep", "decoy_comparison", "rankl3", "sensitivities")
+SCENARIO_KINDS = (
+    "dose_response",
+    "ratio_sweep",
+    "imbalance_path",
+    "decoy_comparison",
+    "rankl3",
+    "sensitivities",
+)
 
 
 def _field(where: str, data: dict, key: str, kind=None, default: Any = ...):
@@ -216,6 +223,7 @@ binders:
 scenarios:
   - {{kind: ratio_sweep, rankl_trimer_molar: {{log10_start: -12, log10_stop: -8, num: 17}},
      opg_molar: {{log10_start: -12, log10_stop: -8, num: 17}}}}
+  - {{kind: imbalance_path, fold_change: {{log10_start: -1, log10_stop: 1, num: 21}}}}
   - {{kind: decoy_comparison, decoys: [OPG, Dmab, RANKc],
      doses_molar: {{log10_start: -13, log10_stop: -6, num: 29}}}}
   - {{kind: rankl3, rankl3_trimer_molar: {{log10_start: -12, log10_stop: -7, num: 21}}}}

@@ -131,6 +131,29 @@ def rankl_opg_ratio_sweep(
     }
 
 
+def rankl_opg_imbalance_path(
+    model: EquilibriumModel, system: System, fold_change, pool: str = "RANKL"
+):
+    """The myeloma direction as one path: RANKL total x f and OPG total / f for each
+    fold change f (N,) (f = 1 is ``system``; seeds give the direction, not the size).
+    Returns {"fold_change", "rankl_opg_ratio"} and every output as (N,) for ``pool``."""
+    f = np.asarray(fold_change, dtype=float)
+    if np.any(f <= 0):
+        raise CompetitionError("fold changes must be > 0")
+    names = system.component_names
+    if "OPG" not in names or pool not in names:
+        raise CompetitionError(f"system needs OPG and pool {pool!r} (have {names})")
+    base = system.totals_molar()
+    totals = np.tile(base, (f.size, 1))
+    totals[:, names.index(pool)] *= f
+    totals[:, names.index("OPG")] /= f
+    p = [q.name for q in system.pools].index(pool)
+    outputs = model.scan(totals, system)
+    with np.errstate(divide="ignore"):
+        ratio = totals[:, names.index(pool)] / totals[:, names.index("OPG")]
+    return {"fold_change": f, "rankl_opg_ratio": ratio} | {k: v[:, p] for k, v in outputs.items()}
+
+
 def decoy_comparison(
     model: EquilibriumModel,
     system: System,
