@@ -18,6 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "rankbind.freeenergy.umbrella_cli",
         "umbrella sampling of receptor unbinding: plan, window, analyse",
     ),
+    "compete": (
+        "rankbind.competition.competition_cli",
+        "competitive-binding equilibria of the RANKL axis",
+    ),
 }
 COMMANDS.update(CLI_COMMANDS)
 

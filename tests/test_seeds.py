@@ -11,7 +11,10 @@ import pytest
 
 from rankbind.competition import seeds
 
-SEED_TEXTS = Path(os.environ.get("RANKBIND_SEED_TEXTS", "/work/shared/seeds"))
+# The seed documents live in shared/seeds beside the checkout (CI clones with shared/ beside it).
+SEED_TEXTS = Path(
+    os.environ.get("RANKBIND_SEED_TEXTS", Path(__file__).resolve().parents[2] / "shared" / "seeds")
+)
 RENEMA = SEED_TEXTS / "004_28d31b0c3fed9ae1.txt"
 MYELOMA = SEED_TEXTS / "000_fe63c22cd793db62.txt"
 
