@@ -59,7 +59,7 @@ class SimulationOptions:
     friction_per_ps: float = 1.0
     timestep_fs: float | None = None
     minimise_tolerance_kJ_mol_nm: float = 10.0
-    minimise_max_iterations: int = 0
+    minimise_max_iterations: int = 1000
     nvt_ps: float = 100.0
     npt_ps: float = 100.0
     production_ps: float = 1000.0

@@ -50,6 +50,9 @@ declare_task(
         {
             "length": Key(_TIME, required=True, doc="simulated time"),
             "minimize": Key(Bool(), default=True),
+            "minimize_iterations": Key(
+                Number(integer=True, min=0), default=1000, doc="L-BFGS cap (0: to convergence)"
+            ),
             "restraint": Key(Quantity("force_constant", min=0.0), doc="heavy-atom restraint"),
             "report_interval": Key(_POSITIVE_TIME, default="10 ps"),
         }
