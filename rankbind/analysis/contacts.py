@@ -175,6 +175,27 @@ def _as_chunks(trajectory) -> Iterator:
         yield from trajectory
 
 
+def _iter_blocks(trajectory, pairs, scheme, periodic, precision, chunk_frames, max_elements):
+    """Yield (topology, (n_frames_in_chunk, n_pairs) distances) per trajectory chunk."""
+    if precision not in ("float32", "float64"):
+        raise ValueError(f"precision must be 'float32' or 'float64', not '{precision}'")
+    plan = None
+    for chunk in _as_chunks(trajectory):
+        if plan is None:
+            plan = make_plan(chunk.topology, pairs, scheme)
+        elif chunk.n_atoms != plan.n_atoms:
+            raise SelectionError(
+                f"trajectory chunk has {chunk.n_atoms} atoms, the first had {plan.n_atoms}"
+            )
+        boxes = chunk.unitcell_vectors if periodic else None
+        yield (
+            chunk.topology,
+            _distances_chunk(
+                plan, chunk.xyz, boxes, precision, min(chunk_frames, len(chunk)), max_elements
+            ),
+        )
+
+
 def iter_contacts(
     trajectory,
     pairs: np.ndarray | Sequence,
@@ -185,17 +206,13 @@ def iter_contacts(
     max_elements: int = 1 << 22,
 ) -> Iterator[np.ndarray]:
     """Yield (n_frames_in_chunk, n_pairs) distances (nm) for each chunk of ``trajectory``
-    (an mdtraj Trajectory or an iterable of them, e.g. ``mdtraj.iterload(...)``)."""
-    if precision not in ("float32", "float64"):
-        raise ValueError(f"precision must be 'float32' or 'float64', not '{precision}'")
-    plan = None
-    for chunk in _as_chunks(trajectory):
-        if plan is None:
-            plan = make_plan(chunk.topology, pairs, scheme)
-        boxes = chunk.unitcell_vectors if periodic else None
-        yield _distances_chunk(
-            plan, chunk.xyz, boxes, precision, min(chunk_frames, len(chunk)), max_elements
-        )
+    (an mdtraj Trajectory or an iterable of them, e.g. ``mdtraj.iterload(...)``).
+    ``precision``: 'float32' (as mdtraj) or 'float64'. Peak memory scales with
+    ``chunk_frames`` x ``max_elements``, not with the trajectory length."""
+    for _, block in _iter_blocks(
+        trajectory, pairs, scheme, periodic, precision, chunk_frames, max_elements
+    ):
+        yield block
 
 
 def compute_contacts(
@@ -303,35 +320,31 @@ def interface(
     periodic: bool = True,
     chunk_frames: int = 16,
 ) -> Interface:
-    """Residues of group a within ``cutoff`` nm of group b (per scheme), with frequencies."""
-    pairs = cross_pairs(np.asarray(residues_a), np.asarray(residues_b))
-    any_a: dict[int, np.ndarray] = {}
+    """Residues of group a within ``cutoff`` nm of group b (per ``scheme``), with the
+    fraction of frames each pair and each residue is in contact. Every a x b pair is
+    computed (no distance pre-screen)."""
+    residues_a = np.asarray(residues_a, dtype=np.int64)
+    residues_b = np.asarray(residues_b, dtype=np.int64)
+    pairs = cross_pairs(residues_a, residues_b)  # a-major: row i * n_b + j
     counts = np.zeros(len(pairs), dtype=np.int64)
-    res_a = np.zeros(0)
-    res_b = np.zeros(0)
+    hits_a = np.zeros(len(residues_a), dtype=np.int64)
+    hits_b = np.zeros(len(residues_b), dtype=np.int64)
     n_frames = 0
-    topology = None
-    for chunk in _as_chunks(trajectory):
-        topology = chunk.topology
-        block = next(iter_contacts(chunk, pairs, scheme, periodic, chunk_frames=chunk_frames))
-        hit = block < cutoff
-        counts += hit.sum(axis=0)
-        n_frames += block.shape[0]
-        # per residue: any contact in a frame
-        ua, inv_a = np.unique(pairs[:, 0], return_inverse=True)
-        ub, inv_b = np.unique(pairs[:, 1], return_inverse=True)
-        ha = np.zeros((block.shape[0], len(ua)), dtype=bool)
-        hb = np.zeros((block.shape[0], len(ub)), dtype=bool)
-        np.logical_or.at(ha, (slice(None), inv_a), hit)
-        np.logical_or.at(hb, (slice(None), inv_b), hit)
-        res_a = ha.sum(axis=0) + (res_a if res_a.size else 0)
-        res_b = hb.sum(axis=0) + (res_b if res_b.size else 0)
-        any_a = {"a": ua, "b": ub}
-    if topology is None:
+    topologies = []
+    for topology, block in _iter_blocks(
+        trajectory, pairs, scheme, periodic, "float32", chunk_frames, 1 << 22
+    ):
+        topologies = topologies or [topology]
+        hit = (block < cutoff).reshape(len(block), len(residues_a), len(residues_b))
+        counts += hit.reshape(len(block), -1).sum(axis=0)
+        hits_a += hit.any(axis=2).sum(axis=0)
+        hits_b += hit.any(axis=1).sum(axis=0)
+        n_frames += len(block)
+    if n_frames == 0:
         raise SelectionError("empty trajectory: no frames to analyse")
     keep = counts > 0
-    residues = list(topology.residues)
-    fa = {int(r): float(c) / n_frames for r, c in zip(any_a["a"], res_a, strict=True) if c}
-    fb = {int(r): float(c) / n_frames for r, c in zip(any_a["b"], res_b, strict=True) if c}
+    residues = list(topologies[0].residues)
+    fa = {int(r): c / n_frames for r, c in zip(residues_a, hits_a, strict=True) if c}
+    fb = {int(r): c / n_frames for r, c in zip(residues_b, hits_b, strict=True) if c}
     labels = {r: residue_label(residues[r]) for r in list(fa) + list(fb)}
     return Interface(pairs[keep], counts[keep] / n_frames, fa, fb, labels, cutoff, scheme, n_frames)
