@@ -79,12 +79,12 @@ def test_streamed_chunks_equal_whole(system, tmp_path):
     _, traj, pairs, _ = system
     traj[0].save_pdb(str(tmp_path / "top.pdb"))
     traj.save_dcd(str(tmp_path / "traj.dcd"))
-    whole, n = contacts.contact_frequency(traj, pairs, cutoff=0.5)
+    whole, n = contacts.contact_frequency(traj, pairs, cutoff=0.5, chunk_frames=4)
     streamed, m = contacts.contact_frequency(
         mdtraj.iterload(str(tmp_path / "traj.dcd"), top=str(tmp_path / "top.pdb"), chunk=4),
         pairs,
         cutoff=0.5,
-        chunk_frames=2,
+        chunk_frames=4,
     )
     assert n == m == 6
     np.testing.assert_allclose(streamed, whole)

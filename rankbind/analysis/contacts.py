@@ -125,12 +125,9 @@ def _block_min(xyz, boxes, idx1, idx2, box_kind: str):
         for i in (2, 1, 0):  # reduce by c, then b, then a (OpenMM/mdtraj order)
             n = jnp.round(d[i] / boxes[:, i, i][:, None, None, None])
             d = [d[k] - n * boxes[:, i, k][:, None, None, None] for k in range(3)]
-        d2 = None
-        for image in _IMAGES:  # then the nearest of the 27 neighbouring images
-            shift = jnp.einsum("k,fkx->fx", jnp.asarray(image, d[0].dtype), boxes)
-            e = [d[k] + shift[:, k][:, None, None, None] for k in range(3)]
-            cand = e[0] * e[0] + e[1] * e[1] + e[2] * e[2]
-            d2 = cand if d2 is None else jnp.minimum(d2, cand)
+        shifts = jnp.einsum("sk,fkx->fxs", jnp.asarray(_IMAGES, d[0].dtype), boxes)  # F,3,27
+        e = [d[k][..., None] + shifts[:, k][:, None, None, None, :] for k in range(3)]
+        d2 = (e[0] * e[0] + e[1] * e[1] + e[2] * e[2]).min(axis=-1)  # nearest of 27 images
     else:
         d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
     return jnp.sqrt(d2.min(axis=-1).min(axis=-1))
@@ -168,6 +165,12 @@ def _distances_chunk(
     return out
 
 
+def _frame_block(chunk_frames: int, n_frames: int) -> int:
+    """Frames per kernel call: ``chunk_frames``, or the next power of two above a shorter
+    chunk (padded), so few distinct shapes are compiled."""
+    return min(chunk_frames, 1 << max(0, int(np.ceil(np.log2(max(n_frames, 1))))))
+
+
 def _as_chunks(trajectory) -> Iterator:
     if hasattr(trajectory, "xyz"):
         yield trajectory
@@ -191,7 +194,12 @@ def _iter_blocks(trajectory, pairs, scheme, periodic, precision, chunk_frames, m
         yield (
             chunk.topology,
             _distances_chunk(
-                plan, chunk.xyz, boxes, precision, min(chunk_frames, len(chunk)), max_elements
+                plan,
+                chunk.xyz,
+                boxes,
+                precision,
+                _frame_block(chunk_frames, len(chunk)),
+                max_elements,
             ),
         )
 
