@@ -433,9 +433,24 @@ def write_residue_csv(path, cmap: CompetitionMap) -> None:
         writer.writerows(rows)
 
 
+def groove_sides(fps: list[Footprint]) -> dict[str, dict[str, int]]:
+    """footprint name -> {protomer chain: 1 or 2}: which side of the groove each protomer
+    forms, matched by shared reference numbers to the first footprint's protomers."""
+    first = fps[0]
+    ref = [{r.reference_number for r in first.residues if r.chain == c} for c in first.protomers]
+    out = {}
+    for f in fps:
+        sides = {}
+        for c in f.protomers:
+            numbers = {r.reference_number for r in f.residues if r.chain == c}
+            sides[c] = 1 if len(numbers & ref[0]) >= len(numbers & ref[-1]) else 2
+        out[f.name] = sides
+    return out
+
+
 def plot_competition(path, cmap: CompetitionMap) -> None:
-    """PNG: footprints along the human RANKL sequence (one row per binder, colour =
-    protomer) and the pairwise Jaccard matrix annotated with the verdict."""
+    """PNG: footprints along the human RANKL sequence (one row per binder, colour = side
+    of the groove, marker size = contact frequency) and the pairwise Jaccard matrix annotated with the verdict."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -445,16 +460,15 @@ def plot_competition(path, cmap: CompetitionMap) -> None:
     fig, (ax1, ax2) = plt.subplots(
         1, 2, figsize=(14, 1.2 + 0.6 * len(fps) + 2), gridspec_kw={"width_ratios": [3, 1]}
     )
-    colours = {}
-    palette = plt.get_cmap("tab10")
+    sides = groove_sides(fps)
+    colours = {1: "tab:blue", 2: "tab:orange"}
     for row, f in enumerate(fps):
         for r in f.residues:
-            if r.reference_number is None:
-                continue
-            colour = colours.setdefault(r.chain, palette(len(colours)))
-            ax1.scatter(r.reference_number, row, color=colour, s=12 + 40 * r.frequency)
-    for chain, colour in colours.items():
-        ax1.scatter([], [], color=colour, label=f"RANKL protomer {chain}")
+            if r.reference_number is not None:
+                colour = colours[sides[f.name][r.chain]]
+                ax1.scatter(r.reference_number, row, color=colour, s=12 + 40 * r.frequency)
+    for side, colour in colours.items():
+        ax1.scatter([], [], color=colour, label=f"groove side {side} protomer")
     ax1.set_yticks(range(len(fps)), [f.name for f in fps])
     ax1.set_xlabel("RANKL residue (human UniProt O14788 numbering)")
     ax1.set_ylim(-0.7, len(fps) - 0.3)
