@@ -155,8 +155,9 @@ def _distances_chunk(
             per_pair = (
                 chunk_frames * idx1.shape[1] * idx2.shape[1] * (27 if kind == "triclinic" else 1)
             )
-            step = max(1, min(max_elements // per_pair, len(where)))
-            step = 1 << int(np.floor(np.log2(step)))  # few distinct shapes -> few compiles
+            n_steps = -(-len(where) // max(1, max_elements // per_pair))
+            step = -(-len(where) // n_steps)  # equal steps: little pair padding
+            step = -(-step // 8) * 8 if step > 8 else step
             for p0 in range(0, len(where), step):
                 rows = np.arange(p0, p0 + step).clip(max=len(where) - 1)
                 block = _block_min(frames, box, idx1[rows], idx2[rows], box_kind=kind)
