@@ -77,6 +77,15 @@ def _load(name: str, kind: str):
     return Path(name).stem, chains, traj, {"file": name}
 
 
+def _default_binder(chains, name: str) -> str:
+    for info in chains:
+        if info.chain_id == "R":
+            return f"{info.molecule}/R"
+    raise StructureError(
+        f"{name}: no receptor chain R; give the binder with --binder (e.g. 'FAB_HEAVY/H')"
+    )
+
+
 def _csv_text(header: list[str], rows) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -101,7 +110,7 @@ def run(args) -> int:
     prints, complexes = [], []
     for name in args.inputs:
         label, chains, traj, provenance = _load(name, args.kind)
-        binder = args.binder or f"{next(c.molecule for c in chains if c.chain_id == 'R')}/R"
+        binder = args.binder or _default_binder(chains, name)
         if args.traj is not None:
             frames = mdtraj.load(str(args.traj), top=name, stride=args.stride)
             frames = frames.atom_slice(frames.topology.select("protein"))
@@ -118,7 +127,7 @@ def run(args) -> int:
         fp = footprints.footprint(
             frames, chains, binder, args.target, args.cutoff, numbering,
             name=f"{binder.split('/')[0]} ({label})",
-            species=next(c.species for c in chains if c.molecule == "RANKL"),
+            species=next((c.species for c in chains if c.molecule == "RANKL"), "unknown"),
         )  # fmt: skip
         fp.provenance = dict(provenance)
         prints.append(fp)

@@ -210,7 +210,9 @@ def reference_sequence() -> tuple[list[int], str]:
 def numbering_for(trajectory, chains, target: str = "RANKL") -> NumberingMap:
     """Map ``target`` numbering of a structure onto human RANKL: identity for human chains,
     an alignment of the observed residues against 3URF chain A otherwise."""
-    info = next(c for c in chains if c.molecule == target)
+    info = next((c for c in chains if c.molecule == target), None)
+    if info is None:
+        raise SelectionError(f"no {target} chain (chains: {[c.chain_id for c in chains]})")
     own = observed_sequence(trajectory.topology, chains, f"{target}/{info.chain_id}")
     if info.species == REFERENCE_SPECIES:
         return identity_numbering(own[0], f"{info.species} {target} {info.uniprot}")
@@ -229,7 +231,7 @@ def entry_footprint(
     plus the :class:`Complex` needed for the steric competition test."""
     traj = protein_trajectory(assembly)
     numbering = numbering_for(traj, assembly.chains)
-    species = next(c.species for c in assembly.chains if c.molecule == "RANKL")
+    species = next((c.species for c in assembly.chains if c.molecule == "RANKL"), "unknown")
     fp = footprint(
         traj,
         assembly.chains,
