@@ -117,3 +117,10 @@ def test_bad_scheme_and_pairs(system):
         contacts.compute_contacts(traj, [[0, 5]], scheme="sidechain")
     with pytest.raises(SelectionError, match="out of range"):
         contacts.compute_contacts(traj, [[0, 10**6]])
+
+
+def test_union_selection(system):
+    assembly, traj, _, opg = system
+    rankl_a = contacts.select(traj.topology, assembly.chains, "RANKL/A")
+    union = contacts.select(traj.topology, assembly.chains, "RANKL/A+OPG/R")
+    np.testing.assert_array_equal(union, np.union1d(rankl_a, opg))

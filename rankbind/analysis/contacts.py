@@ -277,16 +277,17 @@ def residue_index(topology) -> dict[tuple[str, int], int]:
 
 
 def select(topology, chains, texts: str | Sequence[str]) -> np.ndarray:
-    """Protein residue indices matching selection text(s) like ``"RANKL"`` or
-    ``"RANKL/B:233-241"`` (see :mod:`rankbind.structures.selection`); ``chains`` are the
-    structure's ChainInfo records."""
+    """Protein residue indices matching selection text(s) like ``"RANKL"``,
+    ``"RANKL/B:233-241"`` or a union ``"FAB_HEAVY/H+FAB_LIGHT/L"`` (grammar of
+    :mod:`rankbind.structures.selection`); ``chains`` are the structure's ChainInfo records."""
     index = residue_index(topology)
     by_chain: dict[str, list[int]] = {}
     for chain_id, number in index:
         by_chain.setdefault(chain_id, []).append(number)
     out: list[int] = []
     for text in [texts] if isinstance(texts, str) else texts:
-        out += [index[key] for key in select_residues(chains, by_chain, text)]
+        for part in text.split("+"):
+            out += [index[key] for key in select_residues(chains, by_chain, part.strip())]
     return np.array(sorted(set(out)), dtype=np.int64)
 
 

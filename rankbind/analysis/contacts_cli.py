@@ -30,7 +30,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--kind", default="hexamer", help="assembly kind for catalogue entries")
     parser.add_argument(
-        "--binder", help="binder selection, e.g. 'OPG/R' (default: the molecule of chain R, /R)"
+        "--binder",
+        help="binder selection, e.g. 'OPG/R' or 'FAB_HEAVY/H+FAB_LIGHT/L' "
+        "(default: the molecule of chain R, '/R')",
     )
     parser.add_argument("--target", default="RANKL", help="target selection (default RANKL)")
     parser.add_argument("--cutoff", type=float, default=0.40, help="contact cutoff, nm")
@@ -126,7 +128,7 @@ def run(args) -> int:
         numbering = footprints.numbering_for(frames, chains, "RANKL")
         fp = footprints.footprint(
             frames, chains, binder, args.target, args.cutoff, numbering,
-            name=f"{binder.split('/')[0]} ({label})",
+            name=f"{footprints.binder_label(binder)} ({label})",
             species=next((c.species for c in chains if c.molecule == "RANKL"), "unknown"),
         )  # fmt: skip
         fp.provenance = dict(provenance)

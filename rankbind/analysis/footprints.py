@@ -159,7 +159,8 @@ def footprint(
     species: str = REFERENCE_SPECIES,
     with_sasa: bool = True,
 ) -> Footprint:
-    """Footprint of ``binder`` (a selection, e.g. ``"OPG/R"``) on ``target`` (all its
+    """Footprint of ``binder`` (a selection, e.g. ``"OPG/R"`` or, for a Fab,
+    ``"FAB_HEAVY/H+FAB_LIGHT/L"``) on ``target`` (all its
     protomers). ``numbering`` maps the target's numbers to the reference (identity when
     omitted: the target is already human RANKL)."""
     top = trajectory.topology
@@ -224,6 +225,12 @@ def numbering_for(trajectory, chains, target: str = "RANKL") -> NumberingMap:
     )
 
 
+def binder_label(binder: str) -> str:
+    """'OPG/R' -> 'OPG'; 'FAB_HEAVY/H+FAB_LIGHT/L' -> 'FAB_HEAVY+FAB_LIGHT'."""
+    names = [part.strip().split("/")[0].split(":")[0] for part in binder.split("+")]
+    return "+".join(dict.fromkeys(names))
+
+
 def entry_footprint(
     assembly, binder: str, name: str | None = None, cutoff: float = 0.40
 ) -> tuple[Footprint, Complex]:
@@ -238,7 +245,7 @@ def entry_footprint(
         binder,
         cutoff=cutoff,
         numbering=numbering,
-        name=name or f"{binder.split('/')[0]} ({assembly.name})",
+        name=name or f"{binder_label(binder)} ({assembly.name})",
         species=species,
     )
     fp.provenance = dict(assembly.provenance)
