@@ -70,7 +70,9 @@ class ContactPlan:
 
 
 def make_plan(topology, pairs: np.ndarray | Sequence, scheme: str = "closest-heavy") -> ContactPlan:
-    """Plan the contact calculation of residue ``pairs`` ((n_pairs, 2) residue indices)."""
+    """Plan the contact calculation of residue ``pairs`` ((n_pairs, 2) residue indices).
+    A listed residue with no atom for the scheme (e.g. no CA for ``ca``) is an error
+    (mdtraj drops such pairs with a warning)."""
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     members = residue_atoms(topology, scheme)
     n_res = len(members)
@@ -84,10 +86,10 @@ def make_plan(topology, pairs: np.ndarray | Sequence, scheme: str = "closest-hea
                 f"residue {residues[r]} (index {r}) has {n} atoms for contact scheme '{scheme}'"
             )
     widths = np.array([_width(len(m)) for m in members])
-    blocks = []
-    for m, w in zip(members, widths, strict=True):
-        padded = (m * (w // len(m) + 1))[:w] if m else []
-        blocks.append(np.array(padded, dtype=np.int64))
+    blocks = np.zeros((n_res, widths.max(initial=1)), dtype=np.int64)
+    for r, (m, w) in enumerate(zip(members, widths, strict=True)):
+        if m:
+            blocks[r, :w] = (m * (w // len(m) + 1))[:w]
     # order each pair so the wider block comes first (distance is symmetric)
     first = np.where(widths[pairs[:, 0]] >= widths[pairs[:, 1]], pairs[:, 0], pairs[:, 1])
     second = np.where(widths[pairs[:, 0]] >= widths[pairs[:, 1]], pairs[:, 1], pairs[:, 0])
@@ -95,8 +97,8 @@ def make_plan(topology, pairs: np.ndarray | Sequence, scheme: str = "closest-hea
     groups = []
     for key in np.unique(keys):
         where = np.nonzero(keys == key)[0]
-        idx1 = np.stack([blocks[r] for r in first[where]])
-        idx2 = np.stack([blocks[r] for r in second[where]])
+        idx1 = blocks[first[where], : key // 1000]
+        idx2 = blocks[second[where], : key % 1000]
         groups.append((where, idx1, idx2))
     return ContactPlan(pairs, scheme, tuple(groups), topology.n_atoms)
 
