@@ -1,7 +1,9 @@
 """Residue–residue contact distances in JAX, batched over frames and streamed in chunks.
 
 The numbers equal :func:`mdtraj.compute_contacts` for the same frames, residue pairs and
-scheme (``closest-heavy``, ``closest``, ``ca``), with the same minimum-image convention.
+scheme (``closest-heavy``, ``closest``, ``ca``), with the same minimum-image convention
+(rectangular boxes; triclinic boxes in OpenMM's reduced lower-triangular form, where the
+nearest of the 27 neighbouring images is taken after reduction).
 Distances are in nm. Memory is bounded by ``chunk_frames`` x ``max_elements``, never by
 the trajectory length: pass an iterable of Trajectory chunks (e.g. :func:`mdtraj.iterload`)
 for long trajectories.
