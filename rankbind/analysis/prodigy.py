@@ -1,7 +1,7 @@
 """Contact-based binding affinity: the PRODIGY IC-NIS model.
 
 Model (Vangone & Bonvin, "Contacts-based prediction of binding affinity in protein–protein
-complexes", eLife 2015;4:e07454), coefficients as implemented in the reference code
+complexes", eLife 2015;4:e07454, doi:10.7554/eLife.07454), coefficients as implemented in the reference code
 haddocking/prodigy, ``src/prodigy_prot/modules/models.py`` (``IC_NIS``)::
 
     ΔG (kcal/mol) = -0.09459 IC_charged/charged - 0.10007 IC_charged/apolar
@@ -147,8 +147,8 @@ class ProdigyResult:
     model: str = "PRODIGY IC-NIS (Vangone & Bonvin, eLife 2015)"
     notes: str = (
         "SASA by mdtraj Shrake-Rupley on heavy atoms (not freesasa/NACCESS radii); %NIS over "
-        "the chains of the scored groups only; the model's own error is ~1.9 kcal/mol "
-        "(paper); no uncertainty is propagated from one structure."
+        "the chains of the scored groups only; a single-structure regression estimate: "
+        "the model's own prediction error (see the paper) is not propagated here."
     )
 
     def to_json(self) -> dict:
