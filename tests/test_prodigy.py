@@ -84,3 +84,12 @@ def test_nonstandard_residue_rejected():
 
     with pytest.raises(SelectionError, match="NAG"):
         prodigy.classify_contacts([("ALA", "NAG")])
+
+
+def test_frames_summary(constructed):
+    traj, g1, g2 = constructed
+    two = traj.join(traj)
+    results, stats = prodigy.predict_frames(two, [g1, g2])
+    assert len(results) == 2 and stats["n_frames"] == 2
+    assert stats["dg_kcal_per_mol_mean"] == pytest.approx(-6.77658, abs=1e-9)
+    assert stats["dg_kcal_per_mol_sem"] == pytest.approx(0.0, abs=1e-12)

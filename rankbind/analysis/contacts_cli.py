@@ -173,9 +173,14 @@ def run(args) -> int:
             "versions": _versions(),
         }
         if not args.no_prodigy:
-            result = prodigy.predict(frames, [target, partner], [args.target, binder])
-            write_json(folder / "prodigy.json", result.to_json())
-            summary["prodigy_dg_kcal_per_mol"] = result.dg_kcal_per_mol
+            results, stats = prodigy.predict_frames(
+                frames, [target, partner], [args.target, binder]
+            )
+            write_json(
+                folder / "prodigy.json",
+                {"summary": stats, "frames": [r.to_json() for r in results]},
+            )
+            summary["prodigy"] = stats
         write_json(folder / "summary.json", summary)
         print(f"{label}: {len(fp.residues)} {args.target} residues contact {binder} "
               f"(protomers {','.join(fp.protomers)}); outputs in {folder}")  # fmt: skip

@@ -1,8 +1,9 @@
 """Contact-based binding affinity: the PRODIGY IC-NIS model.
 
 Model (Vangone & Bonvin, "Contacts-based prediction of binding affinity in protein–protein
-complexes", eLife 2015;4:e07454, doi:10.7554/eLife.07454), coefficients as implemented in the reference code
-haddocking/prodigy, ``src/prodigy_prot/modules/models.py`` (``IC_NIS``)::
+complexes", eLife 2015;4:e07454, doi:10.7554/eLife.07454), coefficients as implemented in
+the reference code haddocking/prodigy, ``src/prodigy_prot/modules/models.py``
+(``IC_NIS``)::
 
     ΔG (kcal/mol) = -0.09459 IC_charged/charged - 0.10007 IC_charged/apolar
                     + 0.19577 IC_polar/polar - 0.22671 IC_polar/apolar
@@ -209,3 +210,30 @@ def predict(
         dg_to_kd(dg, temperature_k),
         temperature_k,
     )
+
+
+def predict_frames(
+    trajectory: mdtraj.Trajectory,
+    groups: list[np.ndarray],
+    group_names: list[str] | None = None,
+    temperature_k: float = 298.15,
+) -> tuple[list[ProdigyResult], dict]:
+    """PRODIGY on every frame, plus a summary: mean ΔG (kcal/mol and kJ/mol), its
+    standard error over frames (frames treated as independent: pass decorrelated frames,
+    e.g. a strided trajectory) and the Kd of the mean ΔG."""
+    results = [
+        predict(trajectory, groups, group_names, frame, temperature_k)
+        for frame in range(len(trajectory))
+    ]
+    dg = np.array([r.dg_kcal_per_mol for r in results])
+    sem = float(dg.std(ddof=1) / np.sqrt(len(dg))) if len(dg) > 1 else float("nan")
+    summary = {
+        "n_frames": len(dg),
+        "dg_kcal_per_mol_mean": float(dg.mean()),
+        "dg_kcal_per_mol_sem": sem,
+        "dg_kj_per_mol_mean": float(dg.mean()) * KJ_PER_KCAL,
+        "dg_kj_per_mol_sem": sem * KJ_PER_KCAL,
+        "kd_molar_of_mean_dg": dg_to_kd(float(dg.mean()), temperature_k),
+        "temperature_k": temperature_k,
+    }
+    return results, summary
