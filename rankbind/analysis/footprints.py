@@ -122,7 +122,7 @@ class Footprint:
     species: str
     cutoff_nm: float
     residues: list[FootprintResidue]
-    buried_sasa_total: float  # Å², binder + RANKL sides, mean over frames
+    buried_sasa_total: float | None  # Å², binder + RANKL sides, mean over frames
     n_frames: int
     numbering: NumberingMap
     provenance: dict = field(default_factory=dict)
@@ -170,7 +170,7 @@ def footprint(
     if not iface.residues_a:
         raise SelectionError(f"{binder} makes no contact with {target} within {cutoff} nm")
     buried: dict[int, float] = {}
-    total = float("nan")
+    total = None
     if with_sasa:
         bsa = interface.buried_sasa(trajectory, target_res, binder_res)
         buried = bsa.mean_by_residue()

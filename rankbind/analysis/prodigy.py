@@ -219,20 +219,20 @@ def predict_frames(
     temperature_k: float = 298.15,
 ) -> tuple[list[ProdigyResult], dict]:
     """PRODIGY on every frame, plus a summary: mean ΔG (kcal/mol and kJ/mol), its
-    standard error over frames (frames treated as independent: pass decorrelated frames,
+    standard error over frames (None for one frame; frames treated as independent: pass decorrelated frames,
     e.g. a strided trajectory) and the Kd of the mean ΔG."""
     results = [
         predict(trajectory, groups, group_names, frame, temperature_k)
         for frame in range(len(trajectory))
     ]
     dg = np.array([r.dg_kcal_per_mol for r in results])
-    sem = float(dg.std(ddof=1) / np.sqrt(len(dg))) if len(dg) > 1 else float("nan")
+    sem = float(dg.std(ddof=1) / np.sqrt(len(dg))) if len(dg) > 1 else None
     summary = {
         "n_frames": len(dg),
         "dg_kcal_per_mol_mean": float(dg.mean()),
         "dg_kcal_per_mol_sem": sem,
         "dg_kj_per_mol_mean": float(dg.mean()) * KJ_PER_KCAL,
-        "dg_kj_per_mol_sem": sem * KJ_PER_KCAL,
+        "dg_kj_per_mol_sem": None if sem is None else sem * KJ_PER_KCAL,
         "kd_molar_of_mean_dg": dg_to_kd(float(dg.mean()), temperature_k),
         "temperature_k": temperature_k,
     }
