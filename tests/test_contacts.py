@@ -124,3 +124,13 @@ def test_union_selection(system):
     rankl_a = contacts.select(traj.topology, assembly.chains, "RANKL/A")
     union = contacts.select(traj.topology, assembly.chains, "RANKL/A+OPG/R")
     np.testing.assert_array_equal(union, np.union1d(rankl_a, opg))
+
+
+def test_contact_map_is_symmetric_frequency(system):
+    _, traj, pairs, _ = system
+    dist, _ = contacts.compute_contacts(traj, pairs, chunk_frames=4)
+    cmap = contacts.contact_map(dist, pairs, traj.n_residues, cutoff=0.5)
+    freq = (dist < 0.5).mean(axis=0)
+    np.testing.assert_allclose(cmap[pairs[:, 0], pairs[:, 1]], freq)
+    np.testing.assert_allclose(cmap, cmap.T)
+    assert cmap.sum() == pytest.approx(2 * freq.sum())
