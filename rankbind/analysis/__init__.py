@@ -1,0 +1,1 @@
+"""Analysis of structures and trajectories: contacts, interfaces, energies."""
