@@ -18,6 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "rankbind.freeenergy.umbrella_cli",
         "umbrella sampling of receptor unbinding: plan, window, analyse",
     ),
+    "contacts": (
+        "rankbind.analysis.contacts_cli",
+        "interfaces, footprints, H-bonds/salt bridges, PRODIGY and competition map",
+    ),
     "compete": (
         "rankbind.competition.competition_cli",
         "competitive-binding equilibria of the RANKL axis",
