@@ -25,27 +25,15 @@ frames in fixed-size vmapped batches. Units: nm in, kJ/mol out.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-import rankbind.jaxconfig  # noqa: F401  (float64)
+import rankbind.jaxconfig  # noqa: F401  (float64 before any array is made)
 from rankbind.energies.parameters import ONE_4PI_EPS0, EnergyParameters
 
-import jax  # noqa: E402  (after jaxconfig)
-import jax.numpy as jnp  # noqa: E402
-
 COMPONENTS = ("bond", "angle", "torsion", "cmap", "coulomb", "lj", "gb", "ace")
-
-
-@dataclass(frozen=True)
-class _Arrays:
-    """Padded device arrays for the kernels."""
-
-    n: int
-    n_pad: int
-    block: int
-    exclusions: np.ndarray  # (n_pad, K) partner indices, n_pad = none
 
 
 def _exclusion_table(params: EnergyParameters, n_pad: int) -> np.ndarray:
@@ -127,13 +115,17 @@ def _cmap_coefficients(maps: np.ndarray) -> np.ndarray:
     return out
 
 
-def make_energy_function(
-    params: EnergyParameters, block: int = 256
-) -> Callable[[jax.Array], dict[str, jax.Array]]:
-    """Per-atom energies of one frame: ``f(positions (N,3) nm) -> {component: (N,) kJ/mol}``.
+def make_energy_function(params: EnergyParameters, block: int = 256) -> tuple[Callable, Callable]:
+    """Two single-frame functions (not jitted; :class:`EnergyModel` wraps them):
 
-    Components are :data:`COMPONENTS`; absent forces give zeros. Not jitted (wrap with
-    :func:`jax.jit` / :func:`jax.vmap`, or use :class:`EnergyModel`)."""
+    ``energy(positions (N,3) nm, group (N,) int) -> {component: (N,) kJ/mol}`` per-atom
+    energies where only atoms of the same ``group`` interact (all zeros: the whole System;
+    0/1: receptor and ligand each alone, in one pass). Components are :data:`COMPONENTS`;
+    absent forces give zeros.
+
+    ``pair_matrix(positions, rows_onehot (N,Ra), cols_onehot (N,Rb)) -> (Ra, Rb)`` direct
+    Coulomb + LJ + GB pair energies between groups of atoms (e.g. residues) in the whole
+    System, kJ/mol."""
     n = params.n_atoms
     block = int(min(block, max(8, n)))
     n_pad = -(-n // block) * block
@@ -154,8 +146,7 @@ def make_energy_function(
     )
     ta = jnp.asarray(params.torsion_atoms)
     tn, tph, tk = (
-        jnp.asarray(x)
-        for x in (params.torsion_periodicity, params.torsion_phase, params.torsion_k)
+        jnp.asarray(x) for x in (params.torsion_periodicity, params.torsion_phase, params.torsion_k)
     )
     gb = params.gb
     if gb is not None:
@@ -176,21 +167,21 @@ def make_energy_function(
             out = out.at[index[:, k]].add(values / count)
         return out
 
-    def block_geometry(x, start):
+    def block_geometry(x, group, start):
         rows = start + jnp.arange(block)
         xi = jax.lax.dynamic_slice_in_dim(x, start, block)
         d = xi[:, None, :] - x[None, :, :]
         r2 = jnp.sum(d * d, axis=-1)
         pair = (rows[:, None] != jnp.arange(n_pad)[None, :]) & valid[None, :]
-        pair = pair & jax.lax.dynamic_slice_in_dim(valid, start, block)[:, None]
+        pair = pair & valid[rows][:, None] & (group[rows][:, None] == group[None, :])
         r = jnp.sqrt(jnp.where(pair, r2, 1.0))
         return rows, r, pair
 
-    def born_radii(x):
+    def born_radii(x, group):
         off = gb.offset
 
         def integral(start):
-            rows, r, pair = block_geometry(x, start)
+            rows, r, pair = block_geometry(x, group, start)
             or1 = gor[rows][:, None]
             sr2 = gsr[None, :]
             # OpenMM's select() skips pairs with r + sr2 < or1; guard the untaken branch,
@@ -214,51 +205,45 @@ def make_energy_function(
                 value = value + gb.neck_scale * jnp.where(reach >= 0, neck, 0.0)
             return jnp.sum(jnp.where(pair, value, 0.0), axis=1)
 
-        starts = jnp.arange(0, n_pad, block)
-        I = jax.lax.map(integral, starts).reshape(n_pad)
-        psi = I * gor
+        big_i = jax.lax.map(integral, jnp.arange(0, n_pad, block)).reshape(n_pad)
+        psi = big_i * gor
         radius = gor + off
         return 1 / (1 / gor - jnp.tanh(gal * psi - gbe * psi**2 + gga * psi**3) / radius)
 
-    def nonbonded_rows(x, B):
-        def rows_energy(start):
-            rows, r, pair = block_geometry(x, start)
-            exc = jnp.zeros((block, n_pad + 1), bool)
-            exc = exc.at[jnp.arange(block)[:, None], excl[rows]].set(True)[:, :n_pad]
-            normal = pair & ~exc
-            inv_r = 1 / r
-            coul = ONE_4PI_EPS0 * q[rows][:, None] * q[None, :] * inv_r
-            s = 0.5 * (sig[rows][:, None] + sig[None, :])
-            e = jnp.sqrt(eps[rows][:, None] * eps[None, :])
-            s6 = (s * inv_r) ** 6
-            lj = 4 * e * (s6 * s6 - s6)
-            out = [
-                0.5 * jnp.sum(jnp.where(normal, coul, 0.0), axis=1),
-                0.5 * jnp.sum(jnp.where(normal, lj, 0.0), axis=1),
-            ]
-            if gb is not None:
-                bb = B[rows][:, None] * B[None, :]
-                f = jnp.sqrt(r**2 + bb * jnp.exp(-(r**2) / (4 * bb)))
-                screen = inv_in - jnp.exp(-gb.kappa * f) * inv_out
-                e_gb = -gb.prefactor * screen * gq[rows][:, None] * gq[None, :] / f
-                out.append(0.5 * jnp.sum(jnp.where(pair, e_gb, 0.0), axis=1))
-            return jnp.stack(out)
+    def pair_block(x, group, B, start):
+        """Rows start..start+block of the (Coulomb, LJ, GB) pair-energy matrices."""
+        rows, r, pair = block_geometry(x, group, start)
+        exc = jnp.zeros((block, n_pad + 1), bool)
+        exc = exc.at[jnp.arange(block)[:, None], excl[rows]].set(True)[:, :n_pad]
+        normal = pair & ~exc
+        inv_r = 1 / r
+        coul = ONE_4PI_EPS0 * q[rows][:, None] * q[None, :] * inv_r
+        s = 0.5 * (sig[rows][:, None] + sig[None, :])
+        e = jnp.sqrt(eps[rows][:, None] * eps[None, :])
+        s6 = (s * inv_r) ** 6
+        out = [jnp.where(normal, coul, 0.0), jnp.where(normal, 4 * e * (s6 * s6 - s6), 0.0)]
+        if gb is not None:
+            bb = B[rows][:, None] * B[None, :]
+            f = jnp.sqrt(r**2 + bb * jnp.exp(-(r**2) / (4 * bb)))
+            screen = inv_in - jnp.exp(-gb.kappa * f) * inv_out
+            e_gb = -gb.prefactor * screen * gq[rows][:, None] * gq[None, :] / f
+            out.append(jnp.where(pair, e_gb, 0.0))
+        return out
 
-        starts = jnp.arange(0, n_pad, block)
-        res = jax.lax.map(rows_energy, starts)  # (n_blocks, k, block)
-        return jnp.transpose(res, (1, 0, 2)).reshape(res.shape[1], n_pad)
-
-    def energy(positions):
+    def prepare(positions, group):
         x = jnp.zeros((n_pad, 3), positions.dtype).at[:n].set(positions)
+        g = jnp.zeros(n_pad, jnp.int64).at[:n].set(group)
+        return x, g
+
+    def energy(positions, group):
+        x, g = prepare(positions, group)
         out = {c: jnp.zeros(n_pad) for c in COMPONENTS}
         if ba.shape[0]:
             r = jnp.linalg.norm(x[ba[:, 0]] - x[ba[:, 1]], axis=-1)
             out["bond"] = per_atom(ba, 0.5 * bk * (r - br0) ** 2, 2)
         if aa.shape[0]:
             u, v = x[aa[:, 0]] - x[aa[:, 1]], x[aa[:, 2]] - x[aa[:, 1]]
-            theta = jnp.arctan2(
-                jnp.linalg.norm(jnp.cross(u, v), axis=-1), jnp.sum(u * v, axis=-1)
-            )
+            theta = jnp.arctan2(jnp.linalg.norm(jnp.cross(u, v), axis=-1), jnp.sum(u * v, axis=-1))
             out["angle"] = per_atom(aa, 0.5 * ak * (theta - at0) ** 2, 3)
         if ta.shape[0]:
             phi = _dihedral(*(x[ta[:, k]] for k in range(4)))
@@ -271,19 +256,23 @@ def make_energy_function(
             b = jnp.mod(psi, 2 * jnp.pi) / delta
             ia = jnp.clip(jnp.floor(a).astype(int), 0, c_size - 1)
             ib = jnp.clip(jnp.floor(b).astype(int), 0, c_size - 1)
-            ta_, tb_ = a - ia, b - ib
             c = coeff[c_idx, ia, ib]  # (n, 4, 4)
-            pa = jnp.stack([ta_**k for k in range(4)], axis=-1)
-            pb = jnp.stack([tb_**k for k in range(4)], axis=-1)
-            e_cmap = jnp.einsum("ni,nij,nj->n", pa, c, pb)
-            out["cmap"] = per_atom(c_atoms, e_cmap, 8)
+            pa = jnp.stack([(a - ia) ** k for k in range(4)], axis=-1)
+            pb = jnp.stack([(b - ib) ** k for k in range(4)], axis=-1)
+            out["cmap"] = per_atom(c_atoms, jnp.einsum("ni,nij,nj->n", pa, c, pb), 8)
         if ea.shape[0]:
             r = jnp.linalg.norm(x[ea[:, 0]] - x[ea[:, 1]], axis=-1)
             s6 = (esig / r) ** 6
-            out["coulomb"] = per_atom(ea, ONE_4PI_EPS0 * eqq / r, 2)
-            out["lj"] = per_atom(ea, 4 * eeps * (s6 * s6 - s6), 2)
-        B = born_radii(x) if gb is not None else None
-        rows = nonbonded_rows(x, B)
+            same = g[ea[:, 0]] == g[ea[:, 1]]
+            out["coulomb"] = per_atom(ea, jnp.where(same, ONE_4PI_EPS0 * eqq / r, 0.0), 2)
+            out["lj"] = per_atom(ea, jnp.where(same, 4 * eeps * (s6 * s6 - s6), 0.0), 2)
+        B = born_radii(x, g) if gb is not None else None
+
+        def rows_energy(start):
+            return jnp.stack([0.5 * jnp.sum(m, axis=1) for m in pair_block(x, g, B, start)])
+
+        res = jax.lax.map(rows_energy, jnp.arange(0, n_pad, block))  # (blocks, k, block)
+        rows = jnp.transpose(res, (1, 0, 2)).reshape(res.shape[1], n_pad)
         out["coulomb"] = out["coulomb"] + rows[0]
         out["lj"] = out["lj"] + rows[1]
         if gb is not None:
@@ -295,28 +284,57 @@ def make_energy_function(
                 out["ace"] = jnp.where(valid, ace, 0.0)
         return {k: v[:n] for k, v in out.items()}
 
-    return energy
+    def pair_matrix(positions, rows_onehot, cols_onehot):
+        """(Ra, Rb) Coulomb + LJ + GB pair energy between row groups and column groups
+        (one-hot (N, Ra) and (N, Rb)), summed over both atom orders."""
+        x, g = prepare(positions, jnp.zeros(n, jnp.int64))
+        B = born_radii(x, g) if gb is not None else None
+        ra = jnp.zeros((n_pad, rows_onehot.shape[1])).at[:n].set(rows_onehot)
+        rb = jnp.zeros((n_pad, cols_onehot.shape[1])).at[:n].set(cols_onehot)
+
+        def block_matrix(start):
+            e = sum(pair_block(x, g, B, start))
+            oa = jax.lax.dynamic_slice_in_dim(ra, start, block)
+            ob = jax.lax.dynamic_slice_in_dim(rb, start, block)
+            return oa.T @ e @ rb + (ob.T @ e @ ra).T
+
+        blocks = jax.lax.map(block_matrix, jnp.arange(0, n_pad, block))
+        return 0.5 * jnp.sum(blocks, axis=0)
+
+    return energy, pair_matrix
 
 
 class EnergyModel:
     """Jit-compiled, frame-batched energies and forces of one System.
 
-    ``EnergyModel(extract_parameters(system))``; :meth:`per_atom` gives
+    ``EnergyModel(extract_parameters(system))``. ``group`` (N,) int restricts interactions
+    to atoms of equal group (default: one group, the whole System). :meth:`per_atom` gives
     ``{component: (F, N)}`` kJ/mol, :meth:`components` ``{component: (F,)}``,
-    :meth:`forces` (F, N, 3) kJ/mol/nm = -dE/dx by autodiff."""
+    :meth:`forces` (F, N, 3) kJ/mol/nm = -dE/dx by autodiff, :meth:`pair_matrix`
+    (F, Ra, Rb) kJ/mol. Frames are evaluated ``batch_size`` at a time (vmapped; the last
+    batch is padded so one compilation serves every call)."""
 
     def __init__(self, params: EnergyParameters, batch_size: int = 8, block: int = 256):
         self.params = params
         self.batch_size = int(batch_size)
-        fn = make_energy_function(params, block=block)
-        self._per_atom = jax.jit(jax.vmap(fn))
+        energy, pair_matrix = make_energy_function(params, block=block)
+        self._per_atom = jax.jit(jax.vmap(energy, in_axes=(0, None)))
+        self._pairs = jax.jit(jax.vmap(pair_matrix, in_axes=(0, None, None)))
 
-        def total(x):
-            return sum(jnp.sum(v) for v in fn(x).values())
+        def total(x, group):
+            return sum(jnp.sum(v) for v in energy(x, group).values())
 
-        self._forces = jax.jit(jax.vmap(lambda x: -jax.grad(total)(x)))
+        self._forces = jax.jit(jax.vmap(lambda x, g: -jax.grad(total)(x, g), in_axes=(0, None)))
 
-    def _batched(self, fn, frames: np.ndarray):
+    def _group(self, group) -> jax.Array:
+        if group is None:
+            return jnp.zeros(self.params.n_atoms, jnp.int64)
+        group = np.asarray(group, dtype=np.int64)
+        if group.shape != (self.params.n_atoms,):
+            raise ValueError(f"group has shape {group.shape}, expected ({self.params.n_atoms},)")
+        return jnp.asarray(group)
+
+    def _batched(self, fn, frames: np.ndarray, *args):
         frames = np.asarray(frames, dtype=float)
         if frames.ndim == 2:
             frames = frames[None]
@@ -330,18 +348,25 @@ class EnergyModel:
             k = len(chunk)
             if k < self.batch_size:  # pad to the compiled batch shape
                 chunk = np.concatenate([chunk, np.repeat(chunk[-1:], self.batch_size - k, 0)])
-            out = jax.device_get(fn(jnp.asarray(chunk)))
+            out = jax.device_get(fn(jnp.asarray(chunk), *args))
             results.append(jax.tree_util.tree_map(lambda a, k=k: np.asarray(a)[:k], out))
         return jax.tree_util.tree_map(lambda *a: np.concatenate(a), *results)
 
-    def per_atom(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+    def per_atom(self, frames: np.ndarray, group=None) -> dict[str, np.ndarray]:
         """{component: (F, N)} kJ/mol for frames (F, N, 3) nm."""
-        return self._batched(self._per_atom, frames)
+        return self._batched(self._per_atom, frames, self._group(group))
 
-    def components(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+    def components(self, frames: np.ndarray, group=None) -> dict[str, np.ndarray]:
         """{component: (F,)} kJ/mol."""
-        return {k: v.sum(axis=1) for k, v in self.per_atom(frames).items()}
+        return {k: v.sum(axis=1) for k, v in self.per_atom(frames, group).items()}
 
-    def forces(self, frames: np.ndarray) -> np.ndarray:
+    def forces(self, frames: np.ndarray, group=None) -> np.ndarray:
         """(F, N, 3) kJ/mol/nm."""
-        return self._batched(self._forces, frames)
+        return self._batched(self._forces, frames, self._group(group))
+
+    def pair_matrix(self, frames: np.ndarray, rows_onehot, cols_onehot) -> np.ndarray:
+        """(F, Ra, Rb) kJ/mol direct pair energies between atom groups (see
+        :func:`make_energy_function`)."""
+        return self._batched(
+            self._pairs, frames, jnp.asarray(rows_onehot, float), jnp.asarray(cols_onehot, float)
+        )

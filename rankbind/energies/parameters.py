@@ -218,15 +218,30 @@ _I_NECK = (
     "U=r+sr2;L=max(or1,D);D=abs(r-sr2);radius1=or1+offset;radius2=or2+offset"
 )
 _B_TEMPLATES = {
-    "1/(1/or-tanh(0.8*psi+2.909125*psi^3)/radius);psi=I*or;radius=or+offset": ("OBC1", 0.8, 0.0, 2.909125),
-    "1/(1/or-tanh(psi-0.8*psi^2+4.85*psi^3)/radius);psi=I*or;radius=or+offset": ("OBC2", 1.0, 0.8, 4.85),
+    "1/(1/or-tanh(0.8*psi+2.909125*psi^3)/radius);psi=I*or;radius=or+offset": (
+        "OBC1",
+        0.8,
+        0.0,
+        2.909125,
+    ),
+    "1/(1/or-tanh(psi-0.8*psi^2+4.85*psi^3)/radius);psi=I*or;radius=or+offset": (
+        "OBC2",
+        1.0,
+        0.8,
+        4.85,
+    ),
     "1/(1/or-tanh(1.09511284*psi-1.907992938*psi^2+2.50798245*psi^3)/radius);psi=I*or;radius=or+offset": (
         "GBn",
         1.09511284,
         1.907992938,
         2.50798245,
     ),
-    "1/(1/or-tanh(alpha*psi-beta*psi^2+gamma*psi^3)/radius);psi=I*or;radius=or+offset": ("GBn2", None, None, None),
+    "1/(1/or-tanh(alpha*psi-beta*psi^2+gamma*psi^3)/radius);psi=I*or;radius=or+offset": (
+        "GBn2",
+        None,
+        None,
+        None,
+    ),
 }
 _SELF = {
     "-0.5*138.935485*(1/soluteDielectric-1/solventDielectric)*charge^2/B": False,
@@ -261,8 +276,13 @@ def _gb(force: openmm.CustomGBForce, n_atoms: int) -> GBParameters:
         raise UnsupportedSystemError("CustomGBForce exclusions are not supported")
     where = "CustomGBForce"
     values = [force.getComputedValueParameters(i) for i in range(force.getNumComputedValues())]
-    if [(v[0], v[2]) for v in values] != [("I", P.ParticlePairNoExclusions), ("B", P.SingleParticle)]:
-        raise UnsupportedSystemError(f"{where}: computed values {[v[0] for v in values]} are not OpenMM's Amber GB (I, B)")
+    if [(v[0], v[2]) for v in values] != [
+        ("I", P.ParticlePairNoExclusions),
+        ("B", P.SingleParticle),
+    ]:
+        raise UnsupportedSystemError(
+            f"{where}: computed values {[v[0] for v in values]} are not OpenMM's Amber GB (I, B)"
+        )
     consts: dict[str, float] = {}
     i_expr, c = _split(values[0][1])
     consts.update(c)
@@ -296,10 +316,16 @@ def _gb(force: openmm.CustomGBForce, n_atoms: int) -> GBParameters:
             raise UnsupportedSystemError(f"{where}: unrecognised energy term {raw!r}")
     if self_kappa is None or pair_kappa is None:
         raise UnsupportedSystemError(f"{where}: missing the GB self or pair energy term")
-    names = [force.getPerParticleParameterName(i) for i in range(force.getNumPerParticleParameters())]
+    names = [
+        force.getPerParticleParameterName(i) for i in range(force.getNumPerParticleParameters())
+    ]
     if force.getNumParticles() != n_atoms:
-        raise UnsupportedSystemError(f"{where}: {force.getNumParticles()} particles, System has {n_atoms}")
-    table = np.array([force.getParticleParameters(i) for i in range(n_atoms)], dtype=float).reshape(n_atoms, -1)
+        raise UnsupportedSystemError(
+            f"{where}: {force.getNumParticles()} particles, System has {n_atoms}"
+        )
+    table = np.array([force.getParticleParameters(i) for i in range(n_atoms)], dtype=float).reshape(
+        n_atoms, -1
+    )
 
     def column(name: str) -> np.ndarray:
         if name not in names:
@@ -319,13 +345,19 @@ def _gb(force: openmm.CustomGBForce, n_atoms: int) -> GBParameters:
             fn = force.getTabulatedFunction(t)
             xsize, ysize, vals = fn.getFunctionParameters()
             # Discrete2DFunction: f(x, y) = values[x + xsize*y]
-            tables[force.getTabulatedFunctionName(t)] = np.array(vals, dtype=float).reshape(ysize, xsize).T
+            tables[force.getTabulatedFunctionName(t)] = (
+                np.array(vals, dtype=float).reshape(ysize, xsize).T
+            )
         if set(tables) != {"getd0", "getm0"}:
-            raise UnsupportedSystemError(f"{where}: tabulated functions {sorted(tables)}, expected getd0/getm0")
+            raise UnsupportedSystemError(
+                f"{where}: tabulated functions {sorted(tables)}, expected getd0/getm0"
+            )
         d0, m0 = tables["getd0"], tables["getm0"]
         if radius_index.max() >= d0.shape[0]:
             raise UnsupportedSystemError(f"{where}: radindex beyond the neck table")
-    required = ["offset", "solventDielectric", "soluteDielectric", "kappa"] + (["neckScale", "neckCut"] if neck else [])
+    required = ["offset", "solventDielectric", "soluteDielectric", "kappa"] + (
+        ["neckScale", "neckCut"] if neck else []
+    )
     missing = [k for k in required if k not in consts]
     if missing:
         raise UnsupportedSystemError(f"{where}: constants {missing} not found in the expressions")
@@ -443,12 +475,16 @@ def subsystem(system: openmm.System, atoms: np.ndarray | list[int]) -> openmm.Sy
             new.setNonbondedMethod(force.getNonbondedMethod())
             new.setCutoffDistance(force.getCutoffDistance())
             for i in range(force.getNumGlobalParameters()):
-                new.addGlobalParameter(force.getGlobalParameterName(i), force.getGlobalParameterDefaultValue(i))
+                new.addGlobalParameter(
+                    force.getGlobalParameterName(i), force.getGlobalParameterDefaultValue(i)
+                )
             for i in range(force.getNumPerParticleParameters()):
                 new.addPerParticleParameter(force.getPerParticleParameterName(i))
             for i in range(force.getNumTabulatedFunctions()):
                 xs, ys, vals = force.getTabulatedFunction(i).getFunctionParameters()
-                new.addTabulatedFunction(force.getTabulatedFunctionName(i), openmm.Discrete2DFunction(xs, ys, vals))
+                new.addTabulatedFunction(
+                    force.getTabulatedFunctionName(i), openmm.Discrete2DFunction(xs, ys, vals)
+                )
             for i in range(force.getNumComputedValues()):
                 new.addComputedValue(*force.getComputedValueParameters(i))
             for i in range(force.getNumEnergyTerms()):
