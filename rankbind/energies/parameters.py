@@ -471,26 +471,45 @@ def subsystem(system: openmm.System, atoms: np.ndarray | list[int]) -> openmm.Sy
                 if ids is not None:
                     new.addException(*ids, *p[2:])
         else:  # CustomGBForce: same expressions, tables and per-particle parameters
-            new = openmm.CustomGBForce()
-            new.setNonbondedMethod(force.getNonbondedMethod())
-            new.setCutoffDistance(force.getCutoffDistance())
-            for i in range(force.getNumGlobalParameters()):
-                new.addGlobalParameter(
-                    force.getGlobalParameterName(i), force.getGlobalParameterDefaultValue(i)
-                )
-            for i in range(force.getNumPerParticleParameters()):
-                new.addPerParticleParameter(force.getPerParticleParameterName(i))
-            for i in range(force.getNumTabulatedFunctions()):
-                xs, ys, vals = force.getTabulatedFunction(i).getFunctionParameters()
-                new.addTabulatedFunction(
-                    force.getTabulatedFunctionName(i), openmm.Discrete2DFunction(xs, ys, vals)
-                )
-            for i in range(force.getNumComputedValues()):
-                new.addComputedValue(*force.getComputedValueParameters(i))
-            for i in range(force.getNumEnergyTerms()):
-                new.addEnergyTerm(*force.getEnergyTermParameters(i))
-            for a in atoms:
-                new.addParticle(force.getParticleParameters(a))
+            new = copy_custom_gb(force, atoms)
         new.setForceGroup(force.getForceGroup())
         out.addForce(new)
     return out
+
+
+def copy_custom_gb(
+    force: openmm.CustomGBForce,
+    atoms: list[int] | None = None,
+    keep_term=lambda expression: True,
+) -> openmm.CustomGBForce:
+    """A copy of a CustomGBForce restricted to ``atoms`` (all by default) and to the energy
+    terms whose expression satisfies ``keep_term``."""
+    new = openmm.CustomGBForce()
+    new.setNonbondedMethod(force.getNonbondedMethod())
+    new.setCutoffDistance(force.getCutoffDistance())
+    for i in range(force.getNumGlobalParameters()):
+        new.addGlobalParameter(
+            force.getGlobalParameterName(i), force.getGlobalParameterDefaultValue(i)
+        )
+    for i in range(force.getNumPerParticleParameters()):
+        new.addPerParticleParameter(force.getPerParticleParameterName(i))
+    for i in range(force.getNumTabulatedFunctions()):
+        xs, ys, vals = force.getTabulatedFunction(i).getFunctionParameters()
+        new.addTabulatedFunction(
+            force.getTabulatedFunctionName(i), openmm.Discrete2DFunction(xs, ys, vals)
+        )
+    for i in range(force.getNumComputedValues()):
+        new.addComputedValue(*force.getComputedValueParameters(i))
+    for i in range(force.getNumEnergyTerms()):
+        expression, kind = force.getEnergyTermParameters(i)
+        if keep_term(expression):
+            new.addEnergyTerm(expression, kind)
+    for a in range(force.getNumParticles()) if atoms is None else atoms:
+        new.addParticle(force.getParticleParameters(a))
+    new.setForceGroup(force.getForceGroup())
+    return new
+
+
+def is_ace_term(expression: str) -> bool:
+    """True for the ACE nonpolar energy term of OpenMM's Amber GB forces."""
+    return _split(expression)[0] == _ACE
