@@ -318,3 +318,41 @@ def test_selection_atoms_split_receptor_and_ligand():
     assert rankl == both and not set(rankl) & set(opg)
     chains = {a.residue.chain.id for a in topology.atoms() if a.index in set(opg)}
     assert chains == {"R"}
+
+
+def test_cli_writes_result_with_selections_and_scan(fragment, tmp_path):
+    import argparse
+    import json
+
+    from rankbind.energies import mmgbsa_cli
+    from rankbind.errors import SelectionError
+
+    topology, frames, *_ = fragment
+    path = tmp_path / "fragment.pdb"
+    with open(path, "w") as handle:
+        for chain, molecule in zip("ABCDE", ["RANKL"] * 3 + ["OPG"] * 2, strict=True):
+            handle.write(
+                f"REMARK 250 CHAIN {chain} {molecule} human UNIPROT=- SOURCE={chain} "
+                "BIOMT=1 NUMBERING=uniprot\n"
+            )
+        app.PDBFile.writeFile(topology, frames[0] * 10.0, handle, keepIds=True)
+    parser = argparse.ArgumentParser()
+    mmgbsa_cli.configure(parser)
+    out = tmp_path / "result.json"
+    args = parser.parse_args(
+        [str(path), "--receptor", "RANKL", "--ligand", "OPG", "--engine", "openmm"]
+        + ["--mutant", "C:201", "--bootstrap", "50", "-o", str(out)]
+    )
+    assert mmgbsa_cli.run(args) == 0
+    result = json.loads(out.read_text())
+    assert result["n_frames"] == 1 and "no solute entropy" in result["score_kind"]
+    assert result["settings"]["gb_model"] == "GBn2"
+    assert result["settings"]["forcefield"] == ["amber14-all.xml", "implicit/gbn2.xml"]
+    assert np.isfinite(result["dG_bind"]["kcal_per_mol"])
+    (mutant,) = result["alanine_scan"]["mutants"]
+    assert mutant["mutation"] == "PHE201/C->ALA" and abs(mutant["ddG"]["kcal_per_mol"]) < 0.1
+    bad = parser.parse_args(
+        [str(path), "--receptor-chains", "Q", "--ligand", "OPG", "-o", str(out)]
+    )
+    with pytest.raises(SelectionError, match="Q"):
+        mmgbsa_cli.run(bad)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rankbind.errors import RankbindError
+
 KB_KJ = 0.0083144626181532  # kJ/mol/K
 KJ_PER_KCAL = 4.184
 SIGMA_LIMIT_KCAL = 3.6
@@ -62,7 +64,7 @@ def interaction_entropy(
     """Interaction entropy from per-frame ΔE_int (F,) kJ/mol; bootstrap over frames."""
     interaction = np.asarray(interaction, dtype=float)
     if interaction.ndim != 1 or len(interaction) < 2:
-        raise ValueError("interaction entropy needs a 1-D series of at least 2 frames")
+        raise RankbindError(f"interaction entropy needs at least 2 frames (got {interaction.size})")
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(interaction), size=(n_bootstrap, len(interaction)))
     boots = [minus_t_delta_s(interaction[i], temperature) for i in idx]
