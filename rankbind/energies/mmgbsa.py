@@ -353,7 +353,7 @@ class ComplexModel:
             return zero, zero
         gamma = self.settings.surface_tension * KJ_PER_NM2_PER_KCAL_PER_A2
         bound, apart = self.sasa(frames)
-        return gamma * bound, gamma * apart
+        return gamma * bound.astype(float), gamma * apart.astype(float)
 
     # -- engines --------------------------------------------------------------------------
     def per_atom(self, frames: np.ndarray) -> tuple[dict, dict]:
@@ -365,11 +365,6 @@ class ComplexModel:
         if self.settings.nonpolar == "sasa":
             bound["nonpolar"], apart["nonpolar"] = self._nonpolar_per_atom(frames)
         return bound, apart
-
-    def energies_jax(self, frames: np.ndarray) -> tuple[dict, dict, dict]:
-        """{component: (F,)} kJ/mol for complex, receptor, ligand via JAX."""
-        bound, apart = self.per_atom(frames)
-        return self._sums(bound, apart)
 
     def _sums(self, bound: dict, apart: dict) -> tuple[dict, dict, dict]:
         cx = {k: v.sum(axis=1) for k, v in bound.items()}
@@ -464,6 +459,22 @@ def openmm_components(
     return out
 
 
+def _physics(settings: MMGBSASettings) -> tuple:
+    """The settings that define the System and the energy (not how it is evaluated)."""
+    return (
+        settings.forcefield,
+        settings.gb_model,
+        settings.solute_dielectric,
+        settings.solvent_dielectric,
+        settings.salt_concentration,
+        settings.nonpolar,
+        settings.surface_tension,
+        settings.probe_radius,
+        settings.sphere_points,
+        settings.temperature,
+    )
+
+
 def _residues_of(model: ComplexModel) -> tuple[list, np.ndarray]:
     residues, index = [], np.zeros(len(model.atoms), dtype=np.int64)
     for k, res in enumerate(model.topology.residues()):
@@ -498,7 +509,12 @@ def mmgbsa(
         )
     if not np.all(np.isfinite(frames)):
         raise RankbindError("frames contain NaN or infinite coordinates")
-    model = model or ComplexModel(topology, receptor, ligand, settings)
+    if model is None:
+        model = ComplexModel(topology, receptor, ligand, settings)
+    elif _physics(model.settings) != _physics(settings) or not np.array_equal(
+        model.atoms, sorted(set(map(int, receptor)) | set(map(int, ligand)))
+    ):
+        raise RankbindError("the ComplexModel was built for other atoms or physics settings")
     x = frames[:, model.atoms]
     decomposition = None
     if settings.engine == "jax":
