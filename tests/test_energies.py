@@ -356,3 +356,15 @@ def test_cli_writes_result_with_selections_and_scan(fragment, tmp_path):
     )
     with pytest.raises(SelectionError, match="Q"):
         mmgbsa_cli.run(bad)
+
+
+def test_pair_matrix_is_the_gas_phase_interaction_without_solvent(fragment):
+    """With solvent dielectric = solute dielectric the GB terms vanish, so the residue pair
+    matrix must sum to ΔE_coulomb + ΔE_LJ of the same frame."""
+    topology, frames, receptor, ligand, _ = fragment
+    settings = MMGBSASettings(solvent_dielectric=1.0, nonpolar="none", n_bootstrap=10)
+    result = mmgbsa(topology, frames[:1], receptor, ligand, settings, decompose=True)
+    assert np.abs(result.delta["gb"]).max() < 1e-9
+    direct = result.delta["coulomb"][0] + result.delta["lj"][0]
+    assert abs(direct) > 100
+    assert result.decomposition.pairs.sum() == pytest.approx(direct, abs=1e-6)
