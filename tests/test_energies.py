@@ -147,12 +147,16 @@ def test_jax_gbn2_energy_and_forces_match_openmm_reference(fragment):
 @pytest.mark.parametrize(
     "forcefield, gb_model", [("amber14-all.xml", "OBC2"), ("amber19-all.xml", "GBn2")]
 )
-def test_jax_energy_matches_openmm_obc2_and_amber19_cmap(fragment, forcefield, gb_model):
+def test_jax_energy_matches_openmm_obc2_salt_and_amber19_cmap(fragment, forcefield, gb_model):
     topology, frames, *_ = fragment
-    settings = MMGBSASettings(forcefield=(forcefield,), gb_model=gb_model, nonpolar="none")
+    salt = 0.15 if gb_model == "OBC2" else 0.0  # also covers the Debye-screened terms
+    settings = MMGBSASettings(
+        forcefield=(forcefield,), gb_model=gb_model, nonpolar="none", salt_concentration=salt
+    )
     system = build_system(topology, settings)
     params = extract_parameters(system)
     assert params.gb.model == gb_model and not params.gb.ace
+    assert params.gb.kappa == pytest.approx(settings.kappa) and (params.gb.kappa > 0) == (salt > 0)
     assert (params.cmap is not None) == (forcefield == "amber19-all.xml")
     components = EnergyModel(params, batch_size=4, block=128).components(frames)
     reference, _ = _reference_by_force(system, frames)
