@@ -21,6 +21,7 @@ from rankbind.energies.alanine import (
     AlanineScanError,
     alanine_scan,
     interface_residues,
+    truncatable,
     truncate_to_alanine,
 )
 from rankbind.energies.entropy import KB_KJ, interaction_entropy
@@ -284,6 +285,8 @@ def test_truncation_geometry_and_refusals(fragment):
     np.testing.assert_array_equal(mutant.positions[:, index["HB1"]], frames[:, wt["HB2"]])
     # C-terminal TYR: 22 atoms -> ALA with OXT: 11 (HB2/HB3 kept, one H replaces CG)
     assert mutant.topology.getNumAtoms() == topology.getNumAtoms() - 11
+    assert truncatable(topology, tyr) is None
+    assert "already ALA" in truncatable(mutant.topology, tyr)
     with pytest.raises(AlanineScanError, match="ALA241/B.*already ALA"):
         truncate_to_alanine(mutant.topology, mutant.positions, [tyr])
     with pytest.raises(AlanineScanError, match="outside the topology"):

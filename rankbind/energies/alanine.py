@@ -59,6 +59,40 @@ def residue_label(residue: app.Residue) -> str:
     return f"{residue.name}{residue.id}/{residue.chain.id}"
 
 
+def _bond_lists(topology: app.Topology) -> dict[int, list]:
+    bonded: dict[int, list] = {a.index: [] for a in topology.atoms()}
+    for a, b in topology.bonds():
+        bonded[a.index].append(b)
+        bonded[b.index].append(a)
+    return bonded
+
+
+def _gamma_atoms(res: app.Residue, bonded: dict[int, list]) -> list | str:
+    """Heavy side-chain atoms bonded to CB, or the reason the residue cannot be truncated."""
+    if res.name in _NOT_TRUNCATABLE:
+        return f"it {_NOT_TRUNCATABLE[res.name]}"
+    names = {a.name: a for a in res.atoms()}
+    if "CB" not in names or "CA" not in names:
+        return "no CA/CB atoms"
+    gammas = [
+        b
+        for b in bonded[names["CB"].index]
+        if b.residue is res and b.name not in _BACKBONE and b.element.symbol != "H"
+    ]
+    if not gammas:
+        return "no side-chain atom bonded to CB"
+    if any(b.residue is not res for g in gammas for b in bonded[g.index]):
+        return "its side chain is bonded to another residue (e.g. a disulfide)"
+    return gammas
+
+
+def truncatable(topology: app.Topology, residue: int) -> str | None:
+    """None if residue index ``residue`` can be truncated to ALA, else the reason."""
+    res = list(topology.residues())[residue]
+    gammas = _gamma_atoms(res, _bond_lists(topology))
+    return gammas if isinstance(gammas, str) else None
+
+
 def truncate_to_alanine(
     topology: app.Topology, frames: np.ndarray, residues: Sequence[int]
 ) -> Mutant:
@@ -73,10 +107,7 @@ def truncate_to_alanine(
         if not 0 <= int(r) < len(all_residues):
             raise AlanineScanError(f"residue index {r} outside the topology")
         wanted.add(int(r))
-    bonded: dict[int, list] = {a.index: [] for a in topology.atoms()}
-    for a, b in topology.bonds():
-        bonded[a.index].append(b)
-        bonded[b.index].append(a)
+    bonded = _bond_lists(topology)
 
     keep, new_h = [], {}  # new_h: CB atom index -> list of gamma atom indices
     for res in all_residues:
@@ -84,26 +115,10 @@ def truncate_to_alanine(
         if res.index not in wanted:
             keep.extend(atoms)
             continue
-        label = residue_label(res)
-        if res.name in _NOT_TRUNCATABLE:
-            raise AlanineScanError(
-                f"cannot truncate {label} to ALA: it {_NOT_TRUNCATABLE[res.name]}"
-            )
-        names = {a.name: a for a in atoms}
-        if "CB" not in names or "CA" not in names:
-            raise AlanineScanError(f"cannot truncate {label}: no CA/CB atoms")
-        cb = names["CB"]
-        gammas = [
-            b
-            for b in bonded[cb.index]
-            if b.residue is res and b.name not in _BACKBONE and b.element.symbol != "H"
-        ]
-        if not gammas:
-            raise AlanineScanError(f"cannot truncate {label}: no side-chain atom bonded to CB")
-        if res.name in ("CYS", "CYX") and any(
-            b.residue is not res for g in gammas for b in bonded[g.index]
-        ):
-            raise AlanineScanError(f"cannot truncate {label}: its SG is in a disulfide bond")
+        gammas = _gamma_atoms(res, bonded)
+        if isinstance(gammas, str):
+            raise AlanineScanError(f"cannot truncate {residue_label(res)} to ALA: {gammas}")
+        cb = next(a for a in atoms if a.name == "CB")
         keep.extend(a for a in atoms if a.name in _BACKBONE or a.name in _CB_HYDROGENS)
         new_h[cb.index] = [g.index for g in gammas]
 

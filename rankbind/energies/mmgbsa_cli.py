@@ -155,7 +155,12 @@ def _mutants(topology, texts: list[str]) -> list[list[int]]:
 
 
 def run(args) -> int:
-    from rankbind.energies.alanine import alanine_scan, interface_residues
+    from rankbind.energies.alanine import (
+        alanine_scan,
+        interface_residues,
+        residue_label,
+        truncatable,
+    )
     from rankbind.energies.mmgbsa import MMGBSASettings, mmgbsa
     from rankbind.fileio import write_json
 
@@ -181,14 +186,15 @@ def run(args) -> int:
     out = {"structure": str(args.structure), "trajectory": str(args.trajectory or "")}
     out.update(result.as_dict())
     mutants = _mutants(topology, args.mutant)
+    skipped = []
     if args.scan_interface:
         residues = list(topology.residues())
-        skip = {"GLY", "ALA", "PRO", "CYX"}
-        mutants += [
-            [r]
-            for r in interface_residues(topology, frames, receptor, ligand)
-            if residues[r].name not in skip
-        ]
+        for r in interface_residues(topology, frames, receptor, ligand):
+            reason = truncatable(topology, r)
+            if reason is None:
+                mutants.append([r])
+            else:
+                skipped.append(f"{residue_label(residues[r])}: {reason}")
     if mutants:
         _, scans = alanine_scan(
             topology, frames, receptor, ligand, mutants, settings, args.hotspot, wild_type=result
@@ -197,6 +203,7 @@ def run(args) -> int:
             "method": "truncation at CB, H on the CB->Xgamma vector at 1.09 A; paired per frame",
             "hotspot_threshold_kcal_per_mol": args.hotspot,
             "mutants": [s.as_dict() for s in scans],
+            "interface_residues_not_scanned": skipped,
         }
     write_json(args.output, out)
     dg = result.delta_g
