@@ -312,11 +312,16 @@ class EnergyModel:
     ``{component: (F, N)}`` kJ/mol, :meth:`components` ``{component: (F,)}``,
     :meth:`forces` (F, N, 3) kJ/mol/nm = -dE/dx by autodiff, :meth:`pair_matrix`
     (F, Ra, Rb) kJ/mol. Frames are evaluated ``batch_size`` at a time (vmapped; the last
-    batch is padded so one compilation serves every call)."""
+    batch is padded so one compilation serves every call). Pair work runs in row blocks of
+    ``block`` atoms (default: sized so one pair intermediate holds ~8M numbers per batch);
+    energies need O(batch·block·N) memory, forces (reverse mode) O(batch·N²)."""
 
-    def __init__(self, params: EnergyParameters, batch_size: int = 8, block: int = 256):
+    def __init__(self, params: EnergyParameters, batch_size: int = 8, block: int | None = None):
         self.params = params
         self.batch_size = int(batch_size)
+        if block is None:  # ~2^23 pair elements per intermediate across the batch
+            per_row = max(1, params.n_atoms * self.batch_size)
+            block = max(16, min(512, (1 << 23) // per_row // 8 * 8))
         energy, pair_matrix = make_energy_function(params, block=block)
         self._per_atom = jax.jit(jax.vmap(energy, in_axes=(0, None)))
         self._pairs = jax.jit(jax.vmap(pair_matrix, in_axes=(0, None, None)))
