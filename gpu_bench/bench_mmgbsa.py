@@ -161,6 +161,7 @@ def main(argv=None) -> int:
             "frames_per_second": len(x) / jax_s,
             "compile_seconds": compile_s,
             "batch_size": args.batch_size,
+            "pair_row_block": model.model.block,
             "precision": "float64",
             "device": str(jax.devices()[0]),
         },

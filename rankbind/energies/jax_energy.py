@@ -322,6 +322,7 @@ class EnergyModel:
         if block is None:  # ~2^23 pair elements per intermediate across the batch
             per_row = max(1, params.n_atoms * self.batch_size)
             block = max(16, min(512, (1 << 23) // per_row // 8 * 8))
+        self.block = int(block)
         energy, pair_matrix = make_energy_function(params, block=block)
         self._per_atom = jax.jit(jax.vmap(energy, in_axes=(0, None)))
         self._pairs = jax.jit(jax.vmap(pair_matrix, in_axes=(0, None, None)))
