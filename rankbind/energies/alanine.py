@@ -1,0 +1,249 @@
+"""Computational alanine scanning by side-chain truncation at Cβ.
+
+A residue becomes ALA by deleting every side-chain atom beyond Cβ and replacing each heavy
+atom bonded to Cβ (Cγ, Cγ1/Cγ2, Oγ, Oγ1, Sγ) with a hydrogen on the Cβ→Xγ bond vector at
+1.09 Å (the standard truncation used by Amber/gmx_MMPBSA alanine scanning). Every frame keeps
+the wild-type coordinates of all remaining atoms, so ΔΔG = ΔG(mutant) - ΔG(wild type) is a
+paired per-frame difference from the same single trajectory. The mutant System is rebuilt
+from the same force field (:func:`rankbind.energies.mmgbsa.build_system`).
+
+Several residues may be truncated together (a multi-residue mutant). GLY, ALA and PRO
+(ring through the backbone N) cannot be truncated, nor a cysteine in a disulfide bond;
+these raise :class:`AlanineScanError`. Hot spots: ΔΔG ≥ 1 kcal/mol (default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from openmm import app
+
+from rankbind.energies.entropy import KJ_PER_KCAL
+from rankbind.energies.mmgbsa import (
+    Estimate,
+    MMGBSAResult,
+    MMGBSASettings,
+    bootstrap_mean,
+    mmgbsa,
+)
+from rankbind.errors import RankbindError
+
+CH_BOND_NM = 0.109
+_BACKBONE = {"N", "H", "H1", "H2", "H3", "CA", "HA", "C", "O", "OXT", "CB"}
+_CB_HYDROGENS = ("HB", "HB1", "HB2", "HB3")
+_NOT_TRUNCATABLE = {"GLY": "has no CB", "ALA": "is already ALA", "PRO": "has a backbone ring"}
+
+
+class AlanineScanError(RankbindError):
+    """A residue cannot be truncated to alanine."""
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A truncated structure. positions (F, M, 3) nm; ``parent[k]`` is the wild-type atom
+    that mutant atom k is (or, for an added Cβ hydrogen, the Cβ it is bonded to)."""
+
+    topology: app.Topology
+    positions: np.ndarray
+    parent: np.ndarray
+    label: str
+
+    def atoms_from(self, wild_type_atoms: Sequence[int]) -> np.ndarray:
+        """Mutant atom indices derived from the given wild-type atoms."""
+        return np.flatnonzero(np.isin(self.parent, np.asarray(wild_type_atoms)))
+
+
+def residue_label(residue: app.Residue) -> str:
+    return f"{residue.name}{residue.id}/{residue.chain.id}"
+
+
+def _bond_lists(topology: app.Topology) -> dict[int, list]:
+    bonded: dict[int, list] = {a.index: [] for a in topology.atoms()}
+    for a, b in topology.bonds():
+        bonded[a.index].append(b)
+        bonded[b.index].append(a)
+    return bonded
+
+
+def _gamma_atoms(res: app.Residue, bonded: dict[int, list]) -> list | str:
+    """Heavy side-chain atoms bonded to CB, or the reason the residue cannot be truncated."""
+    if res.name in _NOT_TRUNCATABLE:
+        return f"it {_NOT_TRUNCATABLE[res.name]}"
+    names = {a.name: a for a in res.atoms()}
+    if "CB" not in names or "CA" not in names:
+        return "no CA/CB atoms"
+    gammas = [
+        b
+        for b in bonded[names["CB"].index]
+        if b.residue is res and b.name not in _BACKBONE and b.element.symbol != "H"
+    ]
+    if not gammas:
+        return "no side-chain atom bonded to CB"
+    if any(b.residue is not res for g in gammas for b in bonded[g.index]):
+        return "its side chain is bonded to another residue (e.g. a disulfide)"
+    return gammas
+
+
+def truncatable(topology: app.Topology, residue: int) -> str | None:
+    """None if residue index ``residue`` can be truncated to ALA, else the reason."""
+    res = list(topology.residues())[residue]
+    gammas = _gamma_atoms(res, _bond_lists(topology))
+    return gammas if isinstance(gammas, str) else None
+
+
+def truncate_to_alanine(
+    topology: app.Topology, frames: np.ndarray, residues: Sequence[int]
+) -> Mutant:
+    """Truncate residues (OpenMM residue indices) of ``topology`` to ALA in every frame
+    (F, N, 3) nm."""
+    frames = np.asarray(frames, dtype=float)
+    if frames.ndim == 2:
+        frames = frames[None]
+    all_residues = list(topology.residues())
+    wanted = set()
+    for r in residues:
+        if not 0 <= int(r) < len(all_residues):
+            raise AlanineScanError(f"residue index {r} outside the topology")
+        wanted.add(int(r))
+    bonded = _bond_lists(topology)
+
+    keep, new_h = [], {}  # new_h: CB atom index -> list of gamma atom indices
+    for res in all_residues:
+        atoms = list(res.atoms())
+        if res.index not in wanted:
+            keep.extend(atoms)
+            continue
+        gammas = _gamma_atoms(res, bonded)
+        if isinstance(gammas, str):
+            raise AlanineScanError(f"cannot truncate {residue_label(res)} to ALA: {gammas}")
+        cb = next(a for a in atoms if a.name == "CB")
+        keep.extend(a for a in atoms if a.name in _BACKBONE or a.name in _CB_HYDROGENS)
+        new_h[cb.index] = [g.index for g in gammas]
+
+    top = app.Topology()
+    old_to_new = np.full(topology.getNumAtoms(), -1, dtype=np.int64)
+    kept = {a.index for a in keep}
+    columns: list[tuple[str, int, int]] = []  # ("old", i, -1) or ("h", cb, gamma)
+    new_atoms = {}
+    for chain in topology.chains():
+        c = top.addChain(chain.id)
+        for res in chain.residues():
+            mutated = res.index in wanted
+            r = top.addResidue("ALA" if mutated else res.name, c, res.id, res.insertionCode)
+            hb = 1
+            for a in res.atoms():
+                if a.index not in kept:
+                    continue
+                name = a.name
+                if mutated and name in _CB_HYDROGENS:
+                    name, hb = f"HB{hb}", hb + 1
+                new = top.addAtom(name, a.element, r)
+                old_to_new[a.index] = new.index
+                new_atoms[new.index] = new
+                columns.append(("old", a.index, -1))
+            if mutated:
+                cb_old = next(a.index for a in res.atoms() if a.name == "CB")
+                for g in new_h[cb_old]:
+                    h = top.addAtom(f"HB{hb}", app.element.hydrogen, r)
+                    hb += 1
+                    top.addBond(new_atoms[old_to_new[cb_old]], h)
+                    columns.append(("h", cb_old, g))
+    for a, b in topology.bonds():
+        if old_to_new[a.index] >= 0 and old_to_new[b.index] >= 0:
+            top.addBond(new_atoms[old_to_new[a.index]], new_atoms[old_to_new[b.index]])
+
+    positions = np.zeros((len(frames), len(columns), 3))
+    for k, (kind, i, g) in enumerate(columns):
+        if kind == "old":
+            positions[:, k] = frames[:, i]
+        else:
+            v = frames[:, g] - frames[:, i]
+            positions[:, k] = frames[:, i] + CH_BOND_NM * v / np.linalg.norm(v, axis=1)[:, None]
+    label = "+".join(residue_label(all_residues[r]) for r in sorted(wanted)) + "->ALA"
+    parent = np.array([i for _, i, _ in columns], dtype=np.int64)
+    return Mutant(top, positions, parent, label)
+
+
+@dataclass
+class ScanResult:
+    """ΔΔG = ΔG(mutant) - ΔG(wild type) (kJ/mol per frame and bootstrap estimate)."""
+
+    label: str
+    residues: list[int]
+    ddg_frames: np.ndarray
+    ddg: Estimate
+    hotspot: bool
+    mutant: MMGBSAResult
+
+    def as_dict(self) -> dict:
+        return {
+            "mutation": self.label,
+            "residue_indices": self.residues,
+            "ddG": self.ddg.as_dict(),
+            "hotspot": self.hotspot,
+            "dG_mutant": self.mutant.binding.as_dict(),
+        }
+
+
+def interface_residues(
+    topology: app.Topology,
+    frames: np.ndarray,
+    receptor: Sequence[int],
+    ligand: Sequence[int],
+    cutoff: float = 0.45,
+) -> list[int]:
+    """Residue indices with a heavy atom within ``cutoff`` nm of the other side in any frame."""
+    frames = np.asarray(frames, dtype=float).reshape(-1, topology.getNumAtoms(), 3)
+    atoms = list(topology.atoms())
+    heavy = np.array([a.element is not None and a.element.symbol != "H" for a in atoms])
+    rec = np.array([i for i in receptor if heavy[i]])
+    lig = np.array([i for i in ligand if heavy[i]])
+    close_r, close_l = np.zeros(len(rec), bool), np.zeros(len(lig), bool)
+    for x in frames:
+        d = np.linalg.norm(x[rec][:, None] - x[lig][None], axis=-1) < cutoff
+        close_r |= d.any(axis=1)
+        close_l |= d.any(axis=0)
+    found = {atoms[i].residue.index for i in rec[close_r]} | {
+        atoms[i].residue.index for i in lig[close_l]
+    }
+    return sorted(found)
+
+
+def alanine_scan(
+    topology: app.Topology,
+    frames: np.ndarray,
+    receptor: Sequence[int],
+    ligand: Sequence[int],
+    mutations: Sequence[Sequence[int]],
+    settings: MMGBSASettings | None = None,
+    hotspot_kcal: float = 1.0,
+    wild_type: MMGBSAResult | None = None,
+) -> tuple[MMGBSAResult, list[ScanResult]]:
+    """ΔΔG of each mutant in ``mutations`` (each a list of residue indices truncated
+    together) over frames (F, N, 3) nm. Returns the wild-type result and one
+    :class:`ScanResult` per mutant; ``hotspot`` is ΔΔG ≥ ``hotspot_kcal``."""
+    settings = settings or MMGBSASettings()
+    frames = np.asarray(frames, dtype=float)
+    if frames.ndim == 2:
+        frames = frames[None]
+    wt = wild_type or mmgbsa(topology, frames, receptor, ligand, settings)
+    out = []
+    for group in mutations:
+        mutant = truncate_to_alanine(topology, frames, list(group))
+        rec, lig = mutant.atoms_from(receptor), mutant.atoms_from(ligand)
+        result = mmgbsa(mutant.topology, mutant.positions, rec, lig, settings)
+        ddg = result.delta_total - wt.delta_total
+        mean, sem = bootstrap_mean(ddg, settings.n_bootstrap, settings.seed)
+        out.append(
+            ScanResult(
+                label=mutant.label,
+                residues=[int(r) for r in group],
+                ddg_frames=ddg,
+                ddg=Estimate(mean, sem),
+                hotspot=mean / KJ_PER_KCAL >= hotspot_kcal,
+                mutant=result,
+            )
+        )
+    return wt, out

@@ -1,0 +1,579 @@
+"""Single-trajectory MM/GBSA: per-frame ΔG_bind, bootstrap uncertainty, decomposition.
+
+For each frame, E(complex) - E(receptor) - E(ligand) with E = MM (bonds, angles, torsions,
+CMAP, Coulomb, LJ; NoCutoff) + GB polar (GBn2 or OBC2, OpenMM's CustomGBForce) + nonpolar.
+Receptor and ligand are disjoint sets of whole molecules taken from the same frame (atoms in
+neither, e.g. waters or ions, are stripped), so bonded terms cancel exactly.
+
+Nonpolar term (``settings.nonpolar``): ``"sasa"`` (default) = γ·SASA, SASA per atom from
+mdtraj's Shrake-Rupley (960 points, probe 1.4 Å, mdtraj element radii), γ =
+``surface_tension`` kcal/mol/Å² (0.0072 default, the LCPO-style Amber value); the System is
+then built *without* OpenMM's ACE term so nothing is counted twice. ``"ace"`` = the ACE
+term of OpenMM's GB force (28.3919551 kJ/mol/nm² · (r+0.14)²(r/B)⁶). ``"none"``: polar only.
+
+Engines: ``"jax"`` (:class:`rankbind.energies.jax_energy.EnergyModel`, jit-compiled and
+batched; needed for decomposition) and ``"openmm"`` (reference: one Context per
+component, setPositions per frame, energies by force group).
+
+Decomposition (JAX engine): each pair energy goes half to each atom, self terms to their
+atom, γ·SASA_i to atom i; per-atom ΔG contributions are E_i(complex) - E_i(alone) and
+sum per residue to exactly the frame's ΔG. The receptor×ligand residue pair matrix holds the
+direct Coulomb + LJ + GB pair energies across the interface in the complex; it does not
+contain desolvation (Born-radius changes, self and nonpolar terms), which sits on the
+per-residue values only.
+
+The score is enthalpy-like (no solute entropy) unless ``settings.entropy ==
+"interaction"`` (see :mod:`rankbind.energies.entropy`); results say which.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import openmm
+from openmm import app, unit
+
+from rankbind.energies.entropy import KJ_PER_KCAL, InteractionEntropy, interaction_entropy
+from rankbind.energies.parameters import (
+    copy_custom_gb,
+    extract_parameters,
+    is_ace_term,
+    subsystem,
+)
+from rankbind.errors import RankbindError, SelectionError
+
+GB_FILES = {"GBn2": "implicit/gbn2.xml", "OBC2": "implicit/obc2.xml"}
+COMPONENTS = ("bond", "angle", "torsion", "cmap", "coulomb", "lj", "gb", "nonpolar")
+KJ_PER_NM2_PER_KCAL_PER_A2 = KJ_PER_KCAL * 100.0
+
+
+@dataclass(frozen=True)
+class MMGBSASettings:
+    """Physics choices, recorded with every result. Lengths nm, temperature K."""
+
+    forcefield: tuple[str, ...] = ("amber14-all.xml",)
+    gb_model: str = "GBn2"  # "GBn2" (igb=8) or "OBC2" (igb=5)
+    solute_dielectric: float = 1.0
+    solvent_dielectric: float = 78.5
+    salt_concentration: float = 0.0  # mol/L -> Debye κ as OpenMM's AmberPrmtopFile
+    nonpolar: str = "sasa"  # "sasa", "ace" or "none"
+    surface_tension: float = 0.0072  # kcal/mol/Å² (nonpolar="sasa")
+    probe_radius: float = 0.14  # nm (Shrake-Rupley)
+    sphere_points: int = 960
+    temperature: float = 298.15  # K (κ and the entropy estimate)
+    entropy: str = "none"  # "none" or "interaction"
+    n_bootstrap: int = 1000
+    seed: int = 0
+    engine: str = "jax"  # "jax" or "openmm"
+    batch_size: int = 8  # frames per compiled JAX batch
+    platform: str = "Reference"  # OpenMM engine platform
+
+    def __post_init__(self):
+        choices = {
+            "gb_model": tuple(GB_FILES),
+            "nonpolar": ("sasa", "ace", "none"),
+            "entropy": ("none", "interaction"),
+            "engine": ("jax", "openmm"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise RankbindError(
+                    f"MM/GBSA setting {name}={getattr(self, name)!r}: choose one of {allowed}"
+                )
+        if self.salt_concentration < 0 or self.surface_tension < 0:
+            raise RankbindError("MM/GBSA salt_concentration and surface_tension must be >= 0")
+
+    @property
+    def kappa(self) -> float:
+        """Debye screening κ (nm⁻¹), OpenMM/Amber convention incl. the 0.73 ion-exclusion factor."""
+        c = self.salt_concentration
+        return 7.3 * 50.33355 * math.sqrt(c / self.solvent_dielectric / self.temperature)
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out["forcefield"] = list(self.forcefield) + [GB_FILES[self.gb_model]]
+        out["kappa_per_nm"] = self.kappa
+        out["nonbonded_method"] = "NoCutoff (all pairs, non-periodic)"
+        out["setting"] = "single-trajectory MM/GBSA"
+        if self.nonpolar == "sasa":
+            out["sasa"] = (
+                f"mdtraj.shrake_rupley, {self.sphere_points} points, probe "
+                f"{self.probe_radius} nm, mdtraj element radii; gamma "
+                f"{self.surface_tension} kcal/mol/A^2, no offset; OpenMM ACE term off"
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Mean and bootstrap standard error, kJ/mol."""
+
+    mean: float
+    sem: float
+
+    def as_dict(self) -> dict:
+        return {
+            "kJ_per_mol": self.mean,
+            "sem_kJ_per_mol": self.sem,
+            "kcal_per_mol": self.mean / KJ_PER_KCAL,
+            "sem_kcal_per_mol": self.sem / KJ_PER_KCAL,
+        }
+
+
+@dataclass
+class Decomposition:
+    """Per-residue ΔG (mean/sem over frames, kJ/mol) and the receptor×ligand pair matrix.
+
+    residues: (chain id, residue number, residue name, "receptor"|"ligand") per entry of
+    ``per_residue`` (R,) / ``per_residue_sem`` (R,); ``per_residue_frames`` (F, R);
+    ``pairs`` (R_rec, R_lig) mean direct interaction, rows ``receptor_residues``, columns
+    ``ligand_residues`` (indices into ``residues``)."""
+
+    residues: list[tuple[str, str, str, str]]
+    per_residue_frames: np.ndarray
+    per_residue: np.ndarray
+    per_residue_sem: np.ndarray
+    receptor_residues: np.ndarray
+    ligand_residues: np.ndarray
+    pairs: np.ndarray
+    scheme: str = (
+        "per-atom: half of each pair term to each atom, self and SASA terms to their atom; "
+        "pairs: direct Coulomb+LJ+GB pair energy in the complex (no desolvation)"
+    )
+
+    def as_dict(self) -> dict:
+        rows = []
+        for k, (chain, number, name, side) in enumerate(self.residues):
+            rows.append(
+                {
+                    "chain": chain,
+                    "residue": number,
+                    "name": name,
+                    "side": side,
+                    "dG_kcal_per_mol": self.per_residue[k] / KJ_PER_KCAL,
+                    "sem_kcal_per_mol": self.per_residue_sem[k] / KJ_PER_KCAL,
+                }
+            )
+        pairs = []
+        for a, ra in enumerate(self.receptor_residues):
+            for b, rb in enumerate(self.ligand_residues):
+                if abs(self.pairs[a, b]) >= KJ_PER_KCAL * 0.1:
+                    pairs.append(
+                        {
+                            "receptor": list(self.residues[ra][:3]),
+                            "ligand": list(self.residues[rb][:3]),
+                            "kcal_per_mol": self.pairs[a, b] / KJ_PER_KCAL,
+                        }
+                    )
+        return {"scheme": self.scheme, "per_residue": rows, "pairs_over_0.1_kcal": pairs}
+
+
+@dataclass
+class MMGBSAResult:
+    """Per-frame energies (kJ/mol, arrays (F,)) per component and the ΔG_bind estimate."""
+
+    settings: MMGBSASettings
+    complex: dict[str, np.ndarray]
+    receptor: dict[str, np.ndarray]
+    ligand: dict[str, np.ndarray]
+    delta: dict[str, np.ndarray]
+    delta_total: np.ndarray
+    binding: Estimate  # mean ΔG score over frames (enthalpy-like unless entropy given)
+    entropy: InteractionEntropy | None = None
+    decomposition: Decomposition | None = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def score_kind(self) -> str:
+        if self.entropy is None:
+            return "MM/GBSA enthalpy-like score: no solute entropy term"
+        return "MM/GBSA score + interaction entropy (-TdS): dG = <dE_MM/GBSA> - TdS"
+
+    @property
+    def delta_g(self) -> Estimate:
+        """The reported binding free energy: score, plus -TΔS if an entropy was estimated."""
+        if self.entropy is None:
+            return self.binding
+        return Estimate(
+            self.binding.mean + self.entropy.minus_t_delta_s,
+            math.hypot(self.binding.sem, self.entropy.sem),
+        )
+
+    def as_dict(self) -> dict:
+        delta = {
+            k: Estimate(
+                float(v.mean()), float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0
+            ).as_dict()
+            for k, v in self.delta.items()
+        }
+        return {
+            "score_kind": self.score_kind,
+            "dG_bind": self.delta_g.as_dict(),
+            "mmgbsa_score": self.binding.as_dict(),
+            "entropy": None if self.entropy is None else self.entropy.as_dict(),
+            "components_delta_mean_sem_of_mean": delta,
+            "n_frames": int(len(self.delta_total)),
+            "per_frame_dG_kcal_per_mol": (self.delta_total / KJ_PER_KCAL).tolist(),
+            "settings": self.settings.as_dict(),
+            "info": self.info,
+            "decomposition": None if self.decomposition is None else self.decomposition.as_dict(),
+        }
+
+
+def bootstrap_mean(
+    values: np.ndarray, n_bootstrap: int = 1000, seed: int = 0
+) -> tuple[float, float]:
+    """(mean, bootstrap standard error of the mean) of iid samples (F,). Frames from a
+    trajectory should be decorrelated first (stride by the correlation time)."""
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or len(values) == 0:
+        raise ValueError("bootstrap_mean needs a non-empty 1-D array")
+    if len(values) == 1:
+        return float(values[0]), 0.0
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(values), size=(n_bootstrap, len(values)))
+    return float(values.mean()), float(values[idx].mean(axis=1).std(ddof=1))
+
+
+def build_system(topology: app.Topology, settings: MMGBSASettings) -> openmm.System:
+    """The implicit-solvent System MM/GBSA evaluates (NoCutoff, no constraints, ACE term
+    only when ``settings.nonpolar == "ace"``)."""
+    forcefield = app.ForceField(*settings.forcefield, GB_FILES[settings.gb_model])
+    try:
+        return forcefield.createSystem(
+            topology,
+            nonbondedMethod=app.NoCutoff,
+            constraints=None,
+            removeCMMotion=False,
+            soluteDielectric=settings.solute_dielectric,
+            solventDielectric=settings.solvent_dielectric,
+            implicitSolventKappa=settings.kappa,
+            sasaMethod="ACE" if settings.nonpolar == "ace" else None,
+        )
+    except ValueError as exc:
+        raise RankbindError(
+            f"cannot parametrise the MM/GBSA complex with {settings.forcefield} + "
+            f"{GB_FILES[settings.gb_model]}: {exc}"
+        ) from exc
+
+
+def subtopology(topology: app.Topology, atoms: Sequence[int]) -> app.Topology:
+    """Topology of ``atoms`` (order preserved) with their bonds."""
+    keep = set(int(a) for a in atoms)
+    modeller = app.Modeller(topology, [openmm.Vec3(0, 0, 0)] * topology.getNumAtoms())
+    modeller.delete([a for a in topology.atoms() if a.index not in keep])
+    return modeller.topology
+
+
+def selection_atoms(topology: app.Topology, chains, selections: str | Sequence[str]) -> list[int]:
+    """Atom indices of the union of residue selections (``rankbind.structures.selection``
+    grammar, e.g. ``"RANKL"``, ``["RANKL/A", "RANKL/C"]``, ``"OPG"``)."""
+    from rankbind.structures.selection import atom_indices
+
+    if isinstance(selections, str):
+        selections = [s for s in selections.split("+") if s.strip()]
+    out: set[int] = set()
+    for text in selections:
+        out.update(atom_indices(topology, chains, text.strip()))
+    return sorted(out)
+
+
+def _check_split(n_atoms: int, receptor: Sequence[int], ligand: Sequence[int]) -> None:
+    r, lig = set(map(int, receptor)), set(map(int, ligand))
+    if not r or not lig:
+        raise SelectionError("MM/GBSA needs a non-empty receptor and ligand")
+    if r & lig:
+        raise SelectionError(f"receptor and ligand share {len(r & lig)} atoms")
+    bad = [a for a in r | lig if not 0 <= a < n_atoms]
+    if bad:
+        raise SelectionError(f"atom indices {bad[:5]} outside the topology ({n_atoms} atoms)")
+
+
+class ComplexModel:
+    """The complex (receptor ∪ ligand atoms of ``topology``) as an MM/GBSA energy model.
+
+    ``atoms``: complex atoms in topology order; ``group``: 0 receptor / 1 ligand per
+    complex atom; ``system``: its OpenMM System; ``topology``: its Topology."""
+
+    def __init__(
+        self,
+        topology: app.Topology,
+        receptor: Sequence[int],
+        ligand: Sequence[int],
+        settings: MMGBSASettings,
+    ):
+        _check_split(topology.getNumAtoms(), receptor, ligand)
+        self.settings = settings
+        self.atoms = np.array(sorted(set(map(int, receptor)) | set(map(int, ligand))))
+        ligand_set = set(map(int, ligand))
+        self.group = np.array([1 if a in ligand_set else 0 for a in self.atoms], dtype=np.int64)
+        self.topology = subtopology(topology, self.atoms)
+        self.system = build_system(self.topology, settings)
+        self.receptor_local = np.flatnonzero(self.group == 0)
+        self.ligand_local = np.flatnonzero(self.group == 1)
+        # raises if a bond, angle, torsion or exception crosses the split
+        self.receptor_system = subsystem(self.system, self.receptor_local)
+        self.ligand_system = subsystem(self.system, self.ligand_local)
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            from rankbind.energies.jax_energy import EnergyModel
+
+            self._model = EnergyModel(
+                extract_parameters(self.system), batch_size=self.settings.batch_size
+            )
+        return self._model
+
+    # -- nonpolar -------------------------------------------------------------------------
+    def sasa(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-atom SASA (F, n) nm² in the complex and with receptor and ligand apart."""
+        import mdtraj
+
+        top = mdtraj.Topology.from_openmm(self.topology)
+        traj = mdtraj.Trajectory(frames, top)
+        kw = dict(
+            probe_radius=self.settings.probe_radius,
+            n_sphere_points=self.settings.sphere_points,
+            mode="atom",
+        )
+        bound = mdtraj.shrake_rupley(traj, **kw)
+        apart = np.zeros_like(bound)
+        for part in (self.receptor_local, self.ligand_local):
+            apart[:, part] = mdtraj.shrake_rupley(traj.atom_slice(part), **kw)
+        return bound, apart
+
+    def _nonpolar_per_atom(self, frames) -> tuple[np.ndarray, np.ndarray]:
+        if self.settings.nonpolar != "sasa":
+            zero = np.zeros(frames.shape[:2])
+            return zero, zero
+        gamma = self.settings.surface_tension * KJ_PER_NM2_PER_KCAL_PER_A2
+        bound, apart = self.sasa(frames)
+        return gamma * bound.astype(float), gamma * apart.astype(float)
+
+    # -- engines --------------------------------------------------------------------------
+    def per_atom(self, frames: np.ndarray) -> tuple[dict, dict]:
+        """JAX per-atom energies {component: (F, n)} kJ/mol (:data:`COMPONENTS`): in the
+        complex, and with receptor and ligand each alone."""
+        bound = self.model.per_atom(frames)
+        apart = self.model.per_atom(frames, self.group)
+        bound["nonpolar"], apart["nonpolar"] = bound.pop("ace"), apart.pop("ace")
+        if self.settings.nonpolar == "sasa":
+            bound["nonpolar"], apart["nonpolar"] = self._nonpolar_per_atom(frames)
+        return bound, apart
+
+    def _sums(self, bound: dict, apart: dict) -> tuple[dict, dict, dict]:
+        cx = {k: v.sum(axis=1) for k, v in bound.items()}
+        rec = {k: v[:, self.receptor_local].sum(axis=1) for k, v in apart.items()}
+        lig = {k: v[:, self.ligand_local].sum(axis=1) for k, v in apart.items()}
+        return cx, rec, lig
+
+    def energies_openmm(self, frames: np.ndarray) -> tuple[dict, dict, dict]:
+        """{component: (F,)} kJ/mol for complex, receptor, ligand: one OpenMM Context per
+        component (platform ``settings.platform``), setPositions and getState per frame."""
+        np_bound, np_apart = self._nonpolar_per_atom(frames)
+        out = []
+        for system, atoms in (
+            (self.system, np.arange(len(self.atoms))),
+            (self.receptor_system, self.receptor_local),
+            (self.ligand_system, self.ligand_local),
+        ):
+            energies = openmm_components(system, frames[:, atoms], self.settings.platform)
+            if self.settings.nonpolar == "sasa":
+                source = np_bound if system is self.system else np_apart
+                energies["nonpolar"] = source[:, atoms].sum(axis=1)
+            out.append(energies)
+        return tuple(out)
+
+
+def _component_system(system: openmm.System) -> tuple[openmm.System, dict[int, str]]:
+    """A copy of ``system`` whose force groups separate the MM/GBSA components: the
+    NonbondedForce is split into a Coulomb-only and an LJ-only copy and the GB force into a
+    polar copy and (if present) an ACE-only copy."""
+    copy = openmm.XmlSerializer.clone(system)
+    names = {
+        "HarmonicBondForce": "bond",
+        "HarmonicAngleForce": "angle",
+        "PeriodicTorsionForce": "torsion",
+        "CMAPTorsionForce": "cmap",
+    }
+    groups: dict[int, str] = {}
+    extra = []
+    for k in reversed(range(copy.getNumForces())):
+        force = copy.getForce(k)
+        name = type(force).__name__
+        if name in names:
+            force.setForceGroup(len(groups))
+            groups[len(groups)] = names[name]
+        elif name == "NonbondedForce":
+            coulomb = openmm.XmlSerializer.clone(force)
+            lj = openmm.XmlSerializer.clone(force)
+            for i in range(force.getNumParticles()):
+                qi, si, ei = force.getParticleParameters(i)
+                coulomb.setParticleParameters(i, qi, si, 0.0)
+                lj.setParticleParameters(i, 0.0, si, ei)
+            for i in range(force.getNumExceptions()):
+                a, b, qq, s, e = force.getExceptionParameters(i)
+                coulomb.setExceptionParameters(i, a, b, qq, s, 0.0)
+                lj.setExceptionParameters(i, a, b, 0.0, s, e)
+            extra += [(coulomb, "coulomb"), (lj, "lj")]
+            copy.removeForce(k)
+        elif name == "CustomGBForce":
+            extra.append((copy_custom_gb(force, keep_term=lambda e: not is_ace_term(e)), "gb"))
+            if any(
+                is_ace_term(force.getEnergyTermParameters(i)[0])
+                for i in range(force.getNumEnergyTerms())
+            ):
+                extra.append((copy_custom_gb(force, keep_term=is_ace_term), "nonpolar"))
+            copy.removeForce(k)
+        else:
+            copy.removeForce(k)
+    for force, name in extra:
+        force.setForceGroup(len(groups))
+        groups[len(groups)] = name
+        copy.addForce(force)
+    return copy, groups
+
+
+def openmm_components(
+    system: openmm.System, frames: np.ndarray, platform: str = "Reference"
+) -> dict[str, np.ndarray]:
+    """{component: (F,)} kJ/mol of ``system`` over frames (F, n, 3) nm, by OpenMM."""
+    split, groups = _component_system(system)
+    try:
+        context = openmm.Context(
+            split, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName(platform)
+        )
+    except openmm.OpenMMException as exc:
+        raise RankbindError(f"OpenMM platform '{platform}' unusable: {exc}") from exc
+    out = {c: np.zeros(len(frames)) for c in COMPONENTS}
+    for f, x in enumerate(frames):
+        context.setPositions(x)
+        for g, name in groups.items():
+            state = context.getState(getEnergy=True, groups={g})
+            out[name][f] += state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+    return out
+
+
+def _physics(settings: MMGBSASettings) -> tuple:
+    """The settings that define the System and the energy (not how it is evaluated)."""
+    return (
+        settings.forcefield,
+        settings.gb_model,
+        settings.solute_dielectric,
+        settings.solvent_dielectric,
+        settings.salt_concentration,
+        settings.nonpolar,
+        settings.surface_tension,
+        settings.probe_radius,
+        settings.sphere_points,
+        settings.temperature,
+    )
+
+
+def _residues_of(model: ComplexModel) -> tuple[list, np.ndarray]:
+    residues, index = [], np.zeros(len(model.atoms), dtype=np.int64)
+    for k, res in enumerate(model.topology.residues()):
+        atoms = [a.index for a in res.atoms()]
+        side = "ligand" if model.group[atoms[0]] == 1 else "receptor"
+        residues.append((res.chain.id, res.id, res.name, side))
+        index[atoms] = k
+    return residues, index
+
+
+def mmgbsa(
+    topology: app.Topology,
+    frames: np.ndarray,
+    receptor: Sequence[int],
+    ligand: Sequence[int],
+    settings: MMGBSASettings | None = None,
+    decompose: bool = False,
+    model: ComplexModel | None = None,
+) -> MMGBSAResult:
+    """Single-trajectory MM/GBSA over ``frames`` (F, N, 3) nm of ``topology``.
+
+    receptor, ligand: disjoint atom indices (whole molecules) of ``topology``; see
+    :func:`selection_atoms`. ``model`` reuses a :class:`ComplexModel` (and its compiled
+    kernel). Returns per-frame components and ΔG with a bootstrap standard error."""
+    settings = settings or MMGBSASettings()
+    frames = np.asarray(frames, dtype=float)
+    if frames.ndim == 2:
+        frames = frames[None]
+    if frames.ndim != 3 or frames.shape[1:] != (topology.getNumAtoms(), 3):
+        raise RankbindError(
+            f"frames have shape {frames.shape}, expected (F, {topology.getNumAtoms()}, 3) nm"
+        )
+    if not np.all(np.isfinite(frames)):
+        raise RankbindError("frames contain NaN or infinite coordinates")
+    if model is None:
+        model = ComplexModel(topology, receptor, ligand, settings)
+    elif _physics(model.settings) != _physics(settings) or not np.array_equal(
+        model.atoms, sorted(set(map(int, receptor)) | set(map(int, ligand)))
+    ):
+        raise RankbindError("the ComplexModel was built for other atoms or physics settings")
+    x = frames[:, model.atoms]
+    decomposition = None
+    if settings.engine == "jax":
+        bound, apart = model.per_atom(x)
+        cx, rec, lig = model._sums(bound, apart)
+        if decompose:
+            decomposition = _decompose(model, x, bound, apart, settings)
+    else:
+        if decompose:
+            raise RankbindError("per-residue decomposition needs engine='jax'")
+        cx, rec, lig = model.energies_openmm(x)
+    delta = {k: cx[k] - rec[k] - lig[k] for k in COMPONENTS}
+    total = sum(delta.values())
+    mean, sem = bootstrap_mean(total, settings.n_bootstrap, settings.seed)
+    entropy = None
+    if settings.entropy == "interaction":
+        interaction = delta["coulomb"] + delta["lj"]
+        entropy = interaction_entropy(
+            interaction, settings.temperature, settings.n_bootstrap, settings.seed
+        )
+    return MMGBSAResult(
+        settings=settings,
+        complex=cx,
+        receptor=rec,
+        ligand=lig,
+        delta=delta,
+        delta_total=total,
+        binding=Estimate(mean, sem),
+        entropy=entropy,
+        decomposition=decomposition,
+        info={
+            "complex_atoms": int(len(model.atoms)),
+            "receptor_atoms": int(len(model.receptor_local)),
+            "ligand_atoms": int(len(model.ligand_local)),
+            "openmm_version": openmm.__version__,
+        },
+    )
+
+
+def _decompose(model, x, bound, apart, settings) -> Decomposition:
+    residues, res_index = _residues_of(model)
+    n_res = len(residues)
+    per_atom = sum(bound[k] - apart[k] for k in COMPONENTS)  # (F, n)
+    onehot = np.zeros((len(model.atoms), n_res))
+    onehot[np.arange(len(model.atoms)), res_index] = 1.0
+    per_residue = per_atom @ onehot  # (F, R)
+    rec_res = np.array([k for k, r in enumerate(residues) if r[3] == "receptor"])
+    lig_res = np.array([k for k, r in enumerate(residues) if r[3] == "ligand"])
+    pairs = model.model.pair_matrix(x, onehot[:, rec_res], onehot[:, lig_res])
+    sems = [
+        bootstrap_mean(per_residue[:, k], settings.n_bootstrap, settings.seed)[1]
+        for k in range(n_res)
+    ]
+    return Decomposition(
+        residues=residues,
+        per_residue_frames=per_residue,
+        per_residue=per_residue.mean(axis=0),
+        per_residue_sem=np.array(sems),
+        receptor_residues=rec_res,
+        ligand_residues=lig_res,
+        pairs=pairs.mean(axis=0),
+    )

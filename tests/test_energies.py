@@ -1,0 +1,377 @@
+"""MM/GBSA: JAX energies against OpenMM's double-precision Reference platform, MM/GBSA
+engines against each other, decomposition identities, alanine scanning, bootstrap and
+interaction entropy against analytic results.
+
+System: a 21-residue fragment of the 3URF RANKL/OPG interface (three RANKL segments, one
+of them ~2 nm from OPG, and two OPG segments), each segment its own chain, prepared with
+PDBFixer (missing atoms, hydrogens at pH 7)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+
+import numpy as np
+import openmm
+import pytest
+from openmm import app, unit
+
+from rankbind.energies.alanine import (
+    AlanineScanError,
+    alanine_scan,
+    interface_residues,
+    truncatable,
+    truncate_to_alanine,
+)
+from rankbind.energies.entropy import KB_KJ, interaction_entropy
+from rankbind.energies.jax_energy import EnergyModel
+from rankbind.energies.mmgbsa import (
+    ComplexModel,
+    MMGBSASettings,
+    bootstrap_mean,
+    build_system,
+    mmgbsa,
+    selection_atoms,
+)
+from rankbind.energies.parameters import UnsupportedSystemError, extract_parameters
+from rankbind.errors import RankbindError
+
+KCAL = 4.184
+# (chain, first, last) in UniProt numbering; RANKL A:200-203 is ~2 nm from OPG
+SEGMENTS = [("A", 179, 182), ("A", 237, 241), ("A", 200, 203), ("R", 68, 71), ("R", 114, 118)]
+
+
+@pytest.fixture(scope="module")
+def fragment():
+    from pdbfixer import PDBFixer
+
+    from rankbind.structures import build_assembly
+    from rankbind.structures.pdbfile import format_atom
+
+    assembly = build_assembly("3URF", "interface")
+    lines = []
+    for k, (chain, lo, hi) in enumerate(SEGMENTS):
+        for atom in assembly.atoms:
+            if atom.record == "ATOM" and atom.chain == chain and lo <= atom.resseq <= hi:
+                moved = dataclasses.replace(atom, chain="ABCDE"[k])
+                lines.append(format_atom(moved, len(lines) + 1))
+        lines.append("TER")
+    fixer = PDBFixer(pdbfile=io.StringIO("\n".join(lines) + "\nEND\n"))
+    fixer.findMissingResidues()
+    fixer.missingResidues = {}
+    fixer.findMissingAtoms()
+    previous = os.environ.get("OPENMM_DEFAULT_PLATFORM")
+    os.environ["OPENMM_DEFAULT_PLATFORM"] = "Reference"  # PDBFixer's internal Contexts
+    try:
+        fixer.addMissingAtoms()
+        fixer.addMissingHydrogens(7.0)
+    finally:
+        if previous is None:
+            del os.environ["OPENMM_DEFAULT_PLATFORM"]
+        else:
+            os.environ["OPENMM_DEFAULT_PLATFORM"] = previous
+    topology = fixer.topology
+    x0 = np.array(fixer.positions.value_in_unit(unit.nanometer))
+    rng = np.random.default_rng(7)
+    frames = x0[None] + rng.normal(0.0, 0.004, (3,) + x0.shape)
+    receptor = [a.index for a in topology.atoms() if a.residue.chain.id in "ABC"]
+    ligand = [a.index for a in topology.atoms() if a.residue.chain.id in "DE"]
+    residues = {(r.chain.id, r.id): r.index for r in topology.residues()}
+    return topology, frames, receptor, ligand, residues
+
+
+def _reference_by_force(system, frames):
+    """OpenMM Reference-platform energy per force type and forces, per frame."""
+    system = openmm.XmlSerializer.clone(system)
+    names = {}
+    for k, force in enumerate(system.getForces()):
+        force.setForceGroup(k)
+        names[k] = type(force).__name__
+    context = openmm.Context(
+        system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference")
+    )
+    energies, forces = [], []
+    for x in frames:
+        context.setPositions(x)
+        energies.append(
+            {
+                name: context.getState(getEnergy=True, groups={k})
+                .getPotentialEnergy()
+                .value_in_unit(unit.kilojoule_per_mole)
+                for k, name in names.items()
+            }
+        )
+        state = context.getState(getForces=True)
+        forces.append(
+            state.getForces(asNumpy=True).value_in_unit(unit.kilojoule_per_mole / unit.nanometer)
+        )
+    return energies, np.array(forces)
+
+
+def _compare(jax_components, reference):
+    mapping = {
+        "HarmonicBondForce": ["bond"],
+        "HarmonicAngleForce": ["angle"],
+        "PeriodicTorsionForce": ["torsion"],
+        "CMAPTorsionForce": ["cmap"],
+        "NonbondedForce": ["coulomb", "lj"],
+        "CustomGBForce": ["gb", "ace"],
+    }
+    for f, ref in enumerate(reference):
+        for name, value in ref.items():
+            if name == "CMMotionRemover":
+                continue
+            ours = sum(jax_components[c][f] for c in mapping[name])
+            assert abs(ours - value) / KCAL < 1e-6, (name, f, ours, value)
+        total = sum(v[f] for v in jax_components.values())
+        assert abs(total - sum(ref.values())) / KCAL < 0.01
+
+
+def test_jax_gbn2_energy_and_forces_match_openmm_reference(fragment):
+    topology, frames, *_ = fragment
+    system = build_system(topology, MMGBSASettings(gb_model="GBn2", nonpolar="ace"))
+    params = extract_parameters(system)
+    assert params.gb.model == "GBn2" and params.gb.neck and params.gb.ace
+    assert params.gb.offset == pytest.approx(0.0195141)
+    model = EnergyModel(params, batch_size=2, block=128)
+    components = model.components(frames)
+    reference, ref_forces = _reference_by_force(system, frames)
+    _compare(components, reference)
+    assert abs(components["gb"][0]) > 1000  # a real GB energy, not an empty term
+    forces = model.forces(frames)
+    scale = np.abs(ref_forces).max()
+    assert scale > 1000
+    np.testing.assert_allclose(forces, ref_forces, atol=1e-8 * scale, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "forcefield, gb_model", [("amber14-all.xml", "OBC2"), ("amber19-all.xml", "GBn2")]
+)
+def test_jax_energy_matches_openmm_obc2_salt_and_amber19_cmap(fragment, forcefield, gb_model):
+    topology, frames, *_ = fragment
+    salt = 0.15 if gb_model == "OBC2" else 0.0  # also covers the Debye-screened terms
+    settings = MMGBSASettings(
+        forcefield=(forcefield,), gb_model=gb_model, nonpolar="none", salt_concentration=salt
+    )
+    system = build_system(topology, settings)
+    params = extract_parameters(system)
+    assert params.gb.model == gb_model and not params.gb.ace
+    assert params.gb.kappa == pytest.approx(settings.kappa) and (params.gb.kappa > 0) == (salt > 0)
+    assert (params.cmap is not None) == (forcefield == "amber19-all.xml")
+    components = EnergyModel(params, batch_size=4, block=128).components(frames)
+    reference, _ = _reference_by_force(system, frames)
+    _compare(components, reference)
+    if params.cmap is not None:
+        assert abs(components["cmap"][0]) > 1.0
+
+
+def test_unsupported_systems_are_rejected(fragment):
+    topology, *_ = fragment
+    forcefield = app.ForceField("amber14-all.xml", "implicit/gbn2.xml")
+    system = forcefield.createSystem(
+        topology, nonbondedMethod=app.CutoffNonPeriodic, nonbondedCutoff=1.0 * unit.nanometer
+    )
+    with pytest.raises(UnsupportedSystemError, match="NoCutoff"):
+        extract_parameters(system)
+
+
+@pytest.fixture(scope="module")
+def wild_type(fragment):
+    topology, frames, receptor, ligand, _ = fragment
+    settings = MMGBSASettings(entropy="interaction", n_bootstrap=200)
+    model = ComplexModel(topology, receptor, ligand, settings)
+    return model, mmgbsa(topology, frames, receptor, ligand, settings, decompose=True, model=model)
+
+
+def test_mmgbsa_jax_matches_openmm_engine_and_decomposes_exactly(fragment, wild_type):
+    topology, frames, receptor, ligand, _ = fragment
+    model, jax_result = wild_type
+    reference = mmgbsa(
+        topology,
+        frames,
+        receptor,
+        ligand,
+        dataclasses.replace(model.settings, engine="openmm"),
+        model=model,
+    )
+    np.testing.assert_allclose(
+        jax_result.delta_total / KCAL, reference.delta_total / KCAL, atol=0.01, rtol=0
+    )
+    for part in ("complex", "receptor", "ligand"):
+        for name, values in getattr(reference, part).items():
+            np.testing.assert_allclose(getattr(jax_result, part)[name], values, atol=1e-3)
+    # single trajectory: bonded terms cancel exactly; binding is driven by real interactions
+    for name in ("bond", "angle", "torsion"):
+        assert np.abs(jax_result.delta[name]).max() < 1e-6
+    assert np.all(jax_result.delta["coulomb"] + jax_result.delta["lj"] < -50)
+    assert np.all(jax_result.delta["nonpolar"] < 0)  # buried surface
+    # per-residue contributions sum to the frame's ΔG
+    decomposition = jax_result.decomposition
+    np.testing.assert_allclose(
+        decomposition.per_residue_frames.sum(axis=1), jax_result.delta_total, atol=1e-3
+    )
+    # the far segment (chain C) contributes little; the strongest pair is in contact
+    far = [k for k, r in enumerate(decomposition.residues) if r[0] == "C"]
+    assert np.abs(decomposition.per_residue[far]).max() / KCAL < 0.5
+    a, b = np.unravel_index(np.abs(decomposition.pairs).argmax(), decomposition.pairs.shape)
+    ra = decomposition.residues[decomposition.receptor_residues[a]]
+    rb = decomposition.residues[decomposition.ligand_residues[b]]
+    atoms = {(r.chain.id, r.id): [x.index for x in r.atoms()] for r in topology.residues()}
+    xa, xb = frames[0][atoms[ra[:2]]], frames[0][atoms[rb[:2]]]
+    assert np.linalg.norm(xa[:, None] - xb[None], axis=-1).min() < 0.5
+    # entropy is reported, and the result says so
+    assert jax_result.entropy is not None and "interaction entropy" in jax_result.score_kind
+    summary = jax_result.as_dict()
+    assert summary["dG_bind"]["kcal_per_mol"] == pytest.approx(
+        (jax_result.binding.mean + jax_result.entropy.minus_t_delta_s) / KCAL
+    )
+    assert summary["settings"]["nonbonded_method"].startswith("NoCutoff")
+
+
+def test_split_through_a_molecule_is_rejected(fragment):
+    topology, _, receptor, ligand, _ = fragment
+    with pytest.raises(RankbindError, match="whole molecules"):
+        ComplexModel(topology, receptor[:-3], ligand + receptor[-3:], MMGBSASettings())
+
+
+def test_alanine_scan_far_interface_and_multi_residue(fragment, wild_type):
+    topology, frames, receptor, ligand, residues = fragment
+    far = residues[("C", "201")]  # PHE, ~1.9 nm from OPG
+    hot = residues[("B", "241")]  # TYR lining the groove
+    assert hot in interface_residues(topology, frames, receptor, ligand)
+    assert far not in interface_residues(topology, frames, receptor, ligand)
+    settings = MMGBSASettings(engine="openmm", n_bootstrap=200)
+    wt, scans = alanine_scan(
+        topology, frames, receptor, ligand, [[far], [hot], [far, hot]], settings
+    )
+    far_scan, hot_scan, both = scans
+    assert abs(far_scan.ddg.mean) / KCAL < 0.1
+    assert np.isfinite(hot_scan.ddg.mean) and abs(hot_scan.ddg.mean) / KCAL > 0.1
+    assert both.label == "TYR241/B+PHE201/C->ALA"
+    assert abs(both.ddg.mean - hot_scan.ddg.mean) / KCAL < 0.1
+    assert hot_scan.hotspot == (hot_scan.ddg.mean / KCAL >= 1.0)
+    # reproducible, and the JAX engine gives the same ΔΔG
+    _, again = alanine_scan(topology, frames, receptor, ligand, [[hot]], settings, wild_type=wt)
+    assert again[0].ddg.mean == hot_scan.ddg.mean and again[0].ddg.sem == hot_scan.ddg.sem
+    _, jax_scan = alanine_scan(
+        topology,
+        frames,
+        receptor,
+        ligand,
+        [[hot]],
+        dataclasses.replace(settings, engine="jax"),
+        wild_type=wild_type[1],
+    )
+    np.testing.assert_allclose(jax_scan[0].ddg_frames / KCAL, hot_scan.ddg_frames / KCAL, atol=0.01)
+
+
+def test_truncation_geometry_and_refusals(fragment):
+    topology, frames, _, _, residues = fragment
+    tyr = residues[("B", "241")]
+    mutant = truncate_to_alanine(topology, frames, [tyr])
+    res = list(mutant.topology.residues())[tyr]
+    assert res.name == "ALA"
+    names = sorted(a.name for a in res.atoms())
+    assert names == sorted(["N", "H", "CA", "HA", "CB", "HB1", "HB2", "HB3", "C", "O", "OXT"])
+    index = {a.name: a.index for a in res.atoms()}
+    cb = mutant.positions[:, index["CB"]]
+    new_h = np.linalg.norm(mutant.positions[:, index["HB3"]] - cb, axis=1)
+    np.testing.assert_allclose(new_h, 0.109, atol=1e-12)  # on the CB->CG vector
+    wt = {a.name: a.index for a in list(topology.residues())[tyr].atoms()}
+    cg = frames[:, wt["CG"]] - frames[:, wt["CB"]]
+    along = mutant.positions[:, index["HB3"]] - cb
+    np.testing.assert_allclose(np.cross(along, cg), 0.0, atol=1e-12)
+    np.testing.assert_array_equal(mutant.positions[:, index["HB1"]], frames[:, wt["HB2"]])
+    # C-terminal TYR: 22 atoms -> ALA with OXT: 11 (HB2/HB3 kept, one H replaces CG)
+    assert mutant.topology.getNumAtoms() == topology.getNumAtoms() - 11
+    assert truncatable(topology, tyr) is None
+    assert "already ALA" in truncatable(mutant.topology, tyr)
+    with pytest.raises(AlanineScanError, match="ALA241/B.*already ALA"):
+        truncate_to_alanine(mutant.topology, mutant.positions, [tyr])
+    with pytest.raises(AlanineScanError, match="outside the topology"):
+        truncate_to_alanine(topology, frames, [10**6])
+
+
+def test_bootstrap_matches_analytic_standard_error():
+    rng = np.random.default_rng(3)
+    values = rng.normal(5.0, 2.0, size=400)
+    mean, sem = bootstrap_mean(values, n_bootstrap=2000, seed=11)
+    analytic = values.std(ddof=1) / np.sqrt(len(values))
+    assert mean == pytest.approx(values.mean())
+    assert sem == pytest.approx(analytic, rel=0.1)
+    assert bootstrap_mean(values, 2000, seed=11) == (mean, sem)
+    assert bootstrap_mean(values, 2000, seed=12)[1] != sem
+
+
+def test_interaction_entropy_gaussian_limit():
+    temperature = 300.0
+    kt = KB_KJ * temperature
+    sigma = 1.5 * kt
+    values = np.random.default_rng(5).normal(-100.0, sigma, size=20000)
+    result = interaction_entropy(values, temperature, n_bootstrap=50, seed=1)
+    assert result.minus_t_delta_s == pytest.approx(sigma**2 / (2 * kt), rel=0.05)
+    assert result.converged and 0 < result.sem < 0.05 * result.minus_t_delta_s
+
+
+def test_selection_atoms_split_receptor_and_ligand():
+    from rankbind.structures import build_assembly
+
+    assembly = build_assembly("3URF", "interface")
+    topology, _ = assembly.to_openmm()
+    rankl = selection_atoms(topology, assembly.chains, "RANKL")
+    opg = selection_atoms(topology, assembly.chains, "OPG")
+    both = selection_atoms(topology, assembly.chains, "RANKL/A+RANKL/C")
+    assert rankl == both and not set(rankl) & set(opg)
+    chains = {a.residue.chain.id for a in topology.atoms() if a.index in set(opg)}
+    assert chains == {"R"}
+
+
+def test_cli_writes_result_with_selections_and_scan(fragment, tmp_path):
+    import argparse
+    import json
+
+    from rankbind.energies import mmgbsa_cli
+    from rankbind.errors import SelectionError
+
+    topology, frames, *_ = fragment
+    path = tmp_path / "fragment.pdb"
+    with open(path, "w") as handle:
+        for chain, molecule in zip("ABCDE", ["RANKL"] * 3 + ["OPG"] * 2, strict=True):
+            handle.write(
+                f"REMARK 250 CHAIN {chain} {molecule} human UNIPROT=- SOURCE={chain} "
+                "BIOMT=1 NUMBERING=uniprot\n"
+            )
+        app.PDBFile.writeFile(topology, frames[0] * 10.0, handle, keepIds=True)
+    parser = argparse.ArgumentParser()
+    mmgbsa_cli.configure(parser)
+    out = tmp_path / "result.json"
+    args = parser.parse_args(
+        [str(path), "--receptor", "RANKL", "--ligand", "OPG", "--engine", "openmm"]
+        + ["--mutant", "C:201", "--bootstrap", "50", "-o", str(out)]
+    )
+    assert mmgbsa_cli.run(args) == 0
+    result = json.loads(out.read_text())
+    assert result["n_frames"] == 1 and "no solute entropy" in result["score_kind"]
+    assert result["settings"]["gb_model"] == "GBn2"
+    assert result["settings"]["forcefield"] == ["amber14-all.xml", "implicit/gbn2.xml"]
+    assert np.isfinite(result["dG_bind"]["kcal_per_mol"])
+    (mutant,) = result["alanine_scan"]["mutants"]
+    assert mutant["mutation"] == "PHE201/C->ALA" and abs(mutant["ddG"]["kcal_per_mol"]) < 0.1
+    bad = parser.parse_args(
+        [str(path), "--receptor-chains", "Q", "--ligand", "OPG", "-o", str(out)]
+    )
+    with pytest.raises(SelectionError, match="Q"):
+        mmgbsa_cli.run(bad)
+
+
+def test_pair_matrix_is_the_gas_phase_interaction_without_solvent(fragment):
+    """With solvent dielectric = solute dielectric the GB terms vanish, so the residue pair
+    matrix must sum to ΔE_coulomb + ΔE_LJ of the same frame."""
+    topology, frames, receptor, ligand, _ = fragment
+    settings = MMGBSASettings(solvent_dielectric=1.0, nonpolar="none", n_bootstrap=10)
+    result = mmgbsa(topology, frames[:1], receptor, ligand, settings, decompose=True)
+    assert np.abs(result.delta["gb"]).max() < 1e-9
+    direct = result.delta["coulomb"][0] + result.delta["lj"][0]
+    assert abs(direct) > 100
+    assert result.decomposition.pairs.sum() == pytest.approx(direct, abs=1e-6)
