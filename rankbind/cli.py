@@ -22,6 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "rankbind.analysis.contacts_cli",
         "interfaces, footprints, H-bonds/salt bridges, PRODIGY and competition map",
     ),
+    "mmgbsa": (
+        "rankbind.energies.mmgbsa_cli",
+        "MM/GBSA binding energies, decomposition and alanine scanning",
+    ),
     "compete": (
         "rankbind.competition.competition_cli",
         "competitive-binding equilibria of the RANKL axis",
