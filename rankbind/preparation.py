@@ -58,6 +58,7 @@ class PreparationOptions:
     hydrogen_mass_amu: float | None = 1.5
     constraints: str = "HBonds"
     nonbonded_cutoff_nm: float = 1.0
+    implicit_cutoff_nm: float | None = None  # None: NoCutoff (exact GB); else CutoffNonPeriodic
     seed: int = 2024
 
     def resolved_water_model(self) -> str:
@@ -91,6 +92,8 @@ class PreparationOptions:
             raise PreparationError(
                 f"ionic_strength_molar {self.ionic_strength_molar} is outside 0-5 M"
             )
+        if self.implicit_cutoff_nm is not None and self.implicit_cutoff_nm < 1.0:
+            raise PreparationError(f"implicit_cutoff_nm {self.implicit_cutoff_nm} is below 1 nm")
         if self.padding_nm <= 0:
             raise PreparationError(f"padding_nm must be positive, got {self.padding_nm}")
         if self.constraints not in ("None", "HBonds", "AllBonds", "HAngles"):
@@ -217,8 +220,13 @@ def prepare(assembly: Assembly, options: PreparationOptions | None = None) -> Pr
 
     forcefield = app.ForceField(*options.forcefield_files())
     modeller = app.Modeller(fixer.topology, fixer.positions)
+    # hydrogens are placed with the protein force field alone: with the GB file loaded,
+    # Modeller's hydrogen minimisation would evaluate a CustomGBForce (minutes on a CPU)
+    protonation_ff = app.ForceField(
+        *[f for f in options.forcefield_files() if not f.startswith("implicit/")]
+    )
     try:
-        modeller.addHydrogens(forcefield, pH=options.ph, platform=cpu)
+        modeller.addHydrogens(protonation_ff, pH=options.ph, platform=cpu)
     except ValueError as exc:
         raise PreparationError(f"{assembly.name}: cannot add hydrogens: {exc}") from None
 
@@ -260,6 +268,9 @@ def prepare(assembly: Assembly, options: PreparationOptions | None = None) -> Pr
             "solute_dielectric": 1.0,
             "solvent_dielectric": 78.5,
             "sasa": "ACE (OpenMM default for GBn2/OBC2 xml)",
+            "nonbonded": "NoCutoff"
+            if options.implicit_cutoff_nm is None
+            else f"CutoffNonPeriodic {options.implicit_cutoff_nm} nm",
         }
 
     system = _create_system(forcefield, modeller.topology, options)
@@ -313,6 +324,9 @@ def _create_system(forcefield: app.ForceField, topology: app.Topology, options: 
         }
     else:
         kwargs["nonbondedMethod"] = app.NoCutoff
+        if options.solvent == "implicit" and options.implicit_cutoff_nm is not None:
+            kwargs["nonbondedMethod"] = app.CutoffNonPeriodic
+            kwargs["nonbondedCutoff"] = options.implicit_cutoff_nm * unit.nanometer
         if options.solvent == "implicit":
             kwargs["implicitSolventKappa"] = (
                 debye_kappa(options.ionic_strength_molar) / unit.nanometer
