@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "rankbind.competition.competition_cli",
         "competitive-binding equilibria of the RANKL axis",
     ),
+    "report": ("rankbind.report_cli", "Markdown + HTML report of a run directory"),
 }
 COMMANDS.update(CLI_COMMANDS)
 

@@ -15,7 +15,6 @@ from rankbind.protocols.schema import (
     Bool,
     Key,
     ListOf,
-    MapOf,
     Number,
     Quantity,
     Record,
@@ -78,18 +77,12 @@ declare_task(
     "analysis",
     Record(
         {
-            "between": Key(
-                ListOf(Selection(), min_len=2),
-                required=True,
-                doc="two selections, e.g. [RANKL, RANK]",
-            ),
-            "cutoff": Key(Quantity("length", min=0.1, max=2.0), default="0.45 nm"),
-            "min_occupancy": Key(Number(min=0, max=1), default=0.5),
-            "stride": Key(Number(integer=True, min=1), default=1),
+            "cutoff": Key(Quantity("length", min=0.1, max=2.0), default="0.4 nm"),
         }
     ),
     _CPU,
-    "interface footprints: per-residue contact occupancy over frames",
+    "footprints on RANKL, interface chemistry, PRODIGY and the competition map "
+    "of the systems' crystal assemblies",
 )
 declare_task(
     "mmgbsa",
@@ -153,16 +146,20 @@ declare_task(
     "analysis",
     Record(
         {
-            "ligands": Key(ListOf(Str(pattern=r"[A-Za-z0-9_-]+"), min_len=1), required=True),
-            "receptors": Key(ListOf(Str(pattern=r"[A-Za-z0-9_-]+"), min_len=1), required=True),
-            "scenarios": Key(
-                MapOf(MapOf(Quantity("concentration", min=0.0), key=r"[A-Za-z0-9_-]+")),
-                doc="scenario name -> species -> total concentration",
+            "config": Key(
+                Str(),
+                required=True,
+                doc="competition config (rankbind compete format), relative to the protocol file",
+            ),
+            "affinities": Key(
+                Str(choices=("config", "prodigy")),
+                default="config",
+                doc="prodigy: RANK/OPG Kd from this run's PRODIGY estimates of the crystal interfaces",
             ),
         }
     ),
     _CPU,
-    "competitive binding equilibria (RANKL vs RANK/OPG/denosumab) from computed affinities",
+    "competitive binding equilibria (RANKL vs RANK/OPG/denosumab) and scenarios",
 )
 declare_task(
     "report",
@@ -183,3 +180,7 @@ declare_task(
 register_task("prepare", "rankbind.protocols.tasks:prepare_task", stage="prepare")
 register_task("equilibrate", "rankbind.protocols.tasks:equilibrate_task", stage="equilibrate")
 register_task("simulate", "rankbind.protocols.tasks:simulate_task", stage="production")
+register_task("contacts", "rankbind.protocols.tasks:contacts_task", stage="analysis")
+register_task("mmgbsa", "rankbind.protocols.tasks:mmgbsa_task", stage="analysis")
+register_task("competition", "rankbind.protocols.tasks:competition_task", stage="analysis")
+register_task("report", "rankbind.protocols.tasks:report_task", stage="report")

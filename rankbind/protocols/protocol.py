@@ -57,6 +57,10 @@ PHYSICS = Record(
         "hydrogen_mass": Key(Number(min=1.0, max=4.5), doc="amu; repartitioned when given"),
         "salt": Key(Quantity("concentration", min=0.0, max=2.0), default="0.15 M"),
         "nonbonded_cutoff": Key(Quantity("length", min=0.5, max=3.0), default="1.0 nm"),
+        "implicit_cutoff": Key(
+            Quantity("length", min=1.0, max=5.0),
+            doc="implicit solvent: CutoffNonPeriodic at this distance (default: no cutoff)",
+        ),
     }
 )
 

@@ -201,3 +201,125 @@ def simulate_task(ctx) -> dict:
         ctx.params.get("checkpoint_interval", 100 * unit.picosecond),
         None,
     )
+
+
+def _entries(ctx) -> list[tuple[str, dict]]:
+    systems = ctx.systems if ctx.system is None else {ctx.task.system: ctx.system}
+    return [(name, spec) for name, spec in systems.items() if "entry" in spec]
+
+
+def contacts_task(ctx) -> dict:
+    """Footprints, interface chemistry, PRODIGY and (for several systems) the competition
+    map, computed on the crystal assemblies of the task's systems."""
+    import argparse
+
+    from rankbind.analysis import contacts_cli
+
+    systems = _entries(ctx)
+    kinds = {spec.get("kind", "interface") for _, spec in systems}
+    if len(kinds) != 1:
+        raise ProtocolError(f"task {ctx.task.stage}: systems mix assembly kinds {sorted(kinds)}")
+    args = argparse.Namespace(
+        inputs=[spec["entry"] for _, spec in systems],
+        out=Path(ctx.directory),
+        kind=kinds.pop(),
+        binder=None,
+        target="RANKL",
+        cutoff=_value(ctx.params.get("cutoff", 0.4 * unit.nanometer), unit.nanometer),
+        traj=None,
+        stride=1,
+        chunk=100,
+        no_prodigy=False,
+    )
+    contacts_cli.run(args)
+    return {"inputs": args.inputs}
+
+
+def mmgbsa_task(ctx) -> dict:
+    """MM/GBSA (JAX engine) over the frames of the upstream relaxation/production."""
+    import mdtraj
+
+    from rankbind.energies.mmgbsa import MMGBSASettings, mmgbsa, selection_atoms
+    from rankbind.fileio import write_json
+    from rankbind.preparation import load_prepared
+
+    run = _upstream(ctx, "inputs.json")
+    prepared = load_prepared(json.loads((run / "inputs.json").read_text())["prepared_dir"])
+    trajectories = [
+        run / s / f"{s}.dcd"
+        for s in ("production", "npt", "nvt")
+        if (run / s / f"{s}.dcd").is_file()
+    ]
+    frames = [prepared.positions.value_in_unit(unit.nanometer)]
+    if trajectories:
+        traj = mdtraj.load(str(trajectories[0]), top=str(run / "topology.pdb"))
+        frames = traj.xyz[:: int(ctx.params.get("stride", 1))]
+    settings = MMGBSASettings(
+        gb_model=ctx.params.get("gb_model", "GBn2"),
+        salt_concentration=_value(ctx.params.get("salt", 0.15 * unit.molar), unit.molar),
+        temperature=_value(ctx.physics.get("temperature", 300 * unit.kelvin), unit.kelvin),
+        seed=ctx.seed,
+    )
+    receptor = selection_atoms(prepared.topology, prepared.chains, ctx.params["receptor"])
+    ligand = selection_atoms(prepared.topology, prepared.chains, ctx.params["ligand"])
+    result = mmgbsa(prepared.topology, frames, receptor, ligand, settings)
+    data = result.as_dict() | {
+        "label": f"{ctx.params['ligand']} on {ctx.params['receptor']} ({ctx.task.system})",
+        "frames_source": str(trajectories[0].relative_to(ctx.run_dir))
+        if trajectories
+        else "prepared structure",
+    }
+    write_json(Path(ctx.directory) / "mmgbsa.json", data)
+    return {"dG_kcal_per_mol": data["dG_bind"]["kcal_per_mol"], "n_frames": data["n_frames"]}
+
+
+def competition_task(ctx) -> dict:
+    """Competition scenarios from a competition config (``rankbind compete`` format);
+    with ``affinities: prodigy`` the RANK and OPG Kd come from the upstream PRODIGY
+    estimates of the crystal interfaces, with that provenance recorded."""
+    import argparse
+
+    import yaml
+
+    from rankbind.competition import competition_cli
+
+    source = json.loads((Path(ctx.run_dir) / "protocol.json").read_text()).get("source", ".")
+    config_path = Path(ctx.params["config"])
+    if not config_path.is_absolute():
+        config_path = Path(source).resolve().parent / config_path
+    if not config_path.is_file():
+        raise ProtocolError(f"task {ctx.task.stage}: params.config: no file {config_path}")
+    config = yaml.safe_load(config_path.read_text())
+    replaced = {}
+    if ctx.params.get("affinities") == "prodigy":
+        for summary in sorted(Path(p) for paths in ctx.inputs.values() for p in paths):
+            for path in sorted(summary.rglob("summary.json")):
+                data = json.loads(path.read_text())
+                molecule = data["binder"].split("/")[0]
+                stats = data.get("prodigy")
+                for binder in config["binders"]:
+                    if binder["name"] == molecule and stats:
+                        binder["affinity"] = {
+                            "dg_kcal": stats["dg_kcal_per_mol_mean"],
+                            "source": f"PRODIGY (Vangone & Bonvin 2015) on crystal {data['input']} "
+                            f"{data['provenance'].get('assembly', '')} interface, computed by this run",
+                        }
+                        replaced[molecule] = stats["dg_kcal_per_mol_mean"]
+    from rankbind.fileio import write_text
+
+    merged = Path(ctx.directory) / "config.yaml"
+    write_text(merged, yaml.safe_dump(config, sort_keys=False))
+    competition_cli.run(
+        argparse.Namespace(
+            compete_command="run", config=merged, out=Path(ctx.directory), no_plots=False
+        )
+    )
+    return {"prodigy_affinities_kcal": replaced}
+
+
+def report_task(ctx) -> dict:
+    """Markdown + HTML report of the whole run directory."""
+    from rankbind.report import build_report
+
+    path = build_report(ctx.run_dir, ctx.directory, ctx.params.get("title", "rankbind report"))
+    return {"report": str(path)}
