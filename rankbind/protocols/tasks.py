@@ -63,6 +63,11 @@ def preparation_options(physics: dict, params: dict):
         nonbonded_cutoff_nm=_value(
             physics.get("nonbonded_cutoff", 1.0 * unit.nanometer), unit.nanometer
         ),
+        implicit_cutoff_nm=(
+            _value(physics["implicit_cutoff"], unit.nanometer)
+            if "implicit_cutoff" in physics
+            else None
+        ),
     )
 
 
@@ -251,6 +256,14 @@ def mmgbsa_task(ctx) -> dict:
         if (run / s / f"{s}.dcd").is_file()
     ]
     frames = [prepared.positions.value_in_unit(unit.nanometer)]
+    source = "prepared structure"
+    minimised = run / "minimise" / "final_state.xml"
+    if minimised.is_file():
+        state = openmm.XmlSerializer.deserialize(minimised.read_text())
+        frames, source = (
+            [state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)],
+            "minimised structure",
+        )
     if trajectories:
         traj = mdtraj.load(str(trajectories[0]), top=str(run / "topology.pdb"))
         frames = traj.xyz[:: int(ctx.params.get("stride", 1))]
@@ -265,9 +278,7 @@ def mmgbsa_task(ctx) -> dict:
     result = mmgbsa(prepared.topology, frames, receptor, ligand, settings)
     data = result.as_dict() | {
         "label": f"{ctx.params['ligand']} on {ctx.params['receptor']} ({ctx.task.system})",
-        "frames_source": str(trajectories[0].relative_to(ctx.run_dir))
-        if trajectories
-        else "prepared structure",
+        "frames_source": str(trajectories[0].relative_to(ctx.run_dir)) if trajectories else source,
     }
     write_json(Path(ctx.directory) / "mmgbsa.json", data)
     return {"dG_kcal_per_mol": data["dG_bind"]["kcal_per_mol"], "n_frames": data["n_frames"]}
