@@ -1,0 +1,386 @@
+"""Benchmark: MD throughput (ns/day) of rankbind's production stage against a plain
+OpenMM script doing the same work, on the same platform, in the same run.
+
+Both engines start from the same State (positions + velocities) with the same System
+(the prepared System plus rankbind's backbone-restraint force at k = 0, so the force
+sets are identical), LangevinMiddleIntegrator with the same temperature, friction and
+timestep, the same platform and properties, and the same number of steps. Reporting is
+matched: every ``--report-interval`` steps both fetch positions + energies and keep a
+trajectory frame and a log row; every checkpoint interval both write an OpenMM State
+XML. The plain script uses ``openmm.app.Simulation`` with DCDReporter, StateDataReporter
+and ``CheckpointReporter(writeState=True)`` and saves the final State; rankbind runs
+``StagedSimulation(prepared, out, SimulationOptions(nvt_ps=0, npt_ps=0, ...),
+initial_state=state)``, which also builds a fresh Context at every checkpoint (its
+reproducible-restart design). The timer covers everything each engine does for the run:
+System copy, Context creation, stepping, reporting, checkpoints and final files.
+
+Runs are interleaved (rankbind, OpenMM, OpenMM, rankbind, ...) after one untimed warm-up
+Context per platform (kernel compilation caches); medians are reported. Small system on
+a CPU-only machine (what produced results/md_cpu_opencl.json)::
+
+    python gpu_bench/bench_md.py --entry 3URF --kind interface \
+        --extract RANKL/A:200-260 OPG:80-130 --solvent vacuum --steps 400 \
+        --report-interval 50 --checkpoint-interval 100,400 --platforms CPU,OpenCL
+
+On a GPU machine (explicit solvent, PME, 4 fs with hydrogen mass repartitioning)::
+
+    python gpu_bench/bench_md.py --entry 3URF --kind hexamer --solvent explicit \
+        --platforms CUDA,OpenCL
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# defaults per solvent: (steps, report interval, checkpoint intervals)
+DEFAULTS = {
+    "explicit": (20000, 1000, "2000,10000"),
+    "implicit": (2000, 100, "500,2000"),
+    "vacuum": (2000, 100, "500,2000"),
+}
+
+
+def build_prepared(args):
+    """The PreparedSystem for the chosen entry, kind, extract and solvent."""
+    from rankbind.preparation import PreparationOptions, prepare
+    from rankbind.structures import build_assembly
+    from rankbind.structures.assembly import extract
+
+    assembly = build_assembly(args.entry, args.kind)
+    if args.extract:
+        assembly = extract(assembly, args.extract)
+    options = PreparationOptions(
+        forcefield=args.forcefield,
+        solvent=args.solvent,
+        gb_model=args.gb,
+        implicit_cutoff_nm=args.implicit_cutoff,
+    )
+    return prepare(assembly, options)
+
+
+def starting_state(prepared, choice, options, equilibrate_steps: int):
+    """Minimised, thermalised State (positions + velocities) shared by all runs."""
+    import openmm
+    from openmm import unit
+
+    from rankbind.platforms import minimisation_platform
+    from rankbind.simulation import timestep_fs
+
+    system = openmm.XmlSerializer.clone(prepared.system)
+    integrator = openmm.LangevinMiddleIntegrator(
+        options.temperature_K * unit.kelvin,
+        options.friction_per_ps / unit.picosecond,
+        timestep_fs(options, system) * unit.femtosecond,
+    )
+    integrator.setRandomNumberSeed(options.seed)
+    helper = minimisation_platform(choice)
+    context = openmm.Context(system, integrator, helper.platform, helper.properties)
+    context.setPositions(prepared.positions)
+    if system.usesPeriodicBoundaryConditions():
+        context.setPeriodicBoxVectors(*prepared.topology.getPeriodicBoxVectors())
+    openmm.LocalEnergyMinimizer.minimize(context, 10.0, 1000)
+    context.setVelocitiesToTemperature(options.temperature_K * unit.kelvin, options.seed)
+    integrator.step(equilibrate_steps)
+    return context.getState(getPositions=True, getVelocities=True, getEnergy=True)
+
+
+def run_rankbind(prepared, state, choice, options, workdir: Path) -> dict:
+    from rankbind.simulation import StagedSimulation
+
+    start = time.perf_counter()
+    results = StagedSimulation(prepared, workdir, options, choice, initial_state=state).run()
+    seconds = time.perf_counter() - start
+    (production,) = results
+    return {"seconds": seconds, "stage_wall_s": production.wall_s, "frames": production.frames}
+
+
+def run_openmm(prepared, state, choice, options, steps: int, workdir: Path) -> dict:
+    """The plain OpenMM script: Simulation + DCD/StateData/Checkpoint reporters."""
+    import openmm
+    from openmm import app, unit
+
+    from rankbind.simulation import add_backbone_restraints, timestep_fs
+
+    start = time.perf_counter()
+    system = openmm.XmlSerializer.clone(prepared.system)
+    add_backbone_restraints(system, prepared.topology, prepared.positions)  # k stays 0
+    integrator = openmm.LangevinMiddleIntegrator(
+        options.temperature_K * unit.kelvin,
+        options.friction_per_ps / unit.picosecond,
+        timestep_fs(options, system) * unit.femtosecond,
+    )
+    integrator.setRandomNumberSeed(options.seed)
+    t_context = time.perf_counter()
+    simulation = app.Simulation(
+        prepared.topology, system, integrator, choice.platform, choice.properties
+    )
+    context_s = time.perf_counter() - t_context
+    simulation.context.setPositions(state.getPositions())
+    if system.usesPeriodicBoundaryConditions():
+        simulation.context.setPeriodicBoxVectors(*state.getPeriodicBoxVectors())
+    simulation.context.setVelocities(state.getVelocities())
+    with open(workdir / "log.csv", "w") as log:
+        simulation.reporters = [
+            app.DCDReporter(str(workdir / "production.dcd"), options.report_interval_steps),
+            app.StateDataReporter(
+                log,
+                options.report_interval_steps,
+                step=True,
+                time=True,
+                potentialEnergy=True,
+                kineticEnergy=True,
+                temperature=True,
+                volume=True,
+                speed=True,
+            ),
+            app.CheckpointReporter(
+                str(workdir / "checkpoint.xml"), options.checkpoint_interval_steps, True
+            ),
+        ]
+        simulation.step(steps)
+        simulation.saveState(str(workdir / "final_state.xml"))
+        simulation.reporters.clear()  # DCDReporter closes its file when released
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "context_creation_s": context_s}
+
+
+def warm_up(prepared, state, choice) -> dict:
+    """One untimed Context + a few steps (fills kernel caches); platform properties."""
+    import openmm
+
+    context = openmm.Context(
+        prepared.system, openmm.VerletIntegrator(0.001), choice.platform, choice.properties
+    )
+    context.setState(state)
+    context.getIntegrator().step(10)
+    context.getState(getEnergy=True)
+    platform_ = context.getPlatform()
+    return {n: platform_.getPropertyValue(context, n) for n in platform_.getPropertyNames()}
+
+
+def rebuild_breakdown(prepared, state, choice, repeats: int = 3) -> dict:
+    """Median seconds of the pieces of one rankbind checkpoint rebuild, as in
+    ``StagedSimulation._context`` / ``_set_state``: System XML round trip, Context
+    creation, State XML parse + setState."""
+    import openmm
+
+    from rankbind.simulation import add_backbone_restraints
+
+    system = openmm.XmlSerializer.clone(prepared.system)
+    add_backbone_restraints(system, prepared.topology, prepared.positions)
+    state_xml = openmm.XmlSerializer.serialize(state)
+    times: dict[str, list[float]] = {"system_xml_round_trip_s": [], "context_creation_s": []}
+    times["state_xml_set_state_s"] = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        copy = openmm.XmlSerializer.deserialize(openmm.XmlSerializer.serialize(system))
+        t1 = time.perf_counter()
+        context = openmm.Context(
+            copy, openmm.VerletIntegrator(0.001), choice.platform, choice.properties
+        )
+        t2 = time.perf_counter()
+        context.setState(openmm.XmlSerializer.deserialize(state_xml))
+        context.getState(getEnergy=True)
+        t3 = time.perf_counter()
+        times["system_xml_round_trip_s"].append(t1 - t0)
+        times["context_creation_s"].append(t2 - t1)
+        times["state_xml_set_state_s"].append(t3 - t2)
+        del context
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def ns_per_day(steps: int, dt_fs: float, seconds: float) -> float:
+    return steps * dt_fs * 1e-6 * 86400.0 / seconds
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entry", default="3URF", help="catalogue entry (3URF, 4GIQ, ...)")
+    parser.add_argument("--kind", default="interface", help="interface, trimer_receptor, ...")
+    parser.add_argument(
+        "--extract", nargs="*", default=None, help="selections to cut a fragment out"
+    )
+    parser.add_argument("--solvent", choices=["implicit", "explicit", "vacuum"], default="explicit")
+    parser.add_argument("--forcefield", default="amber14")
+    parser.add_argument("--gb", choices=["GBn2", "OBC2"], default="GBn2")
+    parser.add_argument("--implicit-cutoff", type=float, default=None, help="nm; None: NoCutoff")
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--report-interval", type=int, default=None)
+    parser.add_argument(
+        "--checkpoint-interval", default=None, help="comma-separated checkpoint intervals (steps)"
+    )
+    parser.add_argument("--timestep-fs", type=float, default=None, help="default: 4 with HMR")
+    parser.add_argument("--equilibrate-steps", type=int, default=500)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--platforms", default="CUDA,OpenCL")
+    parser.add_argument("--precision", default="mixed")
+    parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--note", default="", help="e.g. whether the machine was shared")
+    args = parser.parse_args(argv)
+
+    import openmm
+
+    import rankbind
+    from rankbind.fileio import write_json
+    from rankbind.platforms import opencl_is_cpu_only, select_platform
+    from rankbind.simulation import SimulationOptions, timestep_fs
+
+    d_steps, d_report, d_checkpoints = DEFAULTS[args.solvent]
+    steps = args.steps or d_steps
+    report = args.report_interval or d_report
+    intervals = [int(c) for c in (args.checkpoint_interval or d_checkpoints).split(",")]
+    names = args.platforms.split(",")
+    output = args.output or Path(f"gpu_bench/results/md_{'_'.join(names).lower()}.json")
+    load_before = os.getloadavg()
+
+    t0 = time.perf_counter()
+    prepared = build_prepared(args)
+    prep_s = time.perf_counter() - t0
+    choices = [select_platform(n, precision=args.precision) for n in names]
+    base = SimulationOptions(
+        nvt_ps=0.0, npt_ps=0.0, report_interval_steps=report, timestep_fs=args.timestep_fs
+    )
+    dt_fs = timestep_fs(base, prepared.system)
+    base = SimulationOptions(**(asdict(base) | {"production_ps": steps * dt_fs / 1000.0}))
+    state = starting_state(prepared, choices[0], base, args.equilibrate_steps)
+    print(f"{prepared.metadata['n_atoms']} atoms, dt {dt_fs} fs, {steps} steps", flush=True)
+
+    results = []
+    for choice in choices:
+        properties = warm_up(prepared, state, choice)
+        breakdown = rebuild_breakdown(prepared, state, choice)
+        for interval in intervals:
+            options = SimulationOptions(**(asdict(base) | {"checkpoint_interval_steps": interval}))
+            runs: dict[str, list[dict]] = {"rankbind": [], "openmm": []}
+            for repeat in range(args.repeats):
+                order = ("rankbind", "openmm") if repeat % 2 == 0 else ("openmm", "rankbind")
+                for engine in order:
+                    with tempfile.TemporaryDirectory(prefix="bench_md_") as tmp:
+                        if engine == "rankbind":
+                            run = run_rankbind(prepared, state, choice, options, Path(tmp))
+                        else:
+                            run = run_openmm(prepared, state, choice, options, steps, Path(tmp))
+                    run["ns_per_day"] = ns_per_day(steps, dt_fs, run["seconds"])
+                    runs[engine].append(run)
+                    print(
+                        f"{choice.name} checkpoint {interval} {engine}: "
+                        f"{run['ns_per_day']:.3f} ns/day ({run['seconds']:.2f} s)",
+                        flush=True,
+                    )
+            median = {e: statistics.median(r["ns_per_day"] for r in runs[e]) for e in runs}
+            pairs = [
+                o["ns_per_day"] / r["ns_per_day"]
+                for r, o in zip(runs["rankbind"], runs["openmm"], strict=True)
+            ]
+            rebuilds = (steps - 1) // interval  # fresh Contexts rankbind builds mid-run
+            context_s = statistics.median(r["context_creation_s"] for r in runs["openmm"])
+            results.append(
+                {
+                    "platform": choice.describe() | {"resolved_properties": properties},
+                    "checkpoint_interval_steps": interval,
+                    "rankbind_context_rebuilds": rebuilds,
+                    "median_ns_per_day": median,
+                    "overhead_ratio": median["openmm"] / median["rankbind"],
+                    "overhead_ratio_per_pair_median": statistics.median(pairs),
+                    "context_creation_s_median": context_s,
+                    "expected_rebuild_cost_s": rebuilds * sum(breakdown.values()),
+                    "rebuild_breakdown_s_median": breakdown,
+                    "measured_extra_s_median": statistics.median(
+                        r["seconds"] for r in runs["rankbind"]
+                    )
+                    - statistics.median(r["seconds"] for r in runs["openmm"]),
+                    "runs": runs,
+                }
+            )
+            print(f"  overhead ratio {median['openmm'] / median['rankbind']:.3f}", flush=True)
+
+    meta = prepared.metadata
+    record = {
+        "benchmark": "MD throughput: rankbind StagedSimulation production vs plain OpenMM app",
+        "metric": "ns/day over the whole run (Context creation, steps, reports, checkpoints, "
+        "final files); overhead_ratio = OpenMM ns/day / rankbind ns/day (target <= 1.05)",
+        "command": shlex.join(["python", "gpu_bench/bench_md.py"] + (argv or sys.argv[1:])),
+        "system": {
+            "entry": args.entry,
+            "kind": args.kind,
+            "extract": args.extract,
+            "n_atoms": meta["n_atoms"],
+            "n_residues": meta["n_residues"],
+            "forcefield_files": meta["forcefield_files"],
+            "solvation": meta["solvation"],
+            "hydrogen_mass_amu": meta["options"]["hydrogen_mass_amu"],
+            "constraints": meta["options"]["constraints"],
+            "preparation_seconds": prep_s,
+        },
+        "settings": {
+            "steps": steps,
+            "timestep_fs": dt_fs,
+            "report_interval_steps": report,
+            "checkpoint_intervals_steps": intervals,
+            "repeats": args.repeats,
+            "order": "interleaved: rankbind,openmm then openmm,rankbind, alternating",
+            "equilibrate_steps_before": args.equilibrate_steps,
+            "temperature_K": base.temperature_K,
+            "friction_per_ps": base.friction_per_ps,
+            "integrator": "LangevinMiddleIntegrator",
+            "backbone_restraint_force": "present in both, k = 0 (production)",
+        },
+        "results": results,
+        "hardware": {
+            "machine": platform.machine(),
+            "processor": _cpu_model(),
+            "logical_cpus": os.cpu_count(),
+            "gpu": _gpu_names(),
+            "opencl_is_pocl_on_cpu": opencl_is_cpu_only(),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+            "note": args.note,
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "openmm": openmm.__version__,
+            "rankbind": rankbind.__version__,
+        },
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    write_json(output, record)
+    print(f"wrote {output}")
+    return 0
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _gpu_names() -> list[str]:
+    if shutil.which("nvidia-smi") is None:
+        return []
+    query = ["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"]
+    try:
+        out = subprocess.run(query, capture_output=True, text=True, timeout=30, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
