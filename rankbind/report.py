@@ -46,7 +46,9 @@ def _table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def _pm(value: float, error: float | None, digits: int = 2) -> str:
+def _pm(value: float, error: float | None, digits: int = 2, n: int | None = None) -> str:
+    if n == 1:
+        return f"{value:.{digits}f} (single structure, no sampling error)"
     if error is None or error != error:
         return f"{value:.{digits}f}"
     return f"{value:.{digits}f} ± {error:.{digits}f}"
@@ -121,8 +123,8 @@ def _mmgbsa(report: Report, run: Path, out: Path) -> None:
             [
                 label,
                 data.get("score_kind", "?"),
-                _pm(kcal, err),
-                _pm(dg["kJ_per_mol"], dg["sem_kJ_per_mol"]),
+                _pm(kcal, err, n=data.get("n_frames")),
+                _pm(dg["kJ_per_mol"], dg["sem_kJ_per_mol"], n=data.get("n_frames")),
                 data.get("n_frames", "?"),
             ]
         )

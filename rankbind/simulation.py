@@ -216,6 +216,7 @@ class StagedSimulation:
             self.system, prepared.topology, prepared.positions
         )
         self.periodic = self.system.usesPeriodicBoundaryConditions()
+        self._npt_system: openmm.System | None = None
         self.dt_fs = timestep_fs(self.options, self.system)
         self.dof = _dof(self.system)
 
@@ -258,13 +259,21 @@ class StagedSimulation:
         return integrator
 
     def _context(self, stage: str, step: int, choice: PlatformChoice) -> openmm.Context:
-        system = openmm.XmlSerializer.deserialize(openmm.XmlSerializer.serialize(self.system))
-        if stage == "npt":
-            barostat = openmm.MonteCarloBarostat(
-                self.options.pressure_bar * unit.bar, self.options.temperature_K * unit.kelvin
-            )
+        system = self.system
+        if stage == "npt":  # one copy of the System with a barostat, re-seeded per Context
+            if self._npt_system is None:
+                self._npt_system = openmm.XmlSerializer.deserialize(
+                    openmm.XmlSerializer.serialize(self.system)
+                )
+                self._npt_system.addForce(
+                    openmm.MonteCarloBarostat(
+                        self.options.pressure_bar * unit.bar,
+                        self.options.temperature_K * unit.kelvin,
+                    )
+                )
+            system = self._npt_system
+            barostat = system.getForce(system.getNumForces() - 1)
             barostat.setRandomNumberSeed(_seed_for(self.options.seed, "barostat", step))
-            system.addForce(barostat)
         try:
             context = openmm.Context(
                 system,
