@@ -140,3 +140,32 @@ def test_progress_bar_shows_eta():
 def test_checkpoint_interval_must_be_multiple_of_report_interval():
     with pytest.raises(SimulationError, match="multiple"):
         SimulationOptions(report_interval_steps=30, checkpoint_interval_steps=100).validate()
+
+
+def test_explicit_solvent_npt_stage_runs_with_pme(tmp_path):
+    """Explicit TIP3P box: restrained NVT then NPT (MC barostat); the NPT log records a
+    finite, changing box volume and the production stage follows."""
+    from rankbind.preparation import PreparationOptions, prepare
+    from rankbind.structures import build_assembly
+    from rankbind.structures.assembly import extract
+
+    peptide = extract(build_assembly("3URF", "interface"), ["RANKL/A:233-236"])
+    prepared = prepare(
+        peptide, PreparationOptions(solvent="explicit", padding_nm=0.7, box_shape="cube")
+    )
+    options = SimulationOptions(
+        nvt_ps=0.04,
+        npt_ps=0.4,
+        production_ps=0.04,
+        report_interval_steps=10,
+        checkpoint_interval_steps=50,
+        minimise_max_iterations=50,
+    )
+    results = StagedSimulation(prepared, tmp_path, options, select_platform("CPU")).run()
+    assert [r.stage for r in results] == ["minimise", "nvt", "npt", "production"]
+    rows = (tmp_path / "npt" / "log.csv").read_text().splitlines()[1:]
+    volumes = np.array([float(r.split(",")[5]) for r in rows])
+    assert np.all(np.isfinite(volumes)) and len(set(volumes)) > 1
+    box0 = prepared.topology.getPeriodicBoxVectors()
+    v0 = float(np.linalg.det(np.array([[c._value for c in v] for v in box0])))
+    assert abs(volumes[-1] - v0) / v0 < 0.2
