@@ -325,7 +325,9 @@ def dock(
     for start in range(0, len(padded), b):
         res = scorer(jnp.asarray(padded[start : start + b], dtype=jnp.float32))
         out.append([np.asarray(v) for v in res])
-    score, shape, energy, count, index = (np.concatenate(c)[: len(rotations)] for c in zip(*out))
+    score, shape, energy, count, index = (
+        np.concatenate(c)[: len(rotations)] for c in zip(*out, strict=True)
+    )
     rec_center_grid = meta["origin"] + h * meta["center_index"]
     order = np.argsort(-score)
     order = order[np.isfinite(score[order])]
@@ -460,3 +462,84 @@ def interface_residues(receptor: Molecule, ligand_xyz: np.ndarray, cutoff: float
 
     hits = cKDTree(ligand_xyz).query_ball_point(receptor.xyz, cutoff)
     return {receptor.residues[i] for i, h in enumerate(hits) if h}
+
+
+# ---------------------------------------------------------------- pipelines and output
+
+
+def place_ligand(assembly, chains: list[str], pose: Pose, ligand_center: np.ndarray):
+    """A copy of ``assembly`` restricted to ``chains`` with the pose applied (Å)."""
+    from dataclasses import replace as dc_replace
+
+    from rankbind.modelling.mutations import select_chains
+
+    sub = select_chains(assembly, chains)
+    atoms = []
+    for a in sub.atoms:
+        xyz = pose.apply(np.asarray(a.xyz)[None], ligand_center)[0]
+        atoms.append(dc_replace(a, xyz=tuple(float(v) for v in xyz)))
+    return dc_replace(sub, atoms=atoms)
+
+
+def complex_pdb_text(receptor_assembly, receptor_chains, placed_ligand, remarks: list[str]) -> str:
+    """PDB text of receptor chains + placed ligand chains, with MODEL remarks first."""
+    from dataclasses import replace as dc_replace
+
+    from rankbind.modelling.mutations import select_chains
+
+    rec = select_chains(receptor_assembly, receptor_chains)
+    both = dc_replace(
+        rec,
+        chains=rec.chains + placed_ligand.chains,
+        atoms=rec.atoms + placed_ligand.atoms,
+        seqres={},
+        ssbonds=[],
+    )
+    head = [f"REMARK 999 {line}" for line in remarks]
+    return "\n".join(head) + "\n" + both.to_pdb_text()
+
+
+def write_ensemble(
+    result: DockingResult,
+    receptor_assembly,
+    receptor_chains: list[str],
+    ligand_assembly,
+    ligand_chains: list[str],
+    out_dir,
+    provenance: dict,
+    n_write: int = 10,
+) -> dict:
+    """Write the top ``n_write`` clustered poses as PDB files plus ``ensemble.json``
+    (settings, provenance, per-pose scores) into ``out_dir``; returns the JSON data."""
+    from pathlib import Path
+
+    from rankbind.fileio import write_json, write_text
+
+    out = Path(out_dir)
+    poses = []
+    for pose in result.poses[:n_write]:
+        placed = place_ligand(ligand_assembly, ligand_chains, pose, result.ligand_center)
+        name = f"pose_{pose.rank:02d}.pdb"
+        remarks = [
+            "MODEL: rigid-body FFT docking pose, not an experimental structure",
+            f"rank {pose.rank} score {pose.score:.2f} cluster_size {pose.cluster_size}",
+            f"receptor {receptor_assembly.name} ligand {ligand_assembly.name}",
+        ]
+        write_text(
+            out / name, complex_pdb_text(receptor_assembly, receptor_chains, placed, remarks)
+        )
+        poses.append(pose.to_dict() | {"file": name})
+    data = {
+        "label": "MODEL: docked complexes (rigid-body FFT docking), not experimental structures",
+        "method": "Katchalski-Katzir FFT docking (rankbind.modelling.docking)",
+        "settings": result.settings.__dict__,
+        "grid_size": result.grid_size,
+        "n_rotations": result.n_rotations,
+        "restrained": result.restrained,
+        "receptor": {"assembly": receptor_assembly.name, "chains": receptor_chains},
+        "ligand": {"assembly": ligand_assembly.name, "chains": ligand_chains},
+        "provenance": provenance,
+        "poses": poses,
+    }
+    write_json(out / "ensemble.json", data)
+    return data
