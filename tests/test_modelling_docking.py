@@ -77,7 +77,7 @@ def test_fft_score_matches_direct_numpy(restrained_case):
     rec = dk.molecule_from_assembly(assembly, ["A", "B", "C"])
     lig = dk.molecule_from_assembly(assembly, ["R"])
     start = (lig.xyz - center) @ rot.T + center + shift
-    for pose in result.poses[:3]:
+    for pose in result.poses[:2]:
         placed = pose.apply(start, result.ligand_center)
         direct = dk.score_pose_direct(rec, placed, lig, result.settings)
         assert direct["shape"] == pytest.approx(pose.shape, abs=0.05)

@@ -142,8 +142,14 @@ def _dielectric(r: np.ndarray) -> np.ndarray:
     return np.where(r <= 6.0, 4.0, np.where(r < 8.0, 38.0 * r - 224.0, 80.0))
 
 
-def receptor_grids(receptor: Molecule, settings: DockingSettings, n: int, origin: np.ndarray):
-    """(shape, potential, epitope) grids (n, n, n) float32 for the fixed receptor."""
+def receptor_grids(
+    receptor: Molecule, settings: DockingSettings, n: int, origin: np.ndarray, method: str = "fft"
+):
+    """(shape, potential, epitope) grids (n, n, n) float32 for the fixed receptor.
+
+    ``method``: "fft" (periodic convolution with minimum-image distances, for the docking
+    grid, which is large enough that images are > 100 Å away) or "direct" (explicit sum,
+    the reference for small boxes)."""
     from scipy.spatial import cKDTree
 
     h = settings.spacing
@@ -155,15 +161,33 @@ def receptor_grids(receptor: Molecule, settings: DockingSettings, n: int, origin
     shape[dist <= settings.surface_radius] = 1.0
     core = dist <= settings.core_radius
     shape[core] = settings.rho
-    potential = np.zeros(len(grid), dtype=np.float64)
+    # Receptor charges sit on their nearest lattice point (the same lattice for every
+    # grid of a run), so the FFT convolution and the direct sum compute the same field.
     charged = np.nonzero(receptor.charges)[0]
-    outside = np.nonzero(~core)[0]
-    for start in range(0, len(outside), 200_000):
-        idx = outside[start : start + 200_000]
-        r = np.linalg.norm(grid[idx, None, :] - receptor.xyz[None, charged, :], axis=-1)
+    q_cells = np.round((receptor.xyz[charged] - origin) / h).astype(int)
+    q_xyz = origin + h * q_cells
+    if method == "fft":
+        offsets = np.minimum(np.arange(n), n - np.arange(n)) * h
+        r = np.sqrt(
+            offsets[:, None, None] ** 2 + offsets[None, :, None] ** 2 + offsets[None, None, :] ** 2
+        )
         r = np.maximum(r, 2.0)
-        potential[idx] = (receptor.charges[charged] / (_dielectric(r) * r)).sum(1)
-    potential *= COULOMB_KCAL
+        kernel = 1.0 / (_dielectric(r) * r)
+        qgrid = np.zeros((n, n, n))
+        np.add.at(qgrid, tuple(np.mod(q_cells, n).T), receptor.charges[charged])
+        potential = np.fft.irfftn(
+            np.fft.rfftn(qgrid) * np.fft.rfftn(kernel), s=(n, n, n), axes=(0, 1, 2)
+        )
+        potential = potential.reshape(-1)
+    else:
+        potential = np.zeros(len(grid), dtype=np.float64)
+        for start in range(0, len(grid), 100_000):
+            r = np.linalg.norm(grid[start : start + 100_000, None, :] - q_xyz[None], axis=-1)
+            r = np.maximum(r, 2.0)
+            potential[start : start + 100_000] = (
+                receptor.charges[charged] / (_dielectric(r) * r)
+            ).sum(1)
+    potential = np.where(core, 0.0, potential * COULOMB_KCAL)
     epitope = np.zeros(len(grid), dtype=np.float32)
     if receptor.restraint.any():
         etree = cKDTree(receptor.xyz[receptor.restraint])
@@ -372,27 +396,31 @@ def dock(
 def score_pose_direct(
     receptor: Molecule, ligand_xyz: np.ndarray, ligand: Molecule, settings: DockingSettings
 ) -> dict:
-    """Reference grid score of one placed ligand (Å coordinates), without FFTs: the
-    receptor grids evaluated on the ligand's own cells, summed directly."""
+    """Reference score of one placed ligand (Å coordinates) without FFTs or receptor
+    grids: the ligand's occupied cells and charge cells are enumerated, and the receptor
+    shape value (KD-tree distances) and potential (explicit Coulomb sum over the
+    lattice-snapped receptor charges) are evaluated at exactly those cells."""
+    from scipy.spatial import cKDTree
+
     h = settings.spacing
     center = receptor.xyz.mean(0)
-    k = _stencil(settings)
-    lo = ligand_xyz.min(0) - 3 * h
-    n = int(math.ceil((np.ptp(ligand_xyz, 0).max() + 6 * h) / h)) + 1
-    # Same lattice as the FFT grid: offsets from the receptor centre in multiples of h.
-    origin = center + h * np.floor((lo - center) / h)
-    shape_r, pot_r, _ = receptor_grids(receptor, settings, n, origin)
-    xyz = (ligand_xyz - origin) / h
-    cells = np.floor(xyz)[:, None, :] + k[None]
+    xyz = (ligand_xyz - center) / h  # lattice units, lattice points at integers
+    cells = np.floor(xyz)[:, None, :] + _stencil(settings)[None]
     d2 = np.sum((cells - xyz[:, None, :]) ** 2, -1) * h * h
-    occ = np.zeros((n, n, n))
-    c = cells[d2 <= settings.core_radius**2].astype(int)
-    occ[c[:, 0], c[:, 1], c[:, 2]] = 1.0
-    q = np.zeros((n, n, n))
-    near = np.round(xyz).astype(int)
-    np.add.at(q, (near[:, 0], near[:, 1], near[:, 2]), ligand.charges)
-    shape = float((shape_r * occ).sum())
-    energy = float((pot_r * q).sum())
+    occupied = np.unique(cells[d2 <= settings.core_radius**2].astype(int), axis=0)
+    points = center + h * occupied
+    dist, _ = cKDTree(receptor.xyz).query(points)
+    value = np.where(dist <= settings.core_radius, settings.rho,
+                     np.where(dist <= settings.surface_radius, 1.0, 0.0))  # fmt: skip
+    shape = float(value.sum())
+    charged = np.nonzero(receptor.charges)[0]
+    q_xyz = center + h * np.round((receptor.xyz[charged] - center) / h)
+    lig_q = np.nonzero(ligand.charges)[0]
+    q_points = center + h * np.round(xyz[lig_q])
+    r = np.maximum(np.linalg.norm(q_points[:, None, :] - q_xyz[None], axis=-1), 2.0)
+    phi = COULOMB_KCAL * (receptor.charges[charged] / (_dielectric(r) * r)).sum(1)
+    in_core = cKDTree(receptor.xyz).query(q_points)[0] <= settings.core_radius
+    energy = float((np.where(in_core, 0.0, phi) * ligand.charges[lig_q]).sum())
     return {"shape": shape, "energy_kcal": energy, "score": shape - settings.elec_weight * energy}
 
 
