@@ -121,3 +121,16 @@ def test_isoform_properties():
         isoform_properties("RANKL9")
     opg = build_construct("OPG_CRD1-4")
     assert opg.residue_numbers("Z")[0] == 26 and opg.provenance["isoform"] == "OPG_CRD1-4"
+
+
+def test_hurankl_chimera_segment_from_data():
+    from rankbind.modelling.pipelines import hurankl_chimera
+
+    result = hurankl_chimera(minimize=False)
+    chimera = chain_sequence(result.assembly, "A")
+    human = fasta_sequence("3URF_constructs.fasta", "3URF_A_core")
+    mouse = chain_sequence(select_chains(build_assembly("4GIQ", "asu"), ["A"]), "A")
+    assert result.assembly.provenance["chimera"]["mouse_range_replaced"] == [232, 316]
+    assert chimera.endswith(human[233 - 162 :])  # human 233-317 at the C-terminus
+    assert chimera[: 232 - 162] == mouse[: 232 - 162]  # mouse 162-231 unchanged
+    assert result.assembly.provenance["chimera"]["segment"]["confidence"] == "unknown"

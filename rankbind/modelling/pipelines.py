@@ -229,3 +229,33 @@ def species_comparison() -> dict:
     out["opg_contact_residues"] = contacts
     out["rank"] = "human RANK (Q9Y6Q6) sequence not available here; comparison not computed"
     return out
+
+
+def hurankl_chimera(minimize: bool = True):
+    """The "huRANKL" chimera (Kostenuik 2009): mouse RANKL (4GIQ chain A) carrying the
+    human exon-5 segment. Segment boundaries come from ``seeds/isoforms.yaml`` (confidence
+    'unknown', see its ``basis``); mouse boundaries are the residues aligned to them.
+    Returns a :class:`~rankbind.modelling.threading.ThreadingResult`."""
+    from rankbind.modelling.mutations import select_chains, swap_segment
+    from rankbind.modelling.sequences import align, chain_residues
+
+    seg = segment("exon5")
+    human, mouse = (
+        build_assembly("3URF", "asu"),
+        select_chains(build_assembly("4GIQ", "asu"), ["A"]),
+    )
+    hr, mr = chain_residues(human, "A"), chain_residues(mouse, "A")
+    mapping = align("".join(r.code for r in hr), "".join(r.code for r in mr)).query_to_reference()
+    inside = [k for k, r in enumerate(hr) if seg["first"] <= r.number <= seg["last"]]
+    first, last = mr[mapping[inside[0]]].number, mr[mapping[inside[-1]]].number
+    human_seq = "".join(hr[k].code for k in inside)
+    result = swap_segment(
+        mouse, "A", first, last, human_seq, f"human RANKL {seg['first']}-{seg['last']} (3URF)",
+        minimize=minimize,
+    )  # fmt: skip
+    result.assembly.provenance["chimera"] = {
+        "name": "huRANKL",
+        "segment": seg,
+        "mouse_range_replaced": [first, last],
+    }
+    return result
