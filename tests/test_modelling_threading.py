@@ -134,3 +134,22 @@ def test_hurankl_chimera_segment_from_data():
     assert chimera.endswith(human[233 - 162 :])  # human 233-317 at the C-terminus
     assert chimera[: 232 - 162] == mouse[: 232 - 162]  # mouse 162-231 unchanged
     assert result.assembly.provenance["chimera"]["segment"]["confidence"] == "unknown"
+
+
+def test_model_cli_isoform_and_bad_record(capsys, tmp_path):
+    import argparse
+
+    from rankbind.modelling import model_cli
+
+    parser = argparse.ArgumentParser()
+    model_cli.configure(parser)
+    assert model_cli.run(parser.parse_args(["isoform", "RANKL3"])) == 0
+    assert '"anchored": false' in capsys.readouterr().out
+    args = parser.parse_args(
+        ["thread", "--entry", "4GIQ", "--chain", "A", "--fasta", "3URF_constructs.fasta",
+         "--record", "nope", "--first", "162", "--species", "human",
+         "--out", str(tmp_path / "m.pdb")]
+    )  # fmt: skip
+    with pytest.raises(StructureError, match="no record 'nope'"):
+        model_cli.run(args)
+    assert not (tmp_path / "m.pdb").exists()
