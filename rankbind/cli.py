@@ -30,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "rankbind.competition.competition_cli",
         "competitive-binding equilibria of the RANKL axis",
     ),
+    "model": (
+        "rankbind.modelling.model_cli",
+        "threading, mutants, isoforms, Fab model and FFT docking (models, labelled as such)",
+    ),
     "report": ("rankbind.report_cli", "Markdown + HTML report of a run directory"),
 }
 COMMANDS.update(CLI_COMMANDS)
