@@ -131,3 +131,17 @@ def test_fab_templates_give_heavy_and_light_chains():
 def test_unknown_assembly_kind():
     with pytest.raises(StructureError, match="unknown assembly kind"):
         build_assembly("3URF", "dimer")
+
+
+def test_assembly_pdb_text_round_trips_through_the_parser(tmp_path):
+    """What rankbind writes (SSBOND, SEQRES, TER) it reads back: same atoms, same disulfides."""
+    from rankbind.structures.pdbfile import read_pdb
+
+    assembly = build_assembly("3URF", "trimer_receptor")
+    path = tmp_path / "assembly.pdb"
+    assembly.write_pdb(path)
+    parsed = read_pdb(path)
+    assert len(parsed.ssbonds) == len(assembly.ssbonds) == 9
+    assert {(a[0], a[1]) for a, _ in parsed.ssbonds} == {a for a, _ in assembly.ssbonds}
+    assert len(parsed.atoms) == len(assembly.atoms)
+    assert np.allclose([a.xyz for a in parsed.atoms], [a.xyz for a in assembly.atoms], atol=1e-3)

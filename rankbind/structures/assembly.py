@@ -98,7 +98,7 @@ class Assembly:
                 chunk = " ".join(f"{n:>3}" for n in names[start : start + 13])
                 out.append(f"SEQRES {row:>3} {chain_id} {len(names):>4}  {chunk}")
         for k, ((c1, r1), (c2, r2)) in enumerate(self.ssbonds, start=1):
-            out.append(f"SSBOND {k:>3} CYS {c1} {r1:>4}    CYS {c2} {r2:>4}")
+            out.append(f"SSBOND {k:>3} CYS {c1} {r1:>4}    CYS {c2} {r2:>4}".ljust(80))
         serial = 1
         for info in self.chains:
             last = None

@@ -159,8 +159,11 @@ def read_pdb(path: str | Path) -> PDBData:
         elif record == "SEQRES":
             data.seqres.setdefault(line[11], []).extend(line[19:].split())
         elif record == "SSBOND":
-            a = (line[15], int(line[17:21]), line[21].strip())
-            b = (line[29], int(line[31:35]), line[35].strip())
+            try:
+                a = (line[15], int(line[17:21]), line[21:22].strip())
+                b = (line[29], int(line[31:35]), line[35:36].strip())
+            except (IndexError, ValueError):
+                raise StructureError(f"{path}:{lineno}: malformed SSBOND record {line!r}") from None
             data.ssbonds.append((a, b))
         elif record == "CRYST1":
             data.cryst1 = line
