@@ -126,7 +126,9 @@ def _md(
     report_interval,
     checkpoint_interval,
     restraint,
+    **extra,
 ):
+    """MD of ``prepared_dir`` into the task directory; ``extra``: SimulationOptions fields."""
     from rankbind.preparation import load_prepared
     from rankbind.simulation import StagedSimulation, timestep_fs
 
@@ -146,6 +148,7 @@ def _md(
         production_ps=production_ps,
         report_interval_steps=report,
         checkpoint_interval_steps=checkpoint,
+        **extra,
         **(
             {
                 "restraint_k_kJ_mol_nm2": _value(
@@ -174,6 +177,7 @@ def equilibrate_task(ctx) -> dict:
     """Minimise, then restrained NVT (and NPT when periodic) for ``length``."""
     length = _value(ctx.params["length"], unit.picosecond)
     interval = ctx.params.get("report_interval", 10 * unit.picosecond)
+    minimise = ctx.params.get("minimize", True)
     return _md(
         ctx,
         _upstream(ctx, "metadata.json"),
@@ -183,6 +187,7 @@ def equilibrate_task(ctx) -> dict:
         interval,
         interval,
         ctx.params.get("restraint"),
+        minimise_max_iterations=int(ctx.params.get("minimize_iterations", 1000)) if minimise else 1,
     )
 
 
