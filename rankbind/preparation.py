@@ -165,12 +165,12 @@ def _helper_platform() -> openmm.Platform:
 
 
 def _version_info() -> dict:
-    import pdbfixer
+    from importlib.metadata import version
 
     return {
         "rankbind": __version__,
         "openmm": openmm.__version__,
-        "pdbfixer": getattr(pdbfixer, "__version__", "unknown"),
+        "pdbfixer": version("pdbfixer"),
         "numpy": np.__version__,
         "python": pyplatform.python_version(),
     }

@@ -318,7 +318,7 @@ def competition_task(ctx) -> dict:
                         binder["affinity"] = {
                             "dg_kcal": stats["dg_kcal_per_mol_mean"],
                             "source": f"PRODIGY (Vangone & Bonvin 2015) on crystal {data['input']} "
-                            f"{data['provenance'].get('assembly', '')} interface, computed by this run",
+                            f"{data['provenance'].get('assembly', '')} assembly, computed by this run",
                         }
                         replaced[molecule] = stats["dg_kcal_per_mol_mean"]
     from rankbind.fileio import write_text
