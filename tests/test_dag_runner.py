@@ -65,16 +65,20 @@ def outputs_of(run_dir: Path) -> dict[str, dict]:
 
 def test_expand_quick_protocol_dependencies():
     plan = expand(load_protocol(ROOT / "protocols" / "quick.yaml"))
-    assert [len(plan.stages[s]) for s in ("prepare", "relax", "production")] == [2, 2, 4]
-    prod = {t.id: t for t in plan.stages["production"]}
-    assert prod["rankl_rank_mouse-r1"].deps == ("relax/rankl_rank_mouse",)
-    assert plan.stages["footprints"][0].deps == (
-        "production/rankl_rank_mouse-r0",
-        "production/rankl_rank_mouse-r1",
-    )
-    assert set(plan.stages["competition_map"][0].deps) == {
+    assert [len(plan.stages[s]) for s in ("prepare", "relax", "footprints")] == [2, 2, 1]
+    relax = {t.id: t for t in plan.stages["relax"]}
+    assert relax["rankl_rank_mouse"].deps == ("prepare/rankl_rank_mouse",)
+    assert set(plan.stages["footprints"][0].deps) == {
+        "prepare/rankl_rank_mouse",
+        "prepare/rankl_opg_human",
+    }
+    assert plan.stages["mmgbsa_rank"][0].deps == ("relax/rankl_rank_mouse",)
+    assert plan.stages["competition"][0].deps == ("footprints/all",)
+    assert set(plan.stages["report"][0].deps) == {
+        "footprints/all",
         "mmgbsa_rank/rankl_rank_mouse",
         "mmgbsa_opg/rankl_opg_human",
+        "competition/all",
     }
     seeds = [t.seed for t in plan.tasks()]
     assert len(set(seeds)) == len(seeds)  # distinct per task
