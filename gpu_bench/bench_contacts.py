@@ -26,21 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax  # noqa: E402
 import mdtraj  # noqa: E402
+from hardware import cpu_model  # noqa: E402
 
 from rankbind.analysis import contacts  # noqa: E402
 from rankbind.analysis.footprints import protein_trajectory  # noqa: E402
 from rankbind.fileio import write_json  # noqa: E402
 from rankbind.structures import build_assembly  # noqa: E402
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> int:

@@ -24,6 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hardware import cpu_model  # noqa: E402
+
 from rankbind.fileio import write_json  # noqa: E402
 from rankbind.freeenergy.mbar import MBAR  # noqa: E402
 
@@ -48,16 +50,6 @@ def timed(fn, repeats: int) -> tuple[list[float], object]:
         result = fn()
         times.append(time.perf_counter() - start)
     return times, result
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def main() -> int:

@@ -43,6 +43,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from hardware import cpu_model as _cpu_model  # noqa: E402
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # defaults per solvent: (steps, report interval, checkpoint intervals)
@@ -359,16 +361,6 @@ def main(argv=None) -> int:
     write_json(output, record)
     print(f"wrote {output}")
     return 0
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def _gpu_names() -> list[str]:

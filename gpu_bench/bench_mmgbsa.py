@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from hardware import cpu_model as _cpu_model  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -184,16 +185,6 @@ def main(argv=None) -> int:
     write_json(args.output, result)
     print(f"wrote {args.output}")
     return 0
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 if __name__ == "__main__":
