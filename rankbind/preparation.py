@@ -156,7 +156,7 @@ def _hetero_filter(assembly: Assembly, options: PreparationOptions) -> tuple[Ass
     return with_atoms(assembly, kept), removed_residues
 
 
-def _helper_platform() -> openmm.Platform:
+def helper_platform() -> openmm.Platform:
     """CPU platform (Reference if CPU is missing) for PDBFixer/Modeller minimisations."""
     names = [
         openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())
@@ -186,7 +186,7 @@ def prepare(assembly: Assembly, options: PreparationOptions | None = None) -> Pr
     # PDBFixer and Modeller minimise internally (new atoms, hydrogens). Pin them to the
     # CPU platform: left to choose, OpenMM picks PoCL OpenCL where installed, and PoCL's
     # minimiser segfaults (observed with PoCL 3.1), killing the process.
-    cpu = _helper_platform()
+    cpu = helper_platform()
     fixer = PDBFixer(pdbfile=io.StringIO(filtered.to_pdb_text()), platform=cpu)
 
     fixer.findMissingResidues()

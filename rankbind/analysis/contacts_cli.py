@@ -20,10 +20,6 @@ import numpy as np
 from rankbind.errors import StructureError
 from rankbind.fileio import write_json, write_text
 
-_CHAIN_REMARK = re.compile(
-    r"^REMARK 250 CHAIN (\S) (\S+) (.+?) UNIPROT=(\S+) SOURCE=(\S+) BIOMT=(\d+) NUMBERING=(\S+)"
-)
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="ENTRY_OR_PDB")
@@ -46,26 +42,18 @@ def read_rankbind_pdb(path: Path):
     """(chains, 1-frame protein trajectory) of a PDB written by rankbind."""
     import mdtraj
 
-    from rankbind.structures import ChainInfo
+    from rankbind.structures.assembly import read_chain_records
 
     if not path.is_file():
         raise StructureError(f"{path}: no such file (and not a catalogue entry)")
-    chains = []
-    for line in path.read_text().splitlines():
-        match = _CHAIN_REMARK.match(line)
-        if match:
-            cid, mol, species, uniprot, source, op, numbering = match.groups()
-            chains.append(
-                ChainInfo(cid, mol, species, None if uniprot == "-" else uniprot, source,
-                          int(op), numbering)
-            )  # fmt: skip
+    chains = read_chain_records(path)
     if not chains:
         raise StructureError(
             f"{path}: no 'REMARK 250 CHAIN' records; write the structure with rankbind "
             "(Assembly.write_pdb) so the chains' molecules and numbering are known"
         )
     traj = mdtraj.load(str(path))
-    return tuple(chains), traj.atom_slice(traj.topology.select("protein"))
+    return chains, traj.atom_slice(traj.topology.select("protein"))
 
 
 def _load(name: str, kind: str):

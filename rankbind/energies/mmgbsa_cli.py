@@ -10,17 +10,12 @@ rankbind writes) or chain lists (``--receptor-chains A,C``). Writes one JSON res
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 import numpy as np
 
 from rankbind.errors import RankbindError, SelectionError, StructureError
-
-_REMARK = re.compile(
-    r"^REMARK 250 CHAIN (?P<chain>\S) (?P<molecule>\S+) (?P<species>\S+) UNIPROT=(?P<uniprot>\S+) "
-    r"SOURCE=(?P<source>\S+) BIOMT=(?P<op>\d+) NUMBERING=(?P<numbering>\S+)"
-)
+from rankbind.structures.assembly import read_chain_records
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -66,27 +61,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, required=True, help="result JSON")
 
 
-def _chain_records(path: Path):
-    from rankbind.structures.assembly import ChainInfo
-
-    records = []
-    for line in path.read_text(errors="replace").splitlines():
-        m = _REMARK.match(line)
-        if m:
-            records.append(
-                ChainInfo(
-                    chain_id=m["chain"],
-                    molecule=m["molecule"],
-                    species=m["species"],
-                    uniprot=None if m["uniprot"] == "-" else m["uniprot"],
-                    source_chain=m["source"],
-                    operator=int(m["op"]),
-                    numbering=m["numbering"],
-                )
-            )
-    return records
-
-
 def _load(args):
     from openmm import app, unit
 
@@ -130,7 +104,7 @@ def _side(topology, structure: Path, selection: str | None, chains: str | None, 
                 f"--{name}-chains: {sorted(wanted - have)} not in {structure} (chains {sorted(have)})"
             )
         return [a.index for a in topology.atoms() if a.residue.chain.id in wanted]
-    records = _chain_records(structure)
+    records = list(read_chain_records(structure))
     if not records:
         raise SelectionError(
             f"{structure} has no 'REMARK 250 CHAIN' records naming molecules; use --{name}-chains"

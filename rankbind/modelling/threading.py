@@ -19,9 +19,7 @@ The result is a model: its provenance says so, with template, alignment and repo
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -224,26 +222,14 @@ def clash_report(topology, positions) -> dict:
     }
 
 
-@contextlib.contextmanager
-def _cpu_default_platform():
-    """PDBFixer minimises rebuilt atoms on OpenMM's default (fastest) platform; pin it to
-    CPU so model building is identical on every machine."""
-    previous = os.environ.get("OPENMM_DEFAULT_PLATFORM")
-    os.environ["OPENMM_DEFAULT_PLATFORM"] = "CPU"
-    try:
-        yield
-    finally:
-        if previous is None:
-            del os.environ["OPENMM_DEFAULT_PLATFORM"]
-        else:
-            os.environ["OPENMM_DEFAULT_PLATFORM"] = previous
-
-
 def _fix(pdb_text: str):
     """PDBFixer: internal missing residues, missing heavy atoms, hydrogens (pH 7)."""
     from pdbfixer import PDBFixer
 
-    fixer = PDBFixer(pdbfile=io.StringIO(pdb_text))
+    from rankbind.preparation import helper_platform
+
+    # PoCL's minimiser segfaults; PDBFixer's internal minimisations run on the CPU platform
+    fixer = PDBFixer(pdbfile=io.StringIO(pdb_text), platform=helper_platform())
     fixer.removeHeterogens(keepWater=False)
     fixer.findMissingResidues()
     chains = list(fixer.topology.chains())
@@ -257,9 +243,8 @@ def _fix(pdb_text: str):
     rebuilt_atoms = {
         (res.chain.id, res.id): [a.name for a in names] for res, names in fixer.missingAtoms.items()
     }
-    with _cpu_default_platform():
-        fixer.addMissingAtoms()
-        fixer.addMissingHydrogens(7.0)
+    fixer.addMissingAtoms()
+    fixer.addMissingHydrogens(7.0)
     return fixer, rebuilt_atoms
 
 

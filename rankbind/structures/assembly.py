@@ -9,6 +9,7 @@ UniProt numbers, so ``RANKL:233`` means the same residue in every entry of a spe
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -145,6 +146,28 @@ class Assembly:
 
         xyz = np.array(positions.value_in_unit(unit.nanometer))[None]
         return mdtraj.Trajectory(xyz, mdtraj.Topology.from_openmm(topology))
+
+
+_CHAIN_RECORD = re.compile(
+    r"^REMARK 250 CHAIN (\S) (\S+) (.+?) UNIPROT=(\S+) SOURCE=(\S+) BIOMT=(\d+) NUMBERING=(\S+)"
+)
+
+
+def read_chain_records(path: str | Path) -> tuple[ChainInfo, ...]:
+    """The ``REMARK 250 CHAIN`` records :meth:`Assembly.to_pdb_text` writes, as ChainInfo."""
+    path = Path(path)
+    if not path.is_file():
+        raise StructureError(f"{path}: no such file")
+    chains = []
+    for line in path.read_text(errors="replace").splitlines():
+        match = _CHAIN_RECORD.match(line)
+        if match:
+            cid, molecule, species, uniprot, source, op, numbering = match.groups()
+            chains.append(
+                ChainInfo(cid, molecule, species, None if uniprot == "-" else uniprot, source,
+                          int(op), numbering)
+            )  # fmt: skip
+    return tuple(chains)
 
 
 def _check_chains(pdb: PDBData, specs: dict[str, ChainSpec], where: str) -> None:
