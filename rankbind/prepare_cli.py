@@ -17,6 +17,7 @@ from rankbind.preparation import (
     write_prepared,
 )
 from rankbind.structures import KINDS, build_assembly, from_pdb
+from rankbind.structures.assembly import read_assembly, read_chain_records
 from rankbind.structures.catalogue import MOLECULES, ChainSpec
 
 
@@ -30,7 +31,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ID=MOLECULE[:OFFSET]",
-        help="for a PDB file: what chain ID is, e.g. A=RANKL Z=OPG:21 (repeat per chain)",
+        help="for a PDB file without rankbind chain records: what chain ID is, e.g. A=RANKL Z=OPG:21 (repeat per chain)",
     )
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     parser.add_argument("--forcefield", default="amber14", choices=sorted(FORCEFIELDS))
@@ -65,6 +66,8 @@ def _chain_specs(items: list[str], path: str) -> dict[str, ChainSpec]:
 
 def load_structure(args: argparse.Namespace):
     if Path(args.structure).suffix.lower() in (".pdb", ".ent") or Path(args.structure).is_file():
+        if not args.chain and read_chain_records(args.structure):
+            return read_assembly(args.structure)  # written by rankbind: chains are recorded
         return from_pdb(args.structure, _chain_specs(args.chain, args.structure))
     return build_assembly(args.structure, args.assembly)
 

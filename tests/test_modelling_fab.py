@@ -56,3 +56,64 @@ def test_denosumab_fv_model():
     rebuilt = report["chains"]["H"]["rebuilt_segments"]
     assert any(99 <= lo <= 111 for lo, _ in rebuilt)  # CDR-H3 is longer than in 3BN9
     assert result.assembly.provenance["model"] is True
+
+
+def _docked(species: str, pose: int):
+    from rankbind.structures import structures_dir
+    from rankbind.structures.assembly import read_assembly
+
+    models = structures_dir() / "models"
+    return (
+        read_assembly(models / f"denosumab_docking/{species}/pose_{pose:02d}.pdb"),
+        read_assembly(models / "denosumab_fab/denosumab_fab_model.pdb"),
+    )
+
+
+def test_fab_on_docked_fv_superposes_variable_domains():
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    from rankbind.modelling.fab import fab_on_docked_fv
+
+    pose, fab = _docked("human", 1)
+    complex_, record = fab_on_docked_fv(pose, fab)
+    assert [c.chain_id for c in complex_.chains] == ["A", "B", "C", "H", "L"]
+    assert [c.molecule for c in complex_.chains][3:] == ["FAB_HEAVY", "FAB_LIGHT"]
+    n_antigen = sum(a.chain in "ABC" for a in pose.atoms if a.record == "ATOM")
+    assert len(complex_.atoms) == n_antigen + sum(a.record == "ATOM" for a in fab.atoms)
+    # independent check: C-alpha deviations recomputed from the placed coordinates
+    pose_ca = {(a.chain, a.resseq): a.xyz for a in pose.atoms if a.name == "CA" and a.chain in "HL"}
+    placed_ca = {
+        (a.chain, a.resseq): a.xyz for a in complex_.atoms if a.name == "CA" and a.chain in "HL"
+    }
+    shared = sorted(set(pose_ca) & set(placed_ca))
+    d = np.array([np.subtract(pose_ca[k], placed_ca[k]) for k in shared])
+    assert len(shared) == record["fv_superposition_n_ca"] > 200
+    assert np.sqrt((d**2).sum(1).mean()) == pytest.approx(
+        record["fv_superposition_ca_rmsd_angstrom"], abs=1e-3
+    )
+    assert record["fv_superposition_ca_rmsd_angstrom"] < 1.0  # Fv and Fab models share templates
+    # clash count against a k-d tree on a pose whose constant domains do hit RANKL
+    pose, fab = _docked("mouse", 2)
+    complex_, record = fab_on_docked_fv(pose, fab)
+    antigen = cKDTree([a.xyz for a in complex_.atoms if a.chain in "ABC" and a.element != "H"])
+    constant = [
+        a.xyz
+        for a in complex_.atoms
+        if a.chain in "HL" and (a.chain, a.resseq) not in pose_ca and a.element != "H"
+    ]
+    hits = sum(bool(antigen.query_ball_point(x, 3.0)) for x in constant)
+    assert record["constant_domain_atoms_clashing"] == hits > 0
+
+
+def test_fab_on_docked_fv_rejects_misnumbered_fab():
+    from dataclasses import replace
+
+    from rankbind.modelling.fab import fab_on_docked_fv
+
+    pose, fab = _docked("human", 1)
+    shifted = replace(fab, atoms=[replace(a, resseq=a.resseq + 1) for a in fab.atoms])
+    with pytest.raises(StructureError, match=r"H\d+ is [A-Z]{3} but the pose's Fv has"):
+        fab_on_docked_fv(pose, shifted)
+    with pytest.raises(StructureError, match=r"no chain\(s\) \['H', 'L'\]"):
+        fab_on_docked_fv(replace(pose, chains=pose.chains[:3]), fab)

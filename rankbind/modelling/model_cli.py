@@ -62,6 +62,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--rotations", type=int, default=1500)
     p.add_argument("--fv-pdb", default=None, help="reuse a denosumab Fv model (PDB)")
     p.add_argument("--out-dir", required=True)
+    p = sub.add_parser("fab-complex", help="place the Fab model on a docked Fv pose")
+    p.add_argument("--pose", required=True, help="docking pose PDB (RANKL trimer + Fv H/L)")
+    p.add_argument("--fab", required=True, help="Fab model PDB (rankbind model fab --kind fab)")
+    p.add_argument("--out", required=True)
 
 
 def _write_model(assembly, report: dict, out: str) -> None:
@@ -117,6 +121,13 @@ def run(args: argparse.Namespace) -> int:
     elif cmd == "denosumab-dock":
         summary = pipelines.denosumab_dock(args.target, args.rotations, args.out_dir, args.fv_pdb)
         print(json.dumps(summary["poses"][:3], indent=2))
+    elif cmd == "fab-complex":
+        from rankbind.modelling.fab import fab_on_docked_fv
+        from rankbind.structures.assembly import read_assembly
+
+        complex_, record = fab_on_docked_fv(read_assembly(args.pose), read_assembly(args.fab))
+        _write_model(complex_, complex_.provenance, args.out)
+        print(json.dumps(record, indent=2))
     else:  # pragma: no cover - argparse restricts the choices
         raise RankbindError(f"unknown model command {cmd}")
     return 0

@@ -170,6 +170,22 @@ def read_chain_records(path: str | Path) -> tuple[ChainInfo, ...]:
     return tuple(chains)
 
 
+def read_assembly(path: str | Path) -> Assembly:
+    """An Assembly from a PDB file rankbind wrote (its ``REMARK 250 CHAIN`` records say
+    what each chain is); numbering is kept as written."""
+    records = read_chain_records(path)
+    if not records:
+        raise StructureError(
+            f"{path}: no 'REMARK 250 CHAIN' records; write the structure with rankbind "
+            "(Assembly.write_pdb) or give chain identities (from_pdb)"
+        )
+    specs = {
+        c.chain_id: ChainSpec(c.chain_id, c.molecule, c.species, c.uniprot, None) for c in records
+    }
+    assembly = from_pdb(path, specs)
+    return replace(assembly, chains=records)
+
+
 def _check_chains(pdb: PDBData, specs: dict[str, ChainSpec], where: str) -> None:
     for chain in pdb.chains():
         if chain not in specs:
