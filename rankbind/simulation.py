@@ -89,12 +89,13 @@ class SimulationOptions:
 
 
 def has_hmr(system: openmm.System) -> bool:
-    """True when hydrogen masses were repartitioned (any H-like particle ≥ 1.5 amu and < 4)."""
-    masses = [
-        system.getParticleMass(i).value_in_unit(unit.amu) for i in range(system.getNumParticles())
-    ]
-    light = [m for m in masses if 0.5 < m < 4.0]
-    return bool(light) and min(light) >= 1.5
+    """True when hydrogen masses were repartitioned: some particle weighs 1.5–4 amu, a mass
+    no element has (H 1.008, He 4.0026). Rigid water keeps 1.008 amu hydrogens under
+    OpenMM's ``hydrogenMass``, so a solvated HMR system also holds ordinary hydrogens."""
+    return any(
+        1.5 <= system.getParticleMass(i).value_in_unit(unit.amu) <= 4.0
+        for i in range(system.getNumParticles())
+    )
 
 
 def timestep_fs(options: SimulationOptions, system: openmm.System) -> float:

@@ -12,7 +12,7 @@ from helpers import fragment
 
 from rankbind.errors import SimulationError
 from rankbind.platforms import select_platform
-from rankbind.simulation import Progress, SimulationOptions, StagedSimulation
+from rankbind.simulation import Progress, SimulationOptions, StagedSimulation, timestep_fs
 
 N_STEPS, INTERVAL, CHECKPOINT = 100, 10, 50
 OPTIONS = SimulationOptions(
@@ -169,3 +169,15 @@ def test_explicit_solvent_npt_stage_runs_with_pme(tmp_path):
     box0 = prepared.topology.getPeriodicBoxVectors()
     v0 = float(np.linalg.det(np.array([[c._value for c in v] for v in box0])))
     assert abs(volumes[-1] - v0) / v0 < 0.2
+    # HMR is detected although rigid water keeps 1.008 amu hydrogens: 4 fs steps
+    masses = {
+        (a.residue.name == "HOH", a.element.symbol): prepared.system.getParticleMass(a.index)._value
+        for a in prepared.topology.atoms()
+        if a.element.symbol == "H"
+    }
+    assert masses[(True, "H")] == pytest.approx(1.008, abs=1e-3) and masses[(False, "H")] == 1.5
+    record = json.loads((tmp_path / "simulation.json").read_text())
+    assert record["timestep_fs"] == 4.0 and record["hydrogen_mass_repartitioning"] is True
+    plain = prepare(peptide, PreparationOptions(solvent="explicit", padding_nm=0.7,
+                                                box_shape="cube", hydrogen_mass_amu=None))  # fmt: skip
+    assert timestep_fs(SimulationOptions(), plain.system) == 2.0
