@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax  # noqa: E402
 import mdtraj  # noqa: E402
-from hardware import cpu_model  # noqa: E402
+from hardware import cpu_model, gpu_names  # noqa: E402
 
 from rankbind.analysis import contacts  # noqa: E402
 from rankbind.analysis.footprints import protein_trajectory  # noqa: E402
@@ -118,6 +118,7 @@ def main() -> int:
         "hardware": {
             "cpu": cpu_model(),
             "logical_cpus_visible": os.cpu_count(),
+            "gpu": gpu_names(),
             "jax_devices": [str(d) for d in jax.devices()],
             "load_average_start": load_start,
             "load_average_end": os.getloadavg(),
@@ -128,9 +129,8 @@ def main() -> int:
             "jax": jax.__version__,
             "mdtraj": mdtraj.__version__,
         },
-        "note": args.note
-        or "2 CPU cores shared with ~6 other concurrent agents: absolute rates are noisy; "
-        "the ratio is from one run with both codes in the same process.",
+        "note": args.note,
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     write_json(args.out, result)
     for key in (

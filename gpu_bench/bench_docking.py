@@ -18,6 +18,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hardware import cpu_model, gpu_names  # noqa: E402
+
 from rankbind.fileio import write_json  # noqa: E402
 from rankbind.modelling import docking as dk  # noqa: E402
 from rankbind.structures import build_assembly  # noqa: E402
@@ -56,6 +58,7 @@ def numpy_scores(ligand, settings, rotations, n, fs, fp):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rotations", type=int, default=16)
+    parser.add_argument("--note", default="", help="e.g. whether the machine was shared")
     parser.add_argument("--baseline-rotations", type=int, default=4)
     parser.add_argument(
         "--out", default=str(Path(__file__).parent / "results" / "docking_cpu.json")
@@ -105,8 +108,9 @@ def main() -> int:
         "max_relative_difference_best_score": agree,
         "hardware": {
             "machine": platform.machine(),
-            "processor": platform.processor(),
+            "processor": cpu_model(),
             "cpu_count": os.cpu_count(),
+            "gpu": gpu_names(),
             "load_average_1m": os.getloadavg()[0],
             "jax_devices": [str(d) for d in jax.devices()],
         },
@@ -115,7 +119,8 @@ def main() -> int:
             "jax": jax.__version__,
             "numpy": np.__version__,
         },
-        "note": "shared 2-core machine; other jobs were running (see load_average_1m)",
+        "note": args.note,
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     write_json(args.out, result)
     print(result)

@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hardware import cpu_model  # noqa: E402
+from hardware import cpu_model, gpu_names  # noqa: E402
 
 from rankbind.fileio import write_json  # noqa: E402
 from rankbind.freeenergy.mbar import MBAR  # noqa: E402
@@ -57,6 +57,7 @@ def main() -> int:
     parser.add_argument("--states", type=int, default=100)
     parser.add_argument("--samples", type=int, default=10000, help="total samples N")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--note", default="", help="e.g. whether the machine was shared")
     parser.add_argument("--out", type=Path, default=Path("gpu_bench/results/mbar_cpu.json"))
     args = parser.parse_args()
 
@@ -92,9 +93,10 @@ def main() -> int:
         "hardware": {
             "cpu": cpu_model(),
             "logical_cpus": os.cpu_count(),
+            "gpu": gpu_names(),
             "load_average_1_5_15": list(os.getloadavg()),
             "jax_devices": [str(d) for d in jax.devices()],
-            "note": "shared machine (several agents); timings are noisy",
+            "note": args.note,
         },
         "versions": {
             "python": platform.python_version(),
@@ -104,6 +106,7 @@ def main() -> int:
             "pymbar_backend": "pymbar 4 uses JAX (x64) for its solver when JAX is installed",
         },
     }
+    result["date_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     write_json(args.out, result)
     print(
         f"K={args.states} N={int(n_k.sum())}: rankbind {result['rankbind_median_s']:.3f} s, "

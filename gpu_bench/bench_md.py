@@ -34,9 +34,7 @@ import argparse
 import os
 import platform
 import shlex
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +42,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from hardware import cpu_model as _cpu_model  # noqa: E402
+from hardware import gpu_names  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -56,8 +55,12 @@ DEFAULTS = {
 
 
 def build_prepared(args):
-    """The PreparedSystem for the chosen entry, kind, extract and solvent."""
-    from rankbind.preparation import PreparationOptions, prepare
+    """The PreparedSystem: loaded from ``--prepared`` (a ``rankbind prepare`` output
+    directory), or built from the chosen entry, kind, extract and solvent."""
+    from rankbind.preparation import PreparationOptions, load_prepared, prepare
+
+    if args.prepared:
+        return load_prepared(args.prepared)
     from rankbind.structures import build_assembly
     from rankbind.structures.assembly import extract
 
@@ -73,29 +76,47 @@ def build_prepared(args):
     return prepare(assembly, options)
 
 
-def starting_state(prepared, choice, options, equilibrate_steps: int):
-    """Minimised, thermalised State (positions + velocities) shared by all runs."""
+def starting_state(
+    prepared, choice, options, equilibrate_steps: int, minimize_iterations: int, without_gb: bool
+):
+    """Minimised, thermalised State (positions + velocities) shared by all runs.
+
+    Minimisation runs on the CPU-side helper platform (PoCL's minimiser can segfault),
+    without the GB force if ``without_gb`` (a CPU CustomGBForce evaluation of a 15k-atom
+    complex takes about a minute here); equilibration runs on the benchmarked platform."""
     import openmm
     from openmm import unit
 
     from rankbind.platforms import minimisation_platform
     from rankbind.simulation import timestep_fs
 
+    def context_for(system, platform_choice):
+        integrator = openmm.LangevinMiddleIntegrator(
+            options.temperature_K * unit.kelvin,
+            options.friction_per_ps / unit.picosecond,
+            timestep_fs(options, system) * unit.femtosecond,
+        )
+        integrator.setRandomNumberSeed(options.seed)
+        context = openmm.Context(
+            system, integrator, platform_choice.platform, platform_choice.properties
+        )
+        if system.usesPeriodicBoundaryConditions():
+            context.setPeriodicBoxVectors(*prepared.topology.getPeriodicBoxVectors())
+        return context
+
     system = openmm.XmlSerializer.clone(prepared.system)
-    integrator = openmm.LangevinMiddleIntegrator(
-        options.temperature_K * unit.kelvin,
-        options.friction_per_ps / unit.picosecond,
-        timestep_fs(options, system) * unit.femtosecond,
-    )
-    integrator.setRandomNumberSeed(options.seed)
-    helper = minimisation_platform(choice)
-    context = openmm.Context(system, integrator, helper.platform, helper.properties)
-    context.setPositions(prepared.positions)
-    if system.usesPeriodicBoundaryConditions():
-        context.setPeriodicBoxVectors(*prepared.topology.getPeriodicBoxVectors())
-    openmm.LocalEnergyMinimizer.minimize(context, 10.0, 1000)
+    if without_gb:
+        gb = (openmm.CustomGBForce, openmm.GBSAOBCForce)
+        for index in reversed(range(system.getNumForces())):
+            if isinstance(system.getForce(index), gb):
+                system.removeForce(index)
+    minimiser = context_for(system, minimisation_platform(choice))
+    minimiser.setPositions(prepared.positions)
+    openmm.LocalEnergyMinimizer.minimize(minimiser, 10.0, minimize_iterations)
+    context = context_for(openmm.XmlSerializer.clone(prepared.system), choice)
+    context.setPositions(minimiser.getState(getPositions=True).getPositions())
     context.setVelocitiesToTemperature(options.temperature_K * unit.kelvin, options.seed)
-    integrator.step(equilibrate_steps)
+    context.getIntegrator().step(equilibrate_steps)
     return context.getState(getPositions=True, getVelocities=True, getEnergy=True)
 
 
@@ -173,7 +194,7 @@ def warm_up(prepared, state, choice) -> dict:
     return {n: platform_.getPropertyValue(context, n) for n in platform_.getPropertyNames()}
 
 
-def rebuild_breakdown(prepared, state, choice, repeats: int = 3) -> dict:
+def rebuild_breakdown(prepared, state, choice, repeats: int) -> dict:
     """Median seconds of the pieces of one rankbind checkpoint rebuild, as in
     ``StagedSimulation._context`` / ``_set_state``: System XML round trip, Context
     creation, State XML parse + setState."""
@@ -204,6 +225,25 @@ def rebuild_breakdown(prepared, state, choice, repeats: int = 3) -> dict:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def projected_overhead(openmm_runs: list[dict], steps: int, rebuild_s: float) -> dict:
+    """Derived, not timed: the ratio if rankbind rebuilt its Context once per default
+    checkpoint interval, from the OpenMM step time measured here (run time less Context
+    creation) and the measured cost of one rebuild."""
+    from rankbind.simulation import SimulationOptions
+
+    interval = SimulationOptions().checkpoint_interval_steps
+    step_s = statistics.median(
+        (r["seconds"] - r["context_creation_s"]) / steps for r in openmm_runs
+    )
+    return {
+        "checkpoint_interval_steps": interval,
+        "openmm_step_s_median": step_s,
+        "rebuild_s": rebuild_s,
+        "ratio": 1.0 + rebuild_s / (interval * step_s),
+        "basis": "derived from measured step and rebuild times; not a timed run",
+    }
+
+
 def ns_per_day(steps: int, dt_fs: float, seconds: float) -> float:
     return steps * dt_fs * 1e-6 * 86400.0 / seconds
 
@@ -211,6 +251,9 @@ def ns_per_day(steps: int, dt_fs: float, seconds: float) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entry", default="3URF", help="catalogue entry (3URF, 4GIQ, ...)")
+    parser.add_argument(
+        "--prepared", type=Path, default=None, help="a `rankbind prepare` output directory"
+    )
     parser.add_argument("--kind", default="interface", help="interface, trimer_receptor, ...")
     parser.add_argument(
         "--extract", nargs="*", default=None, help="selections to cut a fragment out"
@@ -226,6 +269,11 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--timestep-fs", type=float, default=None, help="default: 4 with HMR")
     parser.add_argument("--equilibrate-steps", type=int, default=500)
+    parser.add_argument("--minimize-iterations", type=int, default=1000)
+    parser.add_argument("--rebuild-repeats", type=int, default=3)
+    parser.add_argument(
+        "--minimize-without-gb", action="store_true", help="implicit: minimise without GB"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--platforms", default="CUDA,OpenCL")
     parser.add_argument("--precision", default="mixed")
@@ -257,13 +305,20 @@ def main(argv=None) -> int:
     )
     dt_fs = timestep_fs(base, prepared.system)
     base = SimulationOptions(**(asdict(base) | {"production_ps": steps * dt_fs / 1000.0}))
-    state = starting_state(prepared, choices[0], base, args.equilibrate_steps)
+    state = starting_state(
+        prepared,
+        choices[0],
+        base,
+        args.equilibrate_steps,
+        args.minimize_iterations,
+        args.minimize_without_gb,
+    )
     print(f"{prepared.metadata['n_atoms']} atoms, dt {dt_fs} fs, {steps} steps", flush=True)
 
     results = []
     for choice in choices:
         properties = warm_up(prepared, state, choice)
-        breakdown = rebuild_breakdown(prepared, state, choice)
+        breakdown = rebuild_breakdown(prepared, state, choice, args.rebuild_repeats)
         for interval in intervals:
             options = SimulationOptions(**(asdict(base) | {"checkpoint_interval_steps": interval}))
             runs: dict[str, list[dict]] = {"rankbind": [], "openmm": []}
@@ -304,6 +359,9 @@ def main(argv=None) -> int:
                         r["seconds"] for r in runs["rankbind"]
                     )
                     - statistics.median(r["seconds"] for r in runs["openmm"]),
+                    "projected_overhead_at_default_interval": projected_overhead(
+                        runs["openmm"], steps, sum(breakdown.values())
+                    ),
                     "runs": runs,
                 }
             )
@@ -316,8 +374,9 @@ def main(argv=None) -> int:
         "final files); overhead_ratio = OpenMM ns/day / rankbind ns/day (target <= 1.05)",
         "command": shlex.join(["python", "gpu_bench/bench_md.py"] + (argv or sys.argv[1:])),
         "system": {
-            "entry": args.entry,
-            "kind": args.kind,
+            "assembly": meta["assembly"],
+            "assembly_kind": meta["assembly_kind"],
+            "prepared_from": str(args.prepared) if args.prepared else None,
             "extract": args.extract,
             "n_atoms": meta["n_atoms"],
             "n_residues": meta["n_residues"],
@@ -335,6 +394,8 @@ def main(argv=None) -> int:
             "repeats": args.repeats,
             "order": "interleaved: rankbind,openmm then openmm,rankbind, alternating",
             "equilibrate_steps_before": args.equilibrate_steps,
+            "minimize_iterations_before": args.minimize_iterations,
+            "minimized_without_gb_force": args.minimize_without_gb,
             "temperature_K": base.temperature_K,
             "friction_per_ps": base.friction_per_ps,
             "integrator": "LangevinMiddleIntegrator",
@@ -345,7 +406,7 @@ def main(argv=None) -> int:
             "machine": platform.machine(),
             "processor": _cpu_model(),
             "logical_cpus": os.cpu_count(),
-            "gpu": _gpu_names(),
+            "gpu": gpu_names(),
             "opencl_is_pocl_on_cpu": opencl_is_cpu_only(),
             "load_average_before": load_before,
             "load_average_after": os.getloadavg(),
@@ -361,17 +422,6 @@ def main(argv=None) -> int:
     write_json(output, record)
     print(f"wrote {output}")
     return 0
-
-
-def _gpu_names() -> list[str]:
-    if shutil.which("nvidia-smi") is None:
-        return []
-    query = ["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"]
-    try:
-        out = subprocess.run(query, capture_output=True, text=True, timeout=30, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return [line.strip() for line in out.stdout.splitlines() if line.strip()]
 
 
 if __name__ == "__main__":

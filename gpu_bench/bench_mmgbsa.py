@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from hardware import cpu_model as _cpu_model  # noqa: E402
+from hardware import gpu_names  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -100,6 +101,7 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--gb", choices=["GBn2", "OBC2"], default="GBn2")
+    parser.add_argument("--note", default="", help="e.g. whether the machine was shared")
     parser.add_argument("--output", type=Path, default=Path("gpu_bench/results/mmgbsa_cpu.json"))
     args = parser.parse_args(argv)
 
@@ -171,8 +173,9 @@ def main(argv=None) -> int:
             "machine": platform.machine(),
             "processor": _cpu_model(),
             "logical_cpus": os.cpu_count(),
+            "gpu": gpu_names(),
             "load_average_at_end": load,
-            "note": "shared machine, loaded by other jobs: ratios are indicative",
+            "note": args.note,
         },
         "versions": {
             "python": platform.python_version(),
