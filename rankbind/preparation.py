@@ -21,7 +21,7 @@ from openmm import app, unit
 from rankbind import __version__
 from rankbind.errors import PreparationError
 from rankbind.fileio import atomic_open, write_json, write_text
-from rankbind.structures.assembly import Assembly, ChainInfo
+from rankbind.structures.assembly import Assembly, ChainInfo, chain_records
 from rankbind.structures.pdbfile import GLYCANS, IONS, WATERS
 
 FORCEFIELDS = {
@@ -347,10 +347,12 @@ def _create_system(forcefield: app.ForceField, topology: app.Topology, options: 
 
 
 def write_prepared(prepared: PreparedSystem, out_dir: str | Path) -> Path:
-    """Write prepared.pdb, prepared.cif, system.xml, then metadata.json (the marker)."""
+    """Write prepared.pdb (with REMARK 250 chain records), prepared.cif, system.xml, then
+    metadata.json (the marker)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_open(out / "prepared.pdb") as handle:
+        handle.write("\n".join(chain_records(prepared.chains)) + "\n")
         app.PDBFile.writeFile(prepared.topology, prepared.positions, handle, keepIds=True)
     with atomic_open(out / "prepared.cif") as handle:
         app.PDBxFile.writeFile(prepared.topology, prepared.positions, handle, keepIds=True)

@@ -53,6 +53,11 @@ def test_choices_recorded_and_round_trip(tmp_path):
     loaded = load_prepared(out)
     assert loaded.topology.getNumAtoms() == prepared.topology.getNumAtoms()
     assert (out / "prepared.cif").stat().st_size > 0
+    # the PDB says what each chain is, for the contacts/MM-GBSA CLIs
+    from rankbind.structures.assembly import read_chain_records
+
+    assert read_chain_records(out / "prepared.pdb") == prepared.chains
+    assert {c.chain_id for c in prepared.chains} == {c.id for c in loaded.topology.chains()}
     forces = {type(f).__name__ for f in loaded.system.getForces()}
     assert "CustomGBForce" in forces
     # hydrogen mass repartitioning to 1.5 amu is recorded and applied

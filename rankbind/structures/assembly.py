@@ -88,12 +88,7 @@ class Assembly:
     def to_pdb_text(self) -> str:
         """PDB text with provenance REMARKs, SEQRES, SSBOND, ATOM/TER, HETATM, END."""
         out = [f"REMARK 250 RANKBIND ASSEMBLY {self.name} ({self.kind})"]
-        for info in self.chains:
-            out.append(
-                f"REMARK 250 CHAIN {info.chain_id} {info.molecule} {info.species} "
-                f"UNIPROT={info.uniprot or '-'} SOURCE={info.source_chain} "
-                f"BIOMT={info.operator} NUMBERING={info.numbering}"
-            )
+        out += chain_records(self.chains)
         for chain_id, names in self.seqres.items():
             for row, start in enumerate(range(0, len(names), 13), start=1):
                 chunk = " ".join(f"{n:>3}" for n in names[start : start + 13])
@@ -146,6 +141,16 @@ class Assembly:
 
         xyz = np.array(positions.value_in_unit(unit.nanometer))[None]
         return mdtraj.Trajectory(xyz, mdtraj.Topology.from_openmm(topology))
+
+
+def chain_records(chains: tuple[ChainInfo, ...]) -> list[str]:
+    """``REMARK 250 CHAIN`` lines saying what each chain is (read by read_chain_records)."""
+    return [
+        f"REMARK 250 CHAIN {info.chain_id} {info.molecule} {info.species} "
+        f"UNIPROT={info.uniprot or '-'} SOURCE={info.source_chain} "
+        f"BIOMT={info.operator} NUMBERING={info.numbering}"
+        for info in chains
+    ]
 
 
 _CHAIN_RECORD = re.compile(
