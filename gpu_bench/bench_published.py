@@ -82,7 +82,7 @@ def build(test: str):
     settings = SETTINGS[test]
     forcefield = app.ForceField(*settings["forcefield"])
     modeller = app.Modeller(fixer.topology, fixer.positions)
-    modeller.addHydrogens(app.ForceField("amber99sb.xml"), pH=7.0)
+    modeller.addHydrogens(app.ForceField("amber99sb.xml"), pH=7.0, platform=helper_platform())
     if test == "pme":
         protein_atoms = modeller.topology.getNumAtoms()
         waters = (DHFR_ATOMS["pme"] - protein_atoms) // 3
