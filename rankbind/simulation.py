@@ -133,9 +133,8 @@ def _seed_for(seed: int, stage: str, step: int) -> int:
 
 
 def _dof(system: openmm.System) -> int:
-    dof = sum(
-        3 for i in range(system.getNumParticles()) if system.getParticleMass(i) > 0 * unit.dalton
-    )
+    # masses are in daltons; reading ._value skips a unit conversion per particle
+    dof = sum(3 for i in range(system.getNumParticles()) if system.getParticleMass(i)._value > 0)
     dof -= system.getNumConstraints()
     if any(isinstance(f, openmm.CMMotionRemover) for f in system.getForces()):
         dof -= 3
@@ -430,6 +429,7 @@ class StagedSimulation:
         progress = Progress(stage, steps)
         integrator = context.getIntegrator()
         t_wall, t_step = time.monotonic(), step
+        xml = None
         while step < steps:
             n = min(o.report_interval_steps, steps - step)
             integrator.step(n)
@@ -474,7 +474,10 @@ class StagedSimulation:
         state = context.getState(
             getPositions=True, getVelocities=True, getEnergy=True, getParameters=True
         )
-        write_text(stage_dir / "final_state.xml", openmm.XmlSerializer.serialize(state))
+        if xml is None:  # resumed from the last checkpoint: the steps were already done
+            xml = (stage_dir / self._checkpoint_info(stage_dir)["state"]).read_text()
+        # the final State is the last checkpoint's (serialising a large State takes seconds)
+        write_text(stage_dir / "final_state.xml", xml)
         result = StageResult(
             stage,
             steps,

@@ -88,6 +88,27 @@ def test_rerun_of_finished_run_changes_nothing(tmp_path):
     assert record["restrained_atoms"] == 4 * 24  # N, CA, C, O of 24 residues
 
 
+def test_crash_after_last_checkpoint_finishes_without_new_steps(tmp_path):
+    """Killed between the final checkpoint and done.json: the re-run takes no steps, keeps
+    every frame once, and its final State is that checkpoint's."""
+    prepared = fragment("vacuum")
+    options = SimulationOptions(
+        nvt_ps=0, npt_ps=0, production_ps=0.08, report_interval_steps=5,
+        checkpoint_interval_steps=10,
+    )  # fmt: skip
+    StagedSimulation(prepared, tmp_path, options, select_platform("Reference")).run()
+    stage = tmp_path / "production"
+    dcd = (stage / "production.dcd").read_bytes()
+    checkpoint = json.loads((stage / "checkpoint.json").read_text())
+    (stage / "done.json").unlink()
+    (stage / "final_state.xml").unlink()
+    (stage / "production.dcd").unlink()
+    results = StagedSimulation(prepared, tmp_path, options, select_platform("Reference")).run()
+    assert results[-1].resumed_from_step == checkpoint["step"] == 20
+    assert (stage / "production.dcd").read_bytes() == dcd
+    assert (stage / "final_state.xml").read_text() == (stage / checkpoint["state"]).read_text()
+
+
 def test_temperature_is_thermostatted(tmp_path):
     """Langevin at 300 K: mean kinetic temperature over a short run within 15% of target."""
     prepared = fragment("vacuum")
