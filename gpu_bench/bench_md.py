@@ -225,25 +225,6 @@ def rebuild_breakdown(prepared, state, choice, repeats: int) -> dict:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def projected_overhead(openmm_runs: list[dict], steps: int, rebuild_s: float) -> dict:
-    """Derived, not timed: the ratio if rankbind rebuilt its Context once per default
-    checkpoint interval, from the OpenMM step time measured here (run time less Context
-    creation) and the measured cost of one rebuild."""
-    from rankbind.simulation import SimulationOptions
-
-    interval = SimulationOptions().checkpoint_interval_steps
-    step_s = statistics.median(
-        (r["seconds"] - r["context_creation_s"]) / steps for r in openmm_runs
-    )
-    return {
-        "checkpoint_interval_steps": interval,
-        "openmm_step_s_median": step_s,
-        "rebuild_s": rebuild_s,
-        "ratio": 1.0 + rebuild_s / (interval * step_s),
-        "basis": "derived from measured step and rebuild times; not a timed run",
-    }
-
-
 def ns_per_day(steps: int, dt_fs: float, seconds: float) -> float:
     return steps * dt_fs * 1e-6 * 86400.0 / seconds
 
@@ -359,9 +340,6 @@ def main(argv=None) -> int:
                         r["seconds"] for r in runs["rankbind"]
                     )
                     - statistics.median(r["seconds"] for r in runs["openmm"]),
-                    "projected_overhead_at_default_interval": projected_overhead(
-                        runs["openmm"], steps, sum(breakdown.values())
-                    ),
                     "runs": runs,
                 }
             )

@@ -31,16 +31,20 @@ def test_loglog_slope_recovers_power_laws():
 
 
 def test_projected_overhead_from_step_and_rebuild_times():
-    from bench_md import projected_overhead
+    from summarize import DEFAULT_INTERVAL, projected_overhead
 
-    from rankbind.simulation import SimulationOptions
-
-    interval = SimulationOptions().checkpoint_interval_steps
-    runs = [
-        {"seconds": 12.0, "context_creation_s": 2.0},
-        {"seconds": 14.0, "context_creation_s": 2.0},
-    ]
-    got = projected_overhead(runs, steps=100, rebuild_s=3.0)
-    step = 0.11  # median of (10/100, 12/100)
-    assert got["openmm_step_s_median"] == pytest.approx(step)
-    assert got["ratio"] == pytest.approx(1 + 3.0 / (interval * step))
+    result = {
+        "runs": {
+            "openmm": [{"seconds": 12.0, "context_creation_s": 2.0},
+                       {"seconds": 14.0, "context_creation_s": 2.0}],
+            "rankbind": [{"seconds": 16.0}, {"seconds": 18.0}],
+        },
+        "rebuild_breakdown_s_median": {"context_creation_s": 1.0, "state_xml_set_state_s": 0.5},
+        "rankbind_context_rebuilds": 2,
+    }  # fmt: skip
+    got = projected_overhead(result, steps=100, interval=DEFAULT_INTERVAL)
+    step = 0.11  # median of 10/100 and 12/100 s
+    assert got["openmm_step_s"] == pytest.approx(step)
+    assert got["fixed_extra_s"] == pytest.approx(17.0 - 13.0 - 2 * 1.5)
+    assert got["one_interval_ratio"] == pytest.approx(1 + 1.0 / (DEFAULT_INTERVAL * step))
+    assert got["long_run_ratio"] == pytest.approx(1 + 1.5 / (DEFAULT_INTERVAL * step))
