@@ -432,7 +432,14 @@ class StagedSimulation:
         xml = None
         while step < steps:
             n = min(o.report_interval_steps, steps - step)
-            integrator.step(n)
+            try:
+                integrator.step(n)
+            except openmm.OpenMMException as exc:  # e.g. NaN coordinates met inside step()
+                raise SimulationError(
+                    f"stage {stage}, step {step + 1}-{step + n}: OpenMM stopped: {exc} (the "
+                    "system is exploding: check the timestep, constraints, minimisation and "
+                    f"input structure){self._last_checkpoint_note(stage_dir)}"
+                ) from None
             step += n
             state = context.getState(
                 getPositions=True, getEnergy=True, enforcePeriodicBox=self.periodic
@@ -524,14 +531,18 @@ class StagedSimulation:
         energy = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
         limit = self.options.max_energy_per_atom_kJ_mol * self.system.getNumParticles()
         if not math.isfinite(energy) or energy > limit:
-            where = ""
-            if stage_dir is not None and (stage_dir / "checkpoint.json").is_file():
-                where = f"; last good checkpoint kept: {stage_dir / 'checkpoint.json'}"
             raise SimulationError(
                 f"stage {stage}, step {step}: potential energy {energy:.6g} kJ/mol is "
                 f"{'not finite' if not math.isfinite(energy) else f'above {limit:.3g} kJ/mol'} "
-                f"(the system is exploding: check the timestep, constraints and input structure){where}"
+                "(the system is exploding: check the timestep, constraints and input structure)"
+                + self._last_checkpoint_note(stage_dir)
             )
+
+    @staticmethod
+    def _last_checkpoint_note(stage_dir: Path | None) -> str:
+        if stage_dir is not None and (stage_dir / "checkpoint.json").is_file():
+            return f"; last good checkpoint kept: {stage_dir / 'checkpoint.json'}"
+        return ""
 
     def _finalise(self, stage: str, stage_dir: Path) -> int:
         """Concatenate chunks into ``<stage>.dcd`` and ``log.csv`` (atomically)."""

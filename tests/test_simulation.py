@@ -126,18 +126,23 @@ def test_temperature_is_thermostatted(tmp_path):
     assert abs(temps[len(temps) // 2 :].mean() - 300.0) < 45.0
 
 
-def test_explosion_stops_with_stage_and_step(tmp_path):
+@pytest.mark.parametrize(
+    "interval, message",
+    [(5, r"stage nvt, step \d+: potential energy"),  # caught at a report
+     (500, r"stage nvt, step 1-500: OpenMM stopped: .*NaN")],  # raised inside step()
+)  # fmt: skip
+def test_explosion_stops_with_stage_and_step(tmp_path, interval, message):
     prepared = fragment("vacuum")
     options = SimulationOptions(
-        nvt_ps=4.0,
+        nvt_ps=40.0,
         npt_ps=0,
         production_ps=0,
         timestep_fs=40.0,
-        report_interval_steps=5,
-        checkpoint_interval_steps=5,
+        report_interval_steps=interval,
+        checkpoint_interval_steps=interval,
         restraint_k_kJ_mol_nm2=0.0,
     )
-    with pytest.raises(SimulationError, match=r"stage nvt, step \d+: potential energy") as info:
+    with pytest.raises(SimulationError, match=message) as info:
         StagedSimulation(prepared, tmp_path, options, select_platform("CPU")).run()
     assert not (tmp_path / "nvt" / "done.json").exists()
     if "last good checkpoint" in str(info.value):
