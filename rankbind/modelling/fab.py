@@ -228,7 +228,7 @@ FAB_CHAINS = ("H", "L")
 
 
 def fab_on_docked_fv(
-    pose: Assembly, fab: Assembly, clash_angstrom: float = 3.0
+    pose: Assembly, fab: Assembly, clash_angstrom: float = 3.0, relax_iterations: int = 0
 ) -> tuple[Assembly, dict]:
     """The Fab model placed on a docked Fv pose: a Fab–antigen complex MODEL.
 
@@ -237,7 +237,10 @@ def fab_on_docked_fv(
     residues both share (same chain, number and residue name); the pose's antigen chains
     are kept and the Fv is replaced. The record gives the superposition RMSD (Å), how
     many C-alpha atoms it used, and the constant-domain heavy atoms within
-    ``clash_angstrom`` of the antigen (rigid placement: a clash is reported, not fixed)."""
+    ``clash_angstrom`` of the antigen (rigid placement: a clash is reported, not fixed).
+    ``relax_iterations`` > 0 then relieves the clashes of the rigid pose (the docked
+    interface, the Fab model's own) by C-alpha-restrained minimisation
+    (:func:`rankbind.modelling.threading.relax`), recorded under ``relaxation``."""
     for name, assembly in (("pose", pose), ("Fab", fab)):
         missing = [c for c in FAB_CHAINS if c not in assembly.chain_ids()]
         if missing:
@@ -297,4 +300,9 @@ def fab_on_docked_fv(
         ssbonds=[b for b in pose.ssbonds if b[0][0] in antigen_ids] + list(fab.ssbonds),
         provenance={"fab_on_docked_fv": record, "pose": pose.provenance, "fab": fab.provenance},
     )
+    if relax_iterations > 0:
+        from rankbind.modelling.threading import relax
+
+        complex_, record["relaxation"] = relax(complex_, max_iterations=relax_iterations)
+        complex_.provenance["fab_on_docked_fv"] = record
     return complex_, record

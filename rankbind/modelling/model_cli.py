@@ -65,6 +65,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("fab-complex", help="place the Fab model on a docked Fv pose")
     p.add_argument("--pose", required=True, help="docking pose PDB (RANKL trimer + Fv H/L)")
     p.add_argument("--fab", required=True, help="Fab model PDB (rankbind model fab --kind fab)")
+    p.add_argument(
+        "--relax-iterations", type=int, default=0, help="C-alpha-restrained clash relief"
+    )
     p.add_argument("--out", required=True)
 
 
@@ -125,9 +128,13 @@ def run(args: argparse.Namespace) -> int:
         from rankbind.modelling.fab import fab_on_docked_fv
         from rankbind.structures.assembly import read_assembly
 
-        complex_, record = fab_on_docked_fv(read_assembly(args.pose), read_assembly(args.fab))
+        complex_, record = fab_on_docked_fv(
+            read_assembly(args.pose),
+            read_assembly(args.fab),
+            relax_iterations=args.relax_iterations,
+        )
         _write_model(complex_, complex_.provenance, args.out)
-        print(json.dumps(record, indent=2))
+        print(json.dumps({k: v for k, v in record.items() if k != "relaxation"}, indent=2))
     else:  # pragma: no cover - argparse restricts the choices
         raise RankbindError(f"unknown model command {cmd}")
     return 0
