@@ -145,3 +145,33 @@ def test_assembly_pdb_text_round_trips_through_the_parser(tmp_path):
     assert {(a[0], a[1]) for a, _ in parsed.ssbonds} == {a for a, _ in assembly.ssbonds}
     assert len(parsed.atoms) == len(assembly.atoms)
     assert np.allclose([a.xyz for a in parsed.atoms], [a.xyz for a in assembly.atoms], atol=1e-3)
+
+
+def test_expression_tags_are_left_out():
+    """3URF's OPG construct (UniProt 22-186, structures/sequences/3URF_constructs.fasta)
+    ends in a His6 tag, three residues of which are observed: assemblies stop at 186."""
+    from rankbind.modelling.sequences import fasta_sequence
+
+    core = fasta_sequence("3URF_constructs.fasta", "3URF_Z_core")
+    assembly = build_assembly("3URF", "asu")
+    opg = assembly.residue_numbers("Z")
+    assert max(opg) == 21 + len(core) == 186
+    removed = assembly.provenance["expression_tag_residues_removed_pdb_numbering"]
+    assert removed == {"Z": [166, 167, 168]}
+
+
+def test_seqadv_expression_tag_residues_are_left_out(tmp_path):
+    from rankbind.structures import ChainSpec, from_pdb
+
+    lines = [
+        "SEQADV 9XYZ GLY A    3  UNP  P00000              EXPRESSION TAG",
+        "ATOM      1  CA  ALA A   1       0.000   0.000   0.000  1.00  0.00           C",
+        "ATOM      2  CA  ALA A   2       3.800   0.000   0.000  1.00  0.00           C",
+        "ATOM      3  CA  GLY A   3       7.600   0.000   0.000  1.00  0.00           C",
+        "END",
+    ]
+    path = tmp_path / "tagged.pdb"
+    path.write_text("\n".join(lines) + "\n")
+    assembly = from_pdb(path, {"A": ChainSpec("A", "RANKL", "human", None, None)})
+    assert assembly.residue_numbers("A") == [1, 2]
+    assert assembly.provenance["expression_tag_residues_removed_pdb_numbering"] == {"A": [3]}

@@ -224,11 +224,33 @@ def _copy_chain(
     for atom in pdb.atoms:
         if atom.chain != spec.chain:
             continue
+        if atom.record == "ATOM" and is_expression_tag(pdb, spec, atom.resseq):
+            continue
         if atom.record == "ATOM":
             polymer.append(transform(atom, rot, trans, chain=new_id, resseq=atom.resseq + offset))
         else:
             hetero.append(transform(atom, rot, trans, chain=new_id))
     return polymer, hetero
+
+
+def is_expression_tag(pdb: PDBData, spec: ChainSpec, resseq: int) -> bool:
+    """True for a residue (PDB numbering) that SEQADV or the catalogue marks as tag."""
+    if (spec.chain, resseq) in pdb.expression_tags:
+        return True
+    return spec.expression_tag is not None and (
+        spec.expression_tag[0] <= resseq <= spec.expression_tag[1]
+    )
+
+
+def _removed_tags(pdb: PDBData, specs) -> dict[str, list[int]]:
+    """Observed tag residues left out, per source chain (PDB numbering)."""
+    out: dict[str, list[int]] = {}
+    for spec in specs.values():
+        seen = sorted({a.resseq for a in pdb.atoms if a.chain == spec.chain and a.record == "ATOM"})
+        tags = [r for r in seen if is_expression_tag(pdb, spec, r)]
+        if tags:
+            out[spec.chain] = tags
+    return out
 
 
 def _contacts(a: np.ndarray, b: np.ndarray, cutoff: float) -> int:
@@ -292,6 +314,9 @@ def _build(pdb, specs, plan, name, kind, provenance) -> Assembly:
         for (c1, r1, _), (c2, r2, _) in pdb.ssbonds:
             if c1 == spec.chain and c2 == spec.chain:
                 ssbonds.append(((new_id, r1 + offset), (new_id, r2 + offset)))
+    removed = _removed_tags(pdb, {spec.chain: spec for spec, _, _ in plan})
+    if removed:
+        provenance = provenance | {"expression_tag_residues_removed_pdb_numbering": removed}
     return Assembly(name, kind, tuple(infos), polymer + hetero, seqres, ssbonds, provenance)
 
 

@@ -31,13 +31,16 @@ def structures_dir() -> Path:
 
 @dataclass(frozen=True)
 class ChainSpec:
-    """Identity of one deposited chain. UniProt number = PDB number + ``uniprot_offset``."""
+    """Identity of one deposited chain. UniProt number = PDB number + ``uniprot_offset``.
+    ``expression_tag``: first and last PDB residue number of an expression tag the file's
+    SEQADV records do not flag (observed tag residues are left out of assemblies)."""
 
     chain: str
     molecule: str
     species: str
     uniprot: str | None
     uniprot_offset: int | None
+    expression_tag: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,17 @@ def _require(mapping: dict, key: str, where: str):
     return mapping[key]
 
 
+def _tag_range(value, entry: str, chain: str) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value)):
+        raise StructureError(
+            f"catalogue.yaml: entry {entry} chain {chain}: expression_tag_pdb must be "
+            f"[first, last] PDB residue numbers, not {value!r}"
+        )
+    return value[0], value[1]
+
+
 @lru_cache(maxsize=4)
 def _load(path: Path) -> dict[str, Entry]:
     raw = yaml.safe_load(path.read_text())
@@ -97,6 +111,7 @@ def _load(path: Path) -> dict[str, Entry]:
                 species=spec.get("species", "unknown"),
                 uniprot=spec.get("uniprot"),
                 uniprot_offset=spec.get("uniprot_offset"),
+                expression_tag=_tag_range(spec.get("expression_tag_pdb"), name, chain_id),
             )
         entries[str(name)] = Entry(
             name=str(name),

@@ -64,6 +64,7 @@ class PDBData:
     ssbonds: list[tuple[tuple[str, int, str], tuple[str, int, str]]] = field(default_factory=list)
     biomt: list[BiomtOperator] = field(default_factory=list)
     missing_residues: list[tuple[str, int, str, str]] = field(default_factory=list)
+    expression_tags: set[tuple[str, int]] = field(default_factory=set)  # SEQADV (chain, resseq)
     cryst1: str | None = None
 
     def chains(self) -> list[str]:
@@ -165,6 +166,11 @@ def read_pdb(path: str | Path) -> PDBData:
             except (IndexError, ValueError):
                 raise StructureError(f"{path}:{lineno}: malformed SSBOND record {line!r}") from None
             data.ssbonds.append((a, b))
+        elif record == "SEQADV" and "EXPRESSION TAG" in line:
+            try:
+                data.expression_tags.add((line[16], int(line[18:22])))
+            except ValueError:
+                raise StructureError(f"{path}:{lineno}: malformed SEQADV record {line!r}") from None
         elif record == "CRYST1":
             data.cryst1 = line
         elif record == "REMARK" and line[7:10] == "350":
