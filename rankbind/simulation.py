@@ -289,8 +289,8 @@ class StagedSimulation:
         context.setParameter(RESTRAINT_PARAMETER, k)
         return context
 
-    def _set_state(self, context: openmm.Context, xml: str, stage: str) -> None:
-        context.setState(openmm.XmlSerializer.deserialize(xml))
+    def _set_state(self, context: openmm.Context, state: openmm.State, stage: str) -> None:
+        context.setState(state)
         k = self.options.restraint_k_kJ_mol_nm2 if stage in ("minimise", "nvt", "npt") else 0.0
         context.setParameter(RESTRAINT_PARAMETER, k)
 
@@ -309,9 +309,10 @@ class StagedSimulation:
 
     def _write_checkpoint(
         self, stage_dir: Path, context: openmm.Context, step: int, frames: list, rows: list
-    ) -> str:
+    ) -> openmm.State:
         """Persist frames and rows for steps ≤ ``step``, then the state, then the pointer.
-        Returns the State XML."""
+        Returns the State written (the XML round trip is exact, so continuing from it
+        equals resuming from the file)."""
         chunk_dir = stage_dir / "chunks"
         chunk_dir.mkdir(parents=True, exist_ok=True)
         if frames:
@@ -335,7 +336,7 @@ class StagedSimulation:
         if previous and previous["state"] != state_name:
             (stage_dir / previous["state"]).unlink(missing_ok=True)
         self._prune_chunks(stage_dir, step)
-        return xml
+        return state
 
     def _prune_chunks(self, stage_dir: Path, step: int) -> None:
         """Drop chunk files beyond the checkpointed step (left by a killed run)."""
@@ -408,7 +409,7 @@ class StagedSimulation:
         resumed_from = info["step"] if info else 0
         context = self._context(stage, resumed_from, self.platform)
         if info:
-            self._set_state(context, (stage_dir / info["state"]).read_text(), stage)
+            self._set_state(context, self._load_state(stage_dir / info["state"]), stage)
             self._prune_chunks(stage_dir, resumed_from)
         else:
             if previous is None:
@@ -429,7 +430,6 @@ class StagedSimulation:
         progress = Progress(stage, steps)
         integrator = context.getIntegrator()
         t_wall, t_step = time.monotonic(), step
-        xml = None
         while step < steps:
             n = min(o.report_interval_steps, steps - step)
             try:
@@ -469,22 +469,21 @@ class StagedSimulation:
             )
             progress.update(step)
             if step % o.checkpoint_interval_steps == 0 or step == steps:
-                xml = self._write_checkpoint(stage_dir, context, step, frames, rows)
+                written = self._write_checkpoint(stage_dir, context, step, frames, rows)
                 frames, rows = [], []
                 if step < steps:  # continue exactly as a resumed run would
                     del context, integrator
                     context = self._context(stage, step, self.platform)
-                    self._set_state(context, xml, stage)
+                    self._set_state(context, written, stage)
                     integrator = context.getIntegrator()
         progress.close()
         n_frames = self._finalise(stage, stage_dir)
         state = context.getState(
             getPositions=True, getVelocities=True, getEnergy=True, getParameters=True
         )
-        if xml is None:  # resumed from the last checkpoint: the steps were already done
-            xml = (stage_dir / self._checkpoint_info(stage_dir)["state"]).read_text()
         # the final State is the last checkpoint's (serialising a large State takes seconds)
-        write_text(stage_dir / "final_state.xml", xml)
+        last = stage_dir / self._checkpoint_info(stage_dir)["state"]
+        write_text(stage_dir / "final_state.xml", last.read_text())
         result = StageResult(
             stage,
             steps,

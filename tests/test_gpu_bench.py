@@ -39,7 +39,8 @@ def test_projected_overhead_from_step_and_rebuild_times():
                        {"seconds": 14.0, "context_creation_s": 2.0}],
             "rankbind": [{"seconds": 16.0}, {"seconds": 18.0}],
         },
-        "rebuild_breakdown_s_median": {"context_creation_s": 1.0, "state_xml_set_state_s": 0.5},
+        "rebuild_breakdown_s_median": {"context_creation_s": 1.0, "state_xml_set_state_s": 0.5,
+                                       "system_xml_round_trip_s": 9.0},  # no longer made
         "rankbind_context_rebuilds": 2,
     }  # fmt: skip
     got = projected_overhead(result, steps=100, interval=DEFAULT_INTERVAL)
