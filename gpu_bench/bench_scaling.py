@@ -55,7 +55,9 @@ def slope(x: list[float], y: list[float]) -> float:
     return float(np.polyfit(np.log(x[-3:]), np.log(y[-3:]), 1)[0])
 
 
-def series(name, unit, xs, rankbind_s, baseline_s, baseline, fixed) -> dict:
+def series(name, unit, xs, rankbind_s, baseline_s, diffs, baseline, fixed, diff_unit) -> dict:
+    """One series; ``diffs``: the largest difference between the two codes' results at
+    each point (recorded, not asserted: a benchmark run is not stopped by it)."""
     return {
         "name": name,
         "x_unit": unit,
@@ -67,6 +69,8 @@ def series(name, unit, xs, rankbind_s, baseline_s, baseline, fixed) -> dict:
         "ratio_baseline_over_rankbind": [
             b / r for b, r in zip(baseline_s, rankbind_s, strict=True)
         ],
+        "max_difference_vs_baseline": diffs,
+        "difference_unit": diff_unit,
         "loglog_slope_rankbind": slope(xs, rankbind_s),
         "loglog_slope_baseline": slope(xs, baseline_s),
     }
@@ -107,8 +111,7 @@ def contacts_series(frames_list: list[int], pair_counts: list[int], fixed_frames
         ours()  # compile this shape
         ref = mdtraj.compute_contacts(traj, chosen, scheme="closest-heavy")[0]
         diff = np.abs(contacts.compute_contacts(traj, chosen)[0] - ref).max()
-        assert diff < 1e-4, f"contacts disagree with mdtraj by {diff} nm"
-        return best_of(ours), best_of(theirs)
+        return best_of(ours), best_of(theirs), float(diff)
 
     out = []
     times = [point(f, pairs) for f in frames_list]
@@ -116,7 +119,7 @@ def contacts_series(frames_list: list[int], pair_counts: list[int], fixed_frames
         series(
             "contacts vs frames", "frames", frames_list, *map(list, zip(*times, strict=True)),
             "mdtraj",
-            {"residue_pairs": int(len(pairs))},
+            {"residue_pairs": int(len(pairs))}, "nm",
         )
     )  # fmt: skip
     counts = [c for c in pair_counts if c <= len(pairs)]
@@ -124,7 +127,7 @@ def contacts_series(frames_list: list[int], pair_counts: list[int], fixed_frames
     out.append(
         series(
             "contacts vs residue pairs", "residue pairs", counts, *map(list, zip(*times, strict=True)),
-            "mdtraj", {"frames": fixed_frames},
+            "mdtraj", {"frames": fixed_frames}, "nm",
         )
     )  # fmt: skip
     return out
@@ -180,8 +183,8 @@ def mmgbsa_series(frames_list: list[int], fixed_frames: int, fragments) -> list:
 
         dg = np.asarray(ours())  # compile
         seconds, dg_ref = openmm_loop(model, frames, "CPU")
-        assert np.abs(dg - dg_ref).max() < 0.5, "JAX and OpenMM ΔG differ by > 0.5 kJ/mol"
-        return best_of(ours), min(seconds, openmm_loop(model, frames, "CPU")[0])
+        diff = float(np.abs(dg - dg_ref).max())
+        return best_of(ours), min(seconds, openmm_loop(model, frames, "CPU")[0]), diff
 
     model, x0 = models[-2]
     times = [point(model, x0, f) for f in frames_list]
@@ -189,6 +192,7 @@ def mmgbsa_series(frames_list: list[int], fixed_frames: int, fragments) -> list:
         series(
             "MM/GBSA vs frames", "frames", frames_list, *map(list, zip(*times, strict=True)),
             "OpenMM CPU Context loop", {"atoms": len(model.atoms), "gb": "GBn2, NoCutoff"},
+            "kJ/mol (ΔG per frame)",
         )
     ]  # fmt: skip
     sizes = [len(m.atoms) for m, _ in models]
@@ -197,6 +201,7 @@ def mmgbsa_series(frames_list: list[int], fixed_frames: int, fragments) -> list:
         series(
             "MM/GBSA vs atoms", "atoms", sizes, *map(list, zip(*times, strict=True)),
             "OpenMM CPU Context loop", {"frames": fixed_frames, "gb": "GBn2, NoCutoff"},
+            "kJ/mol (ΔG per frame)",
         )
     )  # fmt: skip
     return out
@@ -222,21 +227,21 @@ def mbar_series(samples_list: list[int], states_list: list[int], fixed_states: i
             return m.compute_free_energy_differences()
 
         a, b = ours(), theirs()  # warm-up + agreement
-        assert np.abs(a["Delta_f"] - b["Delta_f"]).max() < 1e-5, "MBAR disagrees with pymbar"
-        return best_of(ours), best_of(theirs)
+        diff = float(np.abs(a["Delta_f"] - b["Delta_f"]).max())
+        return best_of(ours), best_of(theirs), diff
 
     times = [point(fixed_states, n) for n in samples_list]
     out = [
         series(
             "MBAR vs samples", "samples (total)", samples_list, *map(list, zip(*times, strict=True)),
-            "pymbar 4", {"states": fixed_states},
+            "pymbar 4", {"states": fixed_states}, "kT (Delta_f)",
         )
     ]  # fmt: skip
     times = [point(k, k * samples_per_state) for k in states_list]
     out.append(
         series(
             "MBAR vs states", "states", states_list, *map(list, zip(*times, strict=True)),
-            "pymbar 4", {"samples_per_state": samples_per_state},
+            "pymbar 4", {"samples_per_state": samples_per_state}, "kT (Delta_f)",
         )
     )  # fmt: skip
     return out
@@ -273,24 +278,25 @@ def docking_series(rotations_list: list[int], spacings: list[float], fixed_rotat
             return numpy_scores(ligand, settings, rotations, n, fs, fp)
 
         a, c = ours(), theirs()
-        rel = np.max(np.abs(a - c) / np.maximum(np.abs(c), 1.0))
-        assert rel < 1e-3, f"docking scores differ from numpy by {rel:.1e} (relative)"
-        return best_of(ours, 1), best_of(theirs, 1), n
+        rel = float(np.max(np.abs(a - c) / np.maximum(np.abs(c), 1.0)))
+        return best_of(ours, 1), best_of(theirs, 1), rel, n
 
     times = [point(1.2, r) for r in rotations_list]
     out = [
         series(
             "docking vs rotations", "rotations", rotations_list,
-            [t[0] for t in times], [t[1] for t in times], "numpy FFT",
-            {"grid_spacing_angstrom": 1.2, "grid_points": times[0][2] ** 3},
+            [t[0] for t in times], [t[1] for t in times], [t[2] for t in times], "numpy FFT",
+            {"grid_spacing_angstrom": 1.2, "grid_points": times[0][3] ** 3},
+            "relative (best score per rotation; float32 JAX vs float64 numpy FFT)",
         )
     ]  # fmt: skip
     times = [point(s, fixed_rotations) for s in spacings]
     out.append(
         series(
-            "docking vs grid points", "grid points", [t[2] ** 3 for t in times],
-            [t[0] for t in times], [t[1] for t in times], "numpy FFT",
+            "docking vs grid points", "grid points", [t[3] ** 3 for t in times],
+            [t[0] for t in times], [t[1] for t in times], [t[2] for t in times], "numpy FFT",
             {"rotations": fixed_rotations, "spacings_angstrom": spacings},
+            "relative (best score per rotation; float32 JAX vs float64 numpy FFT)",
         )
     )  # fmt: skip
     return out

@@ -112,6 +112,11 @@ def analysis_row(name: str, d: dict) -> str | None:
     return f"| {what} | {base} | {ratio:.2f}× | {_date(d)} | {_hw(d)} | `{name}` |"
 
 
+def _max_diff(s: dict) -> str:
+    diffs = s.get("max_difference_vs_baseline")
+    return f"{max(diffs):.1e} {s['difference_unit']}" if diffs else "-"
+
+
 def scaling_rows(name: str, d: dict) -> list[str]:
     rows = []
     for s in d["series"]:
@@ -119,7 +124,7 @@ def scaling_rows(name: str, d: dict) -> list[str]:
         rows.append(
             f"| {s['name']} | {s['x'][0]:g}–{s['x'][-1]:g} | {s['loglog_slope_rankbind']:.2f} | "
             f"{s['baseline']} {s['loglog_slope_baseline']:.2f} | "
-            f"{min(ratios):.2f}–{max(ratios):.2f}× | {_date(d)} | `{name}` |"
+            f"{min(ratios):.2f}–{max(ratios):.2f}× | {_max_diff(s)} | {_date(d)} | `{name}` |"
         )
     return rows
 
@@ -173,8 +178,9 @@ def summary(results: Path) -> str:
         "",
         "## Scaling (log-log slopes of seconds vs size; last three points)",
         "",
-        "| series | range | rankbind slope | baseline slope | baseline ÷ rankbind | date | JSON |",
-        "|---|---|---|---|---|---|---|",
+        "| series | range | rankbind slope | baseline slope | baseline ÷ rankbind | "
+        "max difference vs baseline | date | JSON |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, d in data.items():
         if name.startswith("scaling"):
