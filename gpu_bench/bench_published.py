@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -188,10 +189,10 @@ def main(argv=None) -> int:
                 run = time_platform(system, state, test, name, args.steps)
                 runs.append(run)
                 print(f"{test} {name}: {run['ns_per_day']:.2f} ns/day", flush=True)
-        medians = {}
-        for name in names:
-            rates = sorted(r["ns_per_day"] for r in runs if r["platform"] == name)
-            medians[name] = rates[len(rates) // 2]
+        medians = {
+            name: statistics.median(r["ns_per_day"] for r in runs if r["platform"] == name)
+            for name in names
+        }
         tests.append(
             {
                 "test": test,
