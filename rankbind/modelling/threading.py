@@ -168,8 +168,9 @@ def clash_report(topology, positions) -> dict:
     """Clashes among heavy atoms of an OpenMM topology (positions with units).
 
     A clash is a pair more than three bonds apart closer than ``CLASH_FRACTION`` x the
-    sum of Bondi radii. Returns count, clashes per 1000 heavy atoms, worst overlap (Å)
-    and disulfide SG-SG distances (Å)."""
+    sum of Bondi radii. Returns count, clashes per 1000 heavy atoms, worst overlap (Å),
+    the first 50 clashes, every clashing residue ("chain:number") and disulfide SG-SG
+    distances (Å)."""
     from scipy.spatial import cKDTree
 
     xyz = _heavy_positions_angstrom(positions)
@@ -187,7 +188,7 @@ def clash_report(topology, positions) -> dict:
         excluded[i] = shell
     tree = cKDTree(xyz[heavy])
     pairs = tree.query_pairs(2 * max(BONDI_RADII_ANGSTROM.values()) * CLASH_FRACTION)
-    clashes, worst = [], 0.0
+    clashes, residues, worst = [], set(), 0.0
     for p, q in pairs:
         i, j = heavy[p], heavy[q]
         if j in excluded[i]:
@@ -202,6 +203,10 @@ def clash_report(topology, positions) -> dict:
                 f"{atoms[j].residue.id}:{atoms[j].name} {d:.2f}"
             )
             worst = max(worst, CLASH_FRACTION * (ri + rj) - d)
+            residues |= {
+                f"{r.chain.id}:{r.id}{r.insertionCode.strip()}"
+                for r in (atoms[i].residue, atoms[j].residue)
+            }
     disulfides = []
     for a, b in topology.bonds():
         if a.name == "SG" and b.name == "SG":
@@ -218,6 +223,7 @@ def clash_report(topology, positions) -> dict:
         "clashes_per_1000_heavy_atoms": round(1000 * len(clashes) / max(len(heavy), 1), 3),
         "worst_overlap_angstrom": round(worst, 3),
         "clashes": clashes[:50],
+        "clashing_residues": sorted(residues),
         "disulfides": disulfides,
     }
 
@@ -499,15 +505,14 @@ def relax(
     atoms, before, after, minimisation = one_pass(assembly)
     rebuilt: list[str] = []
     if after["n_clashes"]:
-        clashing = {
-            (part.split(":")[0], int(part.split(":")[1][3:]))
-            for clash in after["clashes"]
-            for part in clash.split(" ")[0].split("-")
-        }
+        rebuilt = after["clashing_residues"]
         backbone = {"N", "CA", "C", "O", "CB"}
-        stripped = [a for a in atoms if (a.chain, a.resseq) not in clashing or a.name in backbone]
+        stripped = [
+            a
+            for a in atoms
+            if f"{a.chain}:{a.resseq}{a.icode}" not in rebuilt or a.name in backbone
+        ]
         atoms, _, after, minimisation = one_pass(replace(assembly, atoms=stripped))
-        rebuilt = sorted(f"{c}:{n}" for c, n in clashing)
     record = {
         "method": "PDBFixer (H, missing atoms) + C-alpha-restrained minimisation "
         "(rankbind.modelling.threading.minimise); side chains still clashing after it are "
