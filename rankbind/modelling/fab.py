@@ -241,6 +241,8 @@ def fab_on_docked_fv(
     ``relax_iterations`` > 0 then relieves the clashes of the rigid pose (the docked
     interface, the Fab model's own) by C-alpha-restrained minimisation
     (:func:`rankbind.modelling.threading.relax`), recorded under ``relaxation``."""
+    from scipy.spatial import cKDTree
+
     for name, assembly in (("pose", pose), ("Fab", fab)):
         missing = [c for c in FAB_CHAINS if c not in assembly.chain_ids()]
         if missing:
@@ -273,19 +275,18 @@ def fab_on_docked_fv(
     antigen = [c for c in pose.chains if c.chain_id not in FAB_CHAINS]
     antigen_ids = {c.chain_id for c in antigen}
     antigen_atoms = [a for a in pose.atoms if a.record == "ATOM" and a.chain in antigen_ids]
-    fv_keys = {(c, n) for c, n in ca_pose}
     constant = np.array(
-        [a.xyz for a in placed if (a.chain, a.resseq) not in fv_keys and a.element != "H"]
+        [a.xyz for a in placed if (a.chain, a.resseq) not in ca_pose and a.element != "H"]
     )
     heavy = np.array([a.xyz for a in antigen_atoms if a.element != "H"])
-    distances = np.sqrt(((constant[:, None, :] - heavy[None, :, :]) ** 2).sum(-1))
+    nearest, _ = cKDTree(heavy).query(constant)  # (n_constant,) Å to the closest antigen atom
     record = {
         "label": "MODEL: Fab homology model placed rigidly on a docked Fv pose",
         "fv_superposition_ca_rmsd_angstrom": round(rmsd, 3),
         "fv_superposition_n_ca": len(pairs),
         "constant_domain_clash_cutoff_angstrom": clash_angstrom,
-        "constant_domain_atoms_clashing": int((distances.min(1) < clash_angstrom).sum()),
-        "constant_domain_min_distance_angstrom": round(float(distances.min()), 2),
+        "constant_domain_atoms_clashing": int((nearest < clash_angstrom).sum()),
+        "constant_domain_min_distance_angstrom": round(float(nearest.min()), 2),
         "pose": pose.name,
         "fab": fab.name,
     }
