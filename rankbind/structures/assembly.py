@@ -216,21 +216,24 @@ def _copy_chain(
     spec: ChainSpec,
     operator,
     new_id: str,
-) -> tuple[list[Atom], list[Atom]]:
+) -> tuple[list[Atom], list[Atom], set[int]]:
+    """Polymer and hetero atoms of ``spec.chain`` moved by ``operator`` and renamed, and
+    the expression-tag residues left out (PDB numbering)."""
     offset = spec.uniprot_offset or 0
     rot = np.eye(3) if operator is None else operator.rotation
     trans = np.zeros(3) if operator is None else operator.translation
-    polymer, hetero = [], []
+    polymer, hetero, tags = [], [], set()
     for atom in pdb.atoms:
         if atom.chain != spec.chain:
             continue
         if atom.record == "ATOM" and is_expression_tag(pdb, spec, atom.resseq):
+            tags.add(atom.resseq)
             continue
         if atom.record == "ATOM":
             polymer.append(transform(atom, rot, trans, chain=new_id, resseq=atom.resseq + offset))
         else:
             hetero.append(transform(atom, rot, trans, chain=new_id))
-    return polymer, hetero
+    return polymer, hetero, tags
 
 
 def is_expression_tag(pdb: PDBData, spec: ChainSpec, resseq: int) -> bool:
@@ -240,17 +243,6 @@ def is_expression_tag(pdb: PDBData, spec: ChainSpec, resseq: int) -> bool:
     return spec.expression_tag is not None and (
         spec.expression_tag[0] <= resseq <= spec.expression_tag[1]
     )
-
-
-def _removed_tags(pdb: PDBData, specs) -> dict[str, list[int]]:
-    """Observed tag residues left out, per source chain (PDB numbering)."""
-    out: dict[str, list[int]] = {}
-    for spec in specs.values():
-        seen = sorted({a.resseq for a in pdb.atoms if a.chain == spec.chain and a.record == "ATOM"})
-        tags = [r for r in seen if is_expression_tag(pdb, spec, r)]
-        if tags:
-            out[spec.chain] = tags
-    return out
 
 
 def _contacts(a: np.ndarray, b: np.ndarray, cutoff: float) -> int:
@@ -294,10 +286,13 @@ def _build(pdb, specs, plan, name, kind, provenance) -> Assembly:
     infos = []
     seqres = {}
     ssbonds = []
+    removed: dict[str, list[int]] = {}  # observed tag residues per source chain
     for spec, operator, new_id in plan:
-        p, h = _copy_chain(pdb, spec, operator, new_id)
+        p, h, tags = _copy_chain(pdb, spec, operator, new_id)
         polymer += p
         hetero += h
+        if tags:
+            removed[spec.chain] = sorted(tags)
         infos.append(
             ChainInfo(
                 chain_id=new_id,
@@ -314,7 +309,6 @@ def _build(pdb, specs, plan, name, kind, provenance) -> Assembly:
         for (c1, r1, _), (c2, r2, _) in pdb.ssbonds:
             if c1 == spec.chain and c2 == spec.chain:
                 ssbonds.append(((new_id, r1 + offset), (new_id, r2 + offset)))
-    removed = _removed_tags(pdb, {spec.chain: spec for spec, _, _ in plan})
     if removed:
         provenance = provenance | {"expression_tag_residues_removed_pdb_numbering": removed}
     return Assembly(name, kind, tuple(infos), polymer + hetero, seqres, ssbonds, provenance)
