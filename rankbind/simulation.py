@@ -88,14 +88,18 @@ class SimulationOptions:
                 raise SimulationError(f"{name} must be ≥ 0, got {getattr(self, name)}")
 
 
+def particle_masses(system: openmm.System) -> np.ndarray:
+    """(n_particles,) masses in daltons (OpenMM's mass unit, read without a per-particle
+    unit conversion, which costs seconds at 300k atoms)."""
+    return np.array([system.getParticleMass(i)._value for i in range(system.getNumParticles())])
+
+
 def has_hmr(system: openmm.System) -> bool:
     """True when hydrogen masses were repartitioned: some particle weighs 1.5–4 amu, a mass
     no element has (H 1.008, He 4.0026). Rigid water keeps 1.008 amu hydrogens under
     OpenMM's ``hydrogenMass``, so a solvated HMR system also holds ordinary hydrogens."""
-    return any(
-        1.5 <= system.getParticleMass(i).value_in_unit(unit.amu) <= 4.0
-        for i in range(system.getNumParticles())
-    )
+    masses = particle_masses(system)
+    return bool(((masses >= 1.5) & (masses <= 4.0)).any())
 
 
 def timestep_fs(options: SimulationOptions, system: openmm.System) -> float:
@@ -133,8 +137,7 @@ def _seed_for(seed: int, stage: str, step: int) -> int:
 
 
 def _dof(system: openmm.System) -> int:
-    # masses are in daltons; reading ._value skips a unit conversion per particle
-    dof = sum(3 for i in range(system.getNumParticles()) if system.getParticleMass(i)._value > 0)
+    dof = 3 * int((particle_masses(system) > 0).sum())
     dof -= system.getNumConstraints()
     if any(isinstance(f, openmm.CMMotionRemover) for f in system.getForces()):
         dof -= 3
@@ -430,6 +433,7 @@ class StagedSimulation:
         progress = Progress(stage, steps)
         integrator = context.getIntegrator()
         t_wall, t_step = time.monotonic(), step
+        written = None  # the last checkpointed State of this call
         while step < steps:
             n = min(o.report_interval_steps, steps - step)
             try:
@@ -478,12 +482,11 @@ class StagedSimulation:
                     integrator = context.getIntegrator()
         progress.close()
         n_frames = self._finalise(stage, stage_dir)
-        # no energy here: the last report has checked it, and a GB evaluation of a 15k-atom
-        # complex costs 20 s on a CPU
-        state = context.getState(getPositions=True, getVelocities=True, getParameters=True)
-        # the final State is the last checkpoint's (serialising a large State takes seconds)
+        # the final State is the last checkpoint's (serialising a large State takes seconds,
+        # and an energy evaluation for it would cost 20 s for a 15k-atom GB complex on a CPU)
         last = stage_dir / self._checkpoint_info(stage_dir)["state"]
         write_text(stage_dir / "final_state.xml", last.read_text())
+        state = written if written is not None else self._load_state(last)
         result = StageResult(
             stage,
             steps,
