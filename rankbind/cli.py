@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "threading, mutants, isoforms, Fab model and FFT docking (models, labelled as such)",
     ),
     "report": ("rankbind.report_cli", "Markdown + HTML report of a run directory"),
+    "benchmark": (
+        "rankbind.cli_benchmark",
+        "accuracy on public benchmarks: docking, affinity, ddG (results JSON, summary, plots)",
+    ),
 }
 COMMANDS.update(CLI_COMMANDS)
 

@@ -1,0 +1,88 @@
+"""``rankbind benchmark docking|affinity|ddg DATASET -o OUT``: measure rankbind's docking,
+affinity and ΔΔG estimators on a public benchmark set (resumable; results.json, SUMMARY.md
+and plots in OUT). DATASET: an antibody_benchmark directory (docking, affinity), an
+ab_bind directory (ddg), or ``rankbind`` for rankbind's crystal complexes 3URF, 4GIQ, 3ME2."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("kind", choices=["docking", "affinity", "ddg"])
+    parser.add_argument("dataset", help="benchmark directory, or 'rankbind'")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output directory")
+    parser.add_argument("--include-rankbind", action="store_true",
+                        help="add 3URF, 4GIQ, 3ME2 as bound cases (docking, affinity)")  # fmt: skip
+    parser.add_argument("--case", action="append", help="only this case (repeatable)")
+    parser.add_argument("--limit", type=int, help="run only the first N tasks")
+    parser.add_argument("--collect", action="store_true",
+                        help="only rebuild results/summary/plots from finished case files")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0)
+    dock = parser.add_argument_group("docking (Å)")
+    dock.add_argument("--modes", default="unrestrained,paratope,epitope_paratope")
+    dock.add_argument("--spacing", type=float, default=1.2, help="grid spacing (default 1.2)")
+    dock.add_argument("--rotations", type=int, default=600, help="rotation count (default 600)")
+    dock.add_argument("--keep", type=int, default=10, help="clustered poses kept (default 10)")
+    dock.add_argument("--bound", action="store_true", help="dock bound structures, not unbound")
+    est = parser.add_argument_group("affinity / ddg")
+    est.add_argument("--estimators", default="prodigy,prodigy_prot,mmgbsa",
+                     help="affinity estimators (comma list)")  # fmt: skip
+    est.add_argument("--prodigy-command", default="prodigy", help="prodigy-prot executable")
+    est.add_argument("--gb", choices=["GBn2", "OBC2"], default="GBn2")
+    est.add_argument("--salt", type=float, default=0.15, help="mol/L (default 0.15)")
+    est.add_argument("--singles-only", action="store_true", help="ddg: single mutations only")
+    est.add_argument("--no-homology-models", action="store_true", help="ddg: skip HM_ files")
+    est.add_argument("--bootstrap", type=int, default=2000, help="bootstrap samples")
+
+
+def settings_from_args(args):
+    from rankbind.benchmark import affinity, ddg, docking
+
+    if args.kind == "docking":
+        return docking.DockingBenchmarkSettings(
+            modes=tuple(m for m in args.modes.split(",") if m),
+            unbound=not args.bound,
+            spacing=args.spacing,
+            n_rotations=args.rotations,
+            n_keep=args.keep,
+            seed=args.seed,
+        )
+    if args.kind == "affinity":
+        return affinity.AffinitySettings(
+            estimators=tuple(e for e in args.estimators.split(",") if e),
+            prodigy_command=args.prodigy_command,
+            mmgbsa_gb_model=args.gb,
+            mmgbsa_salt_molar=args.salt,
+            n_bootstrap=args.bootstrap,
+            seed=args.seed,
+        )
+    return ddg.DDGSettings(
+        singles_only=args.singles_only,
+        include_homology_models=not args.no_homology_models,
+        mmgbsa_gb_model=args.gb,
+        mmgbsa_salt_molar=args.salt,
+        n_bootstrap=args.bootstrap,
+        seed=args.seed,
+    )
+
+
+def run(args) -> int:
+    from rankbind.benchmark import suite
+
+    settings = settings_from_args(args)
+    if args.collect:
+        data = suite.collect(args.kind, args.dataset, args.output, settings, args.include_rankbind)
+    else:
+        data = suite.run_benchmark(
+            args.kind,
+            args.dataset,
+            args.output,
+            settings,
+            include_rankbind=args.include_rankbind,
+            only=args.case,
+            limit=args.limit,
+        )
+    print(f"{data['n_ok']}/{data['n_cases']} tasks ok; summary: {args.output / 'SUMMARY.md'}")
+    return 0 if data["n_ok"] == data["n_cases"] else 1
