@@ -198,8 +198,7 @@ def test_docking_end_to_end_two_cases(tmp_path):
         spacing=2.0,
         n_rotations=8,
         n_keep=5,
-        batch=9,
-        positive_control=True,
+        batch=8,
         unbound=False,
     )
     data = suite.run_benchmark("docking", MINI / "antibody_benchmark", tmp_path, settings)
@@ -207,9 +206,11 @@ def test_docking_end_to_end_two_cases(tmp_path):
     for record in data["cases"]:
         res = record["result"]
         assert res["structures"] == "bound" and res["start_dockq"] < 0.23
-        assert record["cpu_s"] >= 0 and len(res["poses"]) >= 1
-        # the rotation undoing the random start is in the set: its pose must be near-native
-        assert max(p["dockq"] for p in res["poses"]) > 0.5
+        assert record["cpu_s"] >= 0 and 1 <= len(res["poses"]) <= 5
+        assert [p["rank"] for p in res["poses"]] == list(range(1, len(res["poses"]) + 1))
+        for p in res["poses"]:
+            assert 0 <= p["dockq"] <= 1
+            assert p["capri"] == metrics.capri_class(p["fnat"], p["irmsd"], p["lrmsd"])
     summary = data["summary"]["unrestrained"]["antibody_benchmark"]["all"]
     assert summary["n_cases"] == 2
     assert (tmp_path / "SUMMARY.md").read_text().count("| all |") == 2
@@ -217,6 +218,24 @@ def test_docking_end_to_end_two_cases(tmp_path):
     # resumable: a second run skips every case
     again = suite.run_benchmark("docking", MINI / "antibody_benchmark", tmp_path, settings)
     assert all(r.get("skipped") for r in again["cases"])
+
+
+def test_posed_ligand_undoing_the_random_start_is_native():
+    """The pose transform composed with the random start: the pose whose rotation undoes
+    the start and whose position is the native centroid reproduces the native exactly."""
+    from rankbind.benchmark import docking
+    from rankbind.modelling.docking import Pose
+
+    case = datasets.load_antibody_benchmark(MINI / "antibody_benchmark")[0]
+    s = docking.load_structures(case, docking.DockingBenchmarkSettings(unbound=False))
+    rot0, t0 = docking.random_start(s["lig"].coordinates(), case.name, 0)
+    start = s["lig"].transformed(rot0, t0)
+    assert metrics.dockq(s["rec"], start, s["native_rec"], s["native_lig"])["dockq"] < 0.23
+    centre = start.coordinates().mean(0)
+    pose = Pose(1, rot0.T, s["lig"].coordinates().mean(0), 0.0, 0.0, 0.0, 0.0)
+    placed = docking.posed_ligand(s["lig"], rot0, t0, pose, centre)
+    got = metrics.dockq(s["rec"], placed, s["native_rec"], s["native_lig"])
+    assert got["dockq"] == pytest.approx(1.0, abs=1e-9) and got["capri"] == "high"
 
 
 def test_affinity_end_to_end_two_cases_with_prodigy_prot(tmp_path):
@@ -248,3 +267,35 @@ def test_ddg_end_to_end_two_variants(tmp_path):
         value = record["result"]["estimators"]["alanine"]["ddg_kcal_per_mol"]
         assert np.isfinite(value) and abs(value) < 20
     assert (tmp_path / "SUMMARY.md").is_file()
+
+
+def test_benchmark_task_runs_one_case_and_resumes(tmp_path):
+    """The protocol task kind: one case per call, result file written, then skipped."""
+    from types import SimpleNamespace
+
+    from rankbind.benchmark import runner, suite
+
+    params = {
+        "kind": "affinity",
+        "dataset": str(MINI / "antibody_benchmark"),
+        "case": "2W9E",
+        "settings": {"estimators": ["prodigy"], "n_bootstrap": 10},
+    }
+    ctx = SimpleNamespace(directory=tmp_path, params=params, inputs={}, system=None)
+    first = suite.benchmark_task(ctx)
+    assert first["status"] == "ok" and Path(first["file"]).is_file()
+    stored = json.loads(Path(first["file"]).read_text())
+    assert stored["result"]["dg_exp_kcal_per_mol"] == -13.49
+    assert stored["result"]["estimators"]["prodigy"]["dg_kcal_per_mol"] < 0
+    assert suite.benchmark_task(ctx)["skipped"] is True
+    # collect() builds the summary from the finished case files alone
+    data = suite.collect(
+        "affinity",
+        MINI / "antibody_benchmark",
+        tmp_path,
+        suite.settings_from_params("affinity", params["settings"]),
+    )
+    assert data["n_cases"] == 1 and (tmp_path / "SUMMARY.md").is_file()
+    assert runner.case_path(tmp_path, "2W9E") == Path(first["file"])
+    with pytest.raises(Exception, match="unknown settings"):
+        suite.settings_from_params("affinity", {"frames": 3})

@@ -77,6 +77,11 @@ class DockingBenchmarkSettings:
     def as_dict(self) -> dict:
         return asdict(self) | {"docking_settings": asdict(self.docking_settings())}
 
+    def case_dict(self) -> dict:
+        """The settings a single case's result depends on (its resume key): not the mode
+        list, so modes can run as separate processes into one directory."""
+        return {k: v for k, v in self.as_dict().items() if k not in ("modes", "tops")}
+
 
 def _case_seed(name: str, seed: int) -> int:
     return int(hashlib.sha256(f"{name}:{seed}".encode()).hexdigest()[:8], 16)
@@ -189,6 +194,14 @@ def restraints(
     return rec_keys, lig_keys, info
 
 
+def posed_ligand(ligand: metrics.Partner, rot0, t0, pose, ligand_center) -> metrics.Partner:
+    """The ligand as placed by ``pose``, which was docked from the random start
+    x_start = rot0 @ x + t0: x_model = P.rot @ (x_start - centre) + P.pos."""
+    rot = pose.rotation @ rot0
+    trans = pose.rotation @ (t0 - ligand_center) + pose.position
+    return ligand.transformed(rot, trans)
+
+
 def run_case(payload: tuple[DockingCase, str], settings: DockingBenchmarkSettings) -> dict:
     """Dock one case in one mode; every ranked pose with its DockQ/CAPRI metrics."""
     from rankbind.modelling.docking import dock
@@ -212,10 +225,7 @@ def run_case(payload: tuple[DockingCase, str], settings: DockingBenchmarkSetting
     start_metrics = metrics.dockq(s["rec"], lig_start, s["native_rec"], s["native_lig"], matching)
     poses = []
     for pose in result.poses:
-        # x_model = P.rot @ (x_start - lc) + P.pos, x_start = rot0 @ x + t0
-        rot = pose.rotation @ rot0
-        trans = pose.rotation @ (t0 - result.ligand_center) + pose.position
-        model_lig = s["lig"].transformed(rot, trans)
+        model_lig = posed_ligand(s["lig"], rot0, t0, pose, result.ligand_center)
         m = metrics.dockq(s["rec"], model_lig, s["native_rec"], s["native_lig"], matching)
         poses.append(
             {

@@ -48,11 +48,18 @@ def load_cases(kind: str, dataset: str | Path, out_dir: str | Path, include_rank
     return cases
 
 
+def case_settings(settings) -> dict:
+    """The settings one case's result depends on (the resume key of its file)."""
+    return settings.case_dict() if hasattr(settings, "case_dict") else settings.as_dict()
+
+
 def make_tasks(kind: str, cases: list, settings) -> list[runner.Task]:
     if kind == "docking":
         return docking.tasks(cases, settings)
-    if kind == "affinity":
-        return [runner.Task(c.name, c) for c in cases]
+    if kind == "affinity":  # smallest complexes first
+        size = {c.name: c.receptor_bound.stat().st_size + c.ligand_bound.stat().st_size
+                for c in cases}  # fmt: skip
+        return [runner.Task(c.name, c) for c in sorted(cases, key=lambda c: size[c.name])]
     return ddg.tasks(cases, settings)
 
 
@@ -88,7 +95,7 @@ def run_benchmark(
     tasks = make_tasks(kind, cases, settings)
     if limit is not None:
         tasks = tasks[:limit]
-    settings_dict = settings.as_dict()
+    settings_dict = case_settings(settings)
     records = runner.run_tasks(tasks, _function(kind, settings, out), settings_dict, out,
                                label=kind, stream=stream)  # fmt: skip
     return finish(kind, dataset, out, settings, records)
@@ -106,7 +113,7 @@ def collect(kind: str, dataset, out_dir, settings=None, include_rankbind: bool =
     SLURM array of :func:`benchmark_task`), without running anything."""
     settings = settings or SETTINGS[kind]()
     cases = load_cases(kind, dataset, out_dir, include_rankbind)
-    digest = runner.settings_hash(settings.as_dict())
+    digest = runner.settings_hash(case_settings(settings))
     records = [
         r
         for t in make_tasks(kind, cases, settings)
@@ -144,7 +151,7 @@ def benchmark_task(ctx) -> dict:
     if params["case"] not in by_id:
         raise RankbindError(f"benchmark {kind}: no case {params['case']!r} in {params['dataset']}")
     record = runner.run_one(by_id[params["case"]], _function(kind, settings, out),
-                            settings.as_dict(), out)  # fmt: skip
+                            case_settings(settings), out)  # fmt: skip
     return {k: v for k, v in record.items() if k != "result"} | {
         "file": str(runner.case_path(out, params["case"]))
     }
