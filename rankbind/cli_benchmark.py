@@ -32,6 +32,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     est.add_argument("--prodigy-command", default="prodigy", help="prodigy-prot executable")
     est.add_argument("--gb", choices=["GBn2", "OBC2"], default="GBn2")
     est.add_argument("--salt", type=float, default=0.15, help="mol/L (default 0.15)")
+    est.add_argument("--mmgbsa-engine", choices=["jax", "openmm"], default="jax")
+    est.add_argument("--mmgbsa-platform", default="Reference", help="OpenMM platform (openmm)")
     est.add_argument("--singles-only", action="store_true", help="ddg: single mutations only")
     est.add_argument("--no-homology-models", action="store_true", help="ddg: skip HM_ files")
     est.add_argument("--bootstrap", type=int, default=2000, help="bootstrap samples")
@@ -55,6 +57,8 @@ def settings_from_args(args):
             prodigy_command=args.prodigy_command,
             mmgbsa_gb_model=args.gb,
             mmgbsa_salt_molar=args.salt,
+            mmgbsa_engine=args.mmgbsa_engine,
+            mmgbsa_platform=args.mmgbsa_platform,
             n_bootstrap=args.bootstrap,
             seed=args.seed,
         )
@@ -63,6 +67,8 @@ def settings_from_args(args):
         include_homology_models=not args.no_homology_models,
         mmgbsa_gb_model=args.gb,
         mmgbsa_salt_molar=args.salt,
+        mmgbsa_engine=args.mmgbsa_engine,
+        mmgbsa_platform=args.mmgbsa_platform,
         n_bootstrap=args.bootstrap,
         seed=args.seed,
     )

@@ -44,6 +44,8 @@ class AffinitySettings:
     mmgbsa_gb_model: str = "GBn2"
     mmgbsa_salt_molar: float = 0.15
     mmgbsa_nonpolar: str = "sasa"
+    mmgbsa_engine: str = "jax"  # "jax" or "openmm" (same energies; openmm needs no JIT)
+    mmgbsa_platform: str = "Reference"  # OpenMM platform when mmgbsa_engine="openmm"
     forcefield: str = "amber14"
     ph: float = 7.0
     n_bootstrap: int = 2000
@@ -149,6 +151,8 @@ def mmgbsa_settings(settings: AffinitySettings):
         gb_model=settings.mmgbsa_gb_model,
         salt_concentration=settings.mmgbsa_salt_molar,
         nonpolar=settings.mmgbsa_nonpolar,
+        engine=settings.mmgbsa_engine,
+        platform=settings.mmgbsa_platform,
         n_bootstrap=1,
         seed=settings.seed,
     )

@@ -43,6 +43,8 @@ class DDGSettings:
     mmgbsa_gb_model: str = "GBn2"
     mmgbsa_salt_molar: float = 0.15
     mmgbsa_nonpolar: str = "sasa"
+    mmgbsa_engine: str = "jax"  # "jax" or "openmm" (same energies; openmm needs no JIT)
+    mmgbsa_platform: str = "Reference"  # OpenMM platform when mmgbsa_engine="openmm"
     forcefield: str = "amber14"
     ph: float = 7.0
     hotspot_kcal_per_mol: float = 1.0
@@ -56,6 +58,8 @@ class DDGSettings:
             mmgbsa_gb_model=self.mmgbsa_gb_model,
             mmgbsa_salt_molar=self.mmgbsa_salt_molar,
             mmgbsa_nonpolar=self.mmgbsa_nonpolar,
+            mmgbsa_engine=self.mmgbsa_engine,
+            mmgbsa_platform=self.mmgbsa_platform,
             forcefield=self.forcefield,
             ph=self.ph,
             seed=self.seed,
@@ -94,11 +98,22 @@ def _prepared(variant: Variant, settings: DDGSettings, cache: Path):
     chains = variant.partner_a + variant.partner_b
     stem = f"{variant.complex}_{''.join(variant.partner_a)}_{''.join(variant.partner_b)}"
     pdb = cache / f"{stem}_prepared.pdb"
-    wt_file = cache / f"{stem}_wild_type.json"
-    if pdb.is_file() and wt_file.is_file():
+    from rankbind.benchmark.runner import settings_hash
+
+    physics = settings_hash(asdict(mmgbsa_settings(settings.affinity_settings())))
+    wt_file = cache / f"{stem}_wild_type_{physics}.json"
+    if pdb.is_file():
         structure = app.PDBFile(str(pdb))
+        topology = structure.topology
         xyz = np.array(structure.positions.value_in_unit(unit.nanometer))
-        return structure.topology, xyz, json.loads(wt_file.read_text())
+        if not wt_file.is_file():
+            rec, lig = sides(topology, variant.partner_a, variant.partner_b)
+            wt = mmgbsa(
+                topology, xyz[None], rec, lig, mmgbsa_settings(settings.affinity_settings())
+            )
+            write_json(wt_file, {"dg_kcal_per_mol": wt.binding.mean / KJ_PER_KCAL,
+                                 "n_atoms": topology.getNumAtoms()})  # fmt: skip
+        return topology, xyz, json.loads(wt_file.read_text())
     atoms = [a for a in read_atoms(variant.structure) if a.chain in chains]
     missing = set(chains) - {a.chain for a in atoms}
     if missing:
