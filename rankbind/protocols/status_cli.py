@@ -1,4 +1,4 @@
-"""``rankbind status RUN_DIR``: done / running / failed / pending tasks per stage."""
+"""``rankbind status RUN_DIR``: done / stale / corrupt / running / failed / pending tasks per stage."""
 
 from __future__ import annotations
 
@@ -22,6 +22,6 @@ def run(args: argparse.Namespace) -> int:
     for stage, counts in stages.items():
         print(f"{stage:<{width}}  " + "  ".join(f"{counts[s]:>7}" for s in STATES))
     for key, info in tasks.items():
-        if args.verbose or info["state"] == "failed":
+        if args.verbose or info["state"] in ("failed", "stale", "corrupt"):
             print(f"  {info['state']:<8} {key}  {info['detail']}")
     return 1 if any(i["state"] == "failed" for i in tasks.values()) else 0

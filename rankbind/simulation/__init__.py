@@ -19,7 +19,6 @@ import hashlib
 import io
 import json
 import math
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from rankbind.errors import SimulationError
 from rankbind.fileio import atomic_open, write_json, write_text
 from rankbind.platforms import PlatformChoice, minimisation_platform, select_platform
 from rankbind.preparation import PreparedSystem
+from rankbind.simulation.reporters import Progress
 
 BACKBONE = ("N", "CA", "C", "O")
 LOG_FIELDS = (
@@ -142,36 +142,6 @@ def _dof(system: openmm.System) -> int:
     if any(isinstance(f, openmm.CMMotionRemover) for f in system.getForces()):
         dof -= 3
     return dof
-
-
-class Progress:
-    """A one-line progress bar with ETA on a terminal; silent otherwise."""
-
-    def __init__(self, label: str, total: int, stream=None):
-        self.label, self.total = label, max(total, 1)
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty()
-        self.start = time.monotonic()
-        self.first: int | None = None
-
-    def update(self, step: int) -> None:
-        if not self.enabled:
-            return
-        if self.first is None:
-            self.first = step
-        elapsed = time.monotonic() - self.start
-        done = step - self.first
-        rate = done / elapsed if elapsed > 0 and done > 0 else 0.0
-        eta = (self.total - step) / rate if rate > 0 else float("nan")
-        frac = step / self.total
-        bar = "#" * int(30 * frac)
-        eta_text = f"{eta:6.0f}s" if math.isfinite(eta) else "   ?  "
-        self.stream.write(f"\r{self.label:>10} [{bar:<30}] {100 * frac:5.1f}% ETA {eta_text}")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
 
 
 @dataclass
