@@ -1,26 +1,35 @@
 """Staged, restartable OpenMM simulation: minimise → NVT → NPT → production.
 
-Every stage lives in ``OUT/<stage>/`` and checkpoints portably: ``state_<step>.xml``
-(OpenMM State XML) plus ``checkpoint.json`` naming it with the step counter (written
-after the XML, so the pointer always names a complete state). Trajectory frames and log
-rows produced between checkpoints are kept in memory and written with the checkpoint, so
-a killed run resumes with no lost or duplicated frames or rows.
+One engine in the style of OpenMM's app layer: an ``openmm.app.Simulation`` per stage
+with small reporters (:mod:`rankbind.simulation.reporters`): a chunked trajectory, a CSV
+log, progress, and an atomic checkpoint. Every stage lives in ``OUT/<stage>/``.
 
-Reproducible restarts: at every checkpoint the uninterrupted run does exactly what a
-resumed run does: it builds a fresh Context whose Langevin seed derives from (seed, stage,
-step) and loads the State XML it just wrote. Both follow the same trajectory (bit-identical
-on the deterministic Reference platform), at the cost of one Context per checkpoint. A stage finishes by writing ``<stage>.dcd``, ``log.csv`` and ``done.json``.
+Checkpoints hold OpenMM's binary checkpoint (``checkpoint_<step>.chk``, which carries the
+integrator's random state), the portable State XML (``state_<step>.xml``) and the
+pointer ``checkpoint.json`` (step, platform, device, OpenMM version, settings and system
+hashes; written last). The uninterrupted run never rebuilds its Context. A resumed run
+loads the binary checkpoint when platform, device and OpenMM version match: it then
+continues exactly as the uninterrupted run would (bit-identical on Reference). Otherwise
+it loads the State XML into a Context whose Langevin seed derives from (seed, stage,
+step): statistically equivalent, not identical; the log and ``simulation.json`` say so.
+
+Frames and log rows are buffered between checkpoints and written with them, so a
+killed run resumes with no lost or duplicated frames or rows. A stage finishes by
+writing ``<stage>.dcd``, ``log.csv`` and ``done.json``. ``simulation.json`` records the
+settings and system hash of the data and every run that added to it; a resume with other
+settings or another system is refused, and a longer production needs ``extend=True``.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import math
+import platform as _platform
+import sys
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +40,15 @@ from rankbind.errors import SimulationError
 from rankbind.fileio import atomic_open, write_json, write_text
 from rankbind.platforms import PlatformChoice, minimisation_platform, select_platform
 from rankbind.preparation import PreparedSystem
-from rankbind.simulation.reporters import Progress
+from rankbind.simulation import interrupts
+from rankbind.simulation.reporters import (
+    AtomicCheckpointReporter,
+    ChunkedTrajectoryReporter,
+    CSVLogReporter,
+    Progress,
+    ProgressReporter,
+    read_pointer,
+)
 
 BACKBONE = ("N", "CA", "C", "O")
 LOG_FIELDS = (
@@ -144,6 +161,24 @@ def _dof(system: openmm.System) -> int:
     return dof
 
 
+# settings that must match between a run directory and a resume (production length is
+# checked separately: it may grow with extend=True)
+RESUME_FIELDS = (
+    "temperature_K",
+    "pressure_bar",
+    "friction_per_ps",
+    "timestep_fs",
+    "minimise_tolerance_kJ_mol_nm",
+    "minimise_max_iterations",
+    "nvt_ps",
+    "npt_ps",
+    "restraint_k_kJ_mol_nm2",
+    "report_interval_steps",
+    "checkpoint_interval_steps",
+    "seed",
+)
+
+
 @dataclass
 class StageResult:
     stage: str
@@ -153,6 +188,47 @@ class StageResult:
     wall_s: float
     platform: dict
     files: dict = field(default_factory=dict)
+    resumed_with: str = ""  # "", "binary checkpoint" or "state XML, re-seeded (...)"
+
+
+def device_description(context: openmm.Context) -> dict:
+    """Platform, device kind and OpenMM version of a Context: what must match for a
+    binary checkpoint to be loaded (OpenMM checkpoints are not portable across them)."""
+    platform = context.getPlatform()
+    props = {}
+    for name in ("DeviceName", "Precision", "OpenCLPlatformName"):
+        if name in platform.getPropertyNames():
+            props[name] = platform.getPropertyValue(context, name)
+    if platform.getName() in ("CPU", "Reference"):
+        props["processor"] = _cpu_model()
+    return {"platform": platform.getName(), "device": props, "openmm": openmm.__version__}
+
+
+def _cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return _platform.processor() or _platform.machine()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class _MinimisationProgress(openmm.MinimizationReporter):
+    """Progress of LocalEnergyMinimizer and the safe point for stop signals: asked after
+    every iteration, it stops the minimiser when a signal is pending."""
+
+    def __init__(self, progress: Progress):
+        super().__init__()
+        self.progress = progress
+
+    def report(self, iteration, x, grad, args):  # noqa: ARG002
+        self.progress.update(min(iteration + 1, self.progress.total))
+        return interrupts.stop_requested()
 
 
 class StagedSimulation:
@@ -162,7 +238,10 @@ class StagedSimulation:
 
         sim = StagedSimulation(prepared, "runs/3urf", SimulationOptions(), select_platform())
         results = sim.run()
-    """
+
+    ``extend=True`` allows a longer ``production_ps`` than the run directory was made
+    with (production continues from its last checkpoint); without it a changed length,
+    like any other changed setting, is refused."""
 
     def __init__(
         self,
@@ -171,27 +250,35 @@ class StagedSimulation:
         options: SimulationOptions | None = None,
         platform: PlatformChoice | None = None,
         initial_state: openmm.State | None = None,
+        extend: bool = False,
+        stream=None,
     ):
         """``initial_state``: start from this State (e.g. the end of an equilibration run
-        elsewhere) instead of minimising the prepared positions."""
+        elsewhere) instead of minimising the prepared positions. ``stream``: where
+        progress and resume notes go (default stderr)."""
         self.prepared = prepared
         self.initial_state = initial_state
         self.out = Path(out_dir)
         self.options = options or SimulationOptions()
         self.options.validate()
         self.platform = platform or select_platform()
-        self.system = (
-            openmm.XmlSerializer.clone(prepared.system)
-            if hasattr(openmm.XmlSerializer, "clone")
-            else openmm.XmlSerializer.deserialize(openmm.XmlSerializer.serialize(prepared.system))
-        )
+        self.extend = extend
+        self.stream = stream or sys.stderr
+        self.system = openmm.XmlSerializer.clone(prepared.system)
         self.n_restrained = add_backbone_restraints(
             self.system, prepared.topology, prepared.positions
         )
         self.periodic = self.system.usesPeriodicBoundaryConditions()
-        self._npt_system: openmm.System | None = None
-        self.dt_fs = timestep_fs(self.options, self.system)
+        masses = particle_masses(self.system)
+        self.hmr = bool(((masses >= 1.5) & (masses <= 4.0)).any())
+        self.dt_fs = (
+            self.options.timestep_fs
+            if self.options.timestep_fs is not None
+            else (4.0 if self.hmr else 2.0)
+        )
         self.dof = _dof(self.system)
+        self._system_sha256: str | None = None
+        self.checkpoint_timings: list[dict] = []
 
     # ---- stage plan -------------------------------------------------------------
     def stages(self) -> list[tuple[str, int]]:
@@ -207,120 +294,107 @@ class StagedSimulation:
             plan.append(("production", to_steps(o.production_ps)))
         return plan
 
+    @property
+    def system_sha256(self) -> str:
+        """sha256 of the simulated System's XML (forces, parameters, masses)."""
+        if self._system_sha256 is None:
+            xml = openmm.XmlSerializer.serialize(self.system)
+            self._system_sha256 = hashlib.sha256(xml.encode()).hexdigest()
+        return self._system_sha256
+
+    def settings(self) -> dict:
+        settings = {k: getattr(self.options, k) for k in RESUME_FIELDS}
+        settings["timestep_fs"] = self.dt_fs
+        settings["initial_state"] = self.initial_state is not None
+        return settings
+
+    def settings_sha256(self) -> str:
+        text = json.dumps(self.settings(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
     def record(self) -> dict:
         return {
             "options": asdict(self.options),
             "timestep_fs": self.dt_fs,
-            "hydrogen_mass_repartitioning": has_hmr(self.system),
+            "hydrogen_mass_repartitioning": self.hmr,
             "integrator": "LangevinMiddleIntegrator",
             "barostat": "MonteCarloBarostat (npt stage only)" if self.periodic else None,
             "restrained_atoms": self.n_restrained,
             "restraint": "backbone heavy atoms N, CA, C, O; nvt and npt stages only",
             "platform": self.platform.describe(),
             "versions": {"openmm": openmm.__version__},
+            "settings": self.settings(),
+            "settings_sha256": self.settings_sha256(),
+            "system_sha256": self.system_sha256,
+            "n_atoms": self.system.getNumParticles(),
         }
 
-    # ---- context handling ---------------------------------------------------------
-    def _integrator(self, seed: int) -> openmm.LangevinMiddleIntegrator:
-        o = self.options
-        integrator = openmm.LangevinMiddleIntegrator(
-            o.temperature_K * unit.kelvin,
-            o.friction_per_ps / unit.picosecond,
-            self.dt_fs * unit.femtosecond,
-        )
-        integrator.setRandomNumberSeed(seed)
-        return integrator
-
-    def _context(self, stage: str, step: int, choice: PlatformChoice) -> openmm.Context:
-        system = self.system
-        if stage == "npt":  # one copy of the System with a barostat, re-seeded per Context
-            if self._npt_system is None:
-                self._npt_system = openmm.XmlSerializer.deserialize(
-                    openmm.XmlSerializer.serialize(self.system)
-                )
-                self._npt_system.addForce(
-                    openmm.MonteCarloBarostat(
-                        self.options.pressure_bar * unit.bar,
-                        self.options.temperature_K * unit.kelvin,
+    def _check_record(self) -> dict:
+        """simulation.json for this run: the directory's record if the settings and
+        system match (with this run appended to its history), else SimulationError."""
+        path = self.out / "simulation.json"
+        new = self.record()
+        if not path.is_file():
+            return new | {"runs": []}
+        try:
+            old = json.loads(path.read_text())
+            old_settings, old_options = old["settings"], old["options"]
+        except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            raise SimulationError(
+                f"{path}: unreadable or from an older rankbind ({type(exc).__name__}); "
+                "it must describe the data: use a new --out directory"
+            ) from None
+        if old.get("system_sha256") != new["system_sha256"]:
+            raise SimulationError(
+                f"{self.out} holds a run of another system (system sha256 "
+                f"{str(old.get('system_sha256'))[:12]}, this one {new['system_sha256'][:12]}); "
+                "use a new --out directory"
+            )
+        changed = [
+            f"{k} {old_settings.get(k)!r} -> {v!r}"
+            for k, v in new["settings"].items()
+            if old_settings.get(k) != v
+        ]
+        if changed:
+            raise SimulationError(
+                f"{self.out} was run with other settings ({'; '.join(changed)[:300]}); "
+                "resume with the same settings or use a new --out directory"
+            )
+        before, now = old_options.get("production_ps"), self.options.production_ps
+        if now != before:
+            if now < before or not self.extend:
+                raise SimulationError(
+                    f"{self.out}: production_ps {before} -> {now} changes a run in place; "
+                    + (
+                        "a shorter production is not allowed (use a new --out directory)"
+                        if now < before
+                        else "pass --extend (extend=True) to lengthen production"
                     )
                 )
-            system = self._npt_system
-            barostat = system.getForce(system.getNumForces() - 1)
-            barostat.setRandomNumberSeed(_seed_for(self.options.seed, "barostat", step))
-        try:
-            context = openmm.Context(
-                system,
-                self._integrator(_seed_for(self.options.seed, stage, step)),
-                choice.platform,
-                choice.properties,
+            old.setdefault("extensions", []).append(
+                {"production_ps_from": before, "production_ps_to": now, "at": _now()}
             )
-        except Exception as exc:  # OpenMMException: bad device index, driver problems
-            raise SimulationError(
-                f"stage {stage}: cannot create a {choice.name} context: {exc}"
-            ) from None
-        k = self.options.restraint_k_kJ_mol_nm2 if stage in ("minimise", "nvt", "npt") else 0.0
-        context.setParameter(RESTRAINT_PARAMETER, k)
-        return context
+        return new | {
+            "runs": old.get("runs", []),
+            "extensions": old.get("extensions", []),
+        }
 
-    def _set_state(self, context: openmm.Context, state: openmm.State, stage: str) -> None:
-        context.setState(state)
-        k = self.options.restraint_k_kJ_mol_nm2 if stage in ("minimise", "nvt", "npt") else 0.0
-        context.setParameter(RESTRAINT_PARAMETER, k)
-
-    def _load_state(self, path: Path) -> openmm.State:
-        return openmm.XmlSerializer.deserialize(path.read_text())
-
-    # ---- checkpoints --------------------------------------------------------------
-    def _checkpoint_info(self, stage_dir: Path) -> dict | None:
-        path = stage_dir / "checkpoint.json"
-        if not path.is_file():
-            return None
-        info = json.loads(path.read_text())
-        if not (stage_dir / info["state"]).is_file():
-            raise SimulationError(f"{path}: names {info['state']}, which is missing")
-        return info
-
-    def _write_checkpoint(
-        self, stage_dir: Path, context: openmm.Context, step: int, frames: list, rows: list
-    ) -> openmm.State:
-        """Persist frames and rows for steps ≤ ``step``, then the state, then the pointer.
-        Returns the State written (the XML round trip is exact, so continuing from it
-        equals resuming from the file)."""
-        chunk_dir = stage_dir / "chunks"
-        chunk_dir.mkdir(parents=True, exist_ok=True)
-        if frames:
-            with atomic_open(chunk_dir / f"frames_{step:012d}.npz", "wb") as handle:
-                np.savez(
-                    handle,
-                    xyz=np.array([f[1] for f in frames]),
-                    box=np.array([f[2] for f in frames]),
-                    step=np.array([f[0] for f in frames]),
-                )
-        if rows:
-            write_text(chunk_dir / f"log_{step:012d}.csv", _rows_csv(rows, header=False))
-        state = context.getState(
-            getPositions=True, getVelocities=True, getParameters=True, enforcePeriodicBox=False
-        )
-        state_name = f"state_{step:012d}.xml"
-        xml = openmm.XmlSerializer.serialize(state)
-        write_text(stage_dir / state_name, xml)
-        previous = self._checkpoint_info(stage_dir)
-        write_json(stage_dir / "checkpoint.json", {"step": step, "state": state_name})
-        if previous and previous["state"] != state_name:
-            (stage_dir / previous["state"]).unlink(missing_ok=True)
-        self._prune_chunks(stage_dir, step)
-        return state
-
-    def _prune_chunks(self, stage_dir: Path, step: int) -> None:
-        """Drop chunk files beyond the checkpointed step (left by a killed run)."""
-        for path in (stage_dir / "chunks").glob("*_*.*"):
-            if int(path.stem.split("_")[1]) > step:
-                path.unlink()
+    def _note(self, record: dict, message: str) -> None:
+        record.setdefault("notes", []).append(message)
+        self.stream.write(message + "\n")
+        self.stream.flush()
 
     # ---- stages -------------------------------------------------------------------
     def run(self) -> list[StageResult]:
-        self.out.mkdir(parents=True, exist_ok=True)
-        write_json(self.out / "simulation.json", self.record())
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SimulationError(f"cannot create output directory {self.out}: {exc}") from None
+        record = self._check_record()
+        self._run_record = {"started": _now(), "platform": self.platform.describe()}
+        record["runs"].append(self._run_record)
+        self._record = record
+        write_json(self.out / "simulation.json", record)
         if not (self.out / "topology.pdb").exists():
             with atomic_open(self.out / "topology.pdb") as handle:
                 app.PDBFile.writeFile(
@@ -331,7 +405,81 @@ class StagedSimulation:
         for stage, steps in self.stages():
             result, state = self._run_stage(stage, steps, state)
             results.append(result)
+            if result.resumed_with:
+                self._run_record.setdefault("resumed", {})[stage] = {
+                    "from_step": result.resumed_from_step,
+                    "with": result.resumed_with,
+                }
+        self._run_record["finished"] = _now()
+        write_json(self.out / "simulation.json", record)
         return results
+
+    def _integrator(self, seed: int) -> openmm.LangevinMiddleIntegrator:
+        o = self.options
+        integrator = openmm.LangevinMiddleIntegrator(
+            o.temperature_K * unit.kelvin,
+            o.friction_per_ps / unit.picosecond,
+            self.dt_fs * unit.femtosecond,
+        )
+        integrator.setRandomNumberSeed(seed)
+        return integrator
+
+    def _stage_system(self, stage: str, step: int) -> openmm.System:
+        if stage != "npt":
+            return self.system
+        system = openmm.XmlSerializer.clone(self.system)
+        barostat = openmm.MonteCarloBarostat(
+            self.options.pressure_bar * unit.bar, self.options.temperature_K * unit.kelvin
+        )
+        barostat.setRandomNumberSeed(_seed_for(self.options.seed, "barostat", step))
+        system.addForce(barostat)
+        return system
+
+    def _simulation(self, stage: str, step: int, choice: PlatformChoice) -> app.Simulation:
+        """An app.Simulation for ``stage`` whose random seeds derive from (seed, stage,
+        step), with the stage's restraint strength."""
+        try:
+            simulation = app.Simulation(
+                self.prepared.topology,
+                self._stage_system(stage, step),
+                self._integrator(_seed_for(self.options.seed, stage, step)),
+                choice.platform,
+                choice.properties,
+            )
+        except Exception as exc:  # OpenMMException: bad device index, driver problems
+            raise SimulationError(
+                f"stage {stage}: cannot create a {choice.name} context: {exc}"
+            ) from None
+        k = self.options.restraint_k_kJ_mol_nm2 if stage in ("minimise", "nvt", "npt") else 0.0
+        simulation.context.setParameter(RESTRAINT_PARAMETER, k)
+        return simulation
+
+    def _load_state(self, path: Path) -> openmm.State:
+        try:
+            return openmm.XmlSerializer.deserialize(path.read_text())
+        except (OSError, UnicodeDecodeError, Exception) as exc:
+            raise SimulationError(
+                f"{path}: corrupt or unreadable State XML ({str(exc)[:120]}); remove the "
+                "stage directory to restart that stage"
+            ) from None
+
+    def _checkpoint_info(self, stage_dir: Path) -> dict | None:
+        info = read_pointer(stage_dir)
+        if info is not None and not (stage_dir / info["state"]).is_file():
+            raise SimulationError(
+                f"{stage_dir / 'checkpoint.json'}: names {info['state']}, which is missing"
+            )
+        return info
+
+    def _prune_chunks(self, stage_dir: Path, step: int) -> None:
+        """Drop chunk files beyond the checkpointed step (left by a killed run)."""
+        for path in (stage_dir / "chunks").glob("*_*.*"):
+            try:
+                beyond = int(path.stem.split("_")[1]) > step
+            except (IndexError, ValueError):
+                beyond = True
+            if beyond:
+                path.unlink()
 
     def _run_stage(self, stage: str, steps: int, previous: openmm.State | None):
         stage_dir = self.out / stage
@@ -339,54 +487,105 @@ class StagedSimulation:
         final_state = stage_dir / "final_state.xml"
         if done.is_file():
             info = json.loads(done.read_text())
-            return StageResult(**info), self._load_state(final_state)
+            if info.get("steps") == steps:
+                return StageResult(**info), self._load_state(final_state)
+            done.unlink()  # extend=True: production continues from its last checkpoint
         stage_dir.mkdir(parents=True, exist_ok=True)
         start = time.monotonic()
         if stage == "minimise":
-            choice = minimisation_platform(self.platform)
-            context = self._context(stage, 0, choice)
-            context.setPositions(self.prepared.positions)
-            if self.periodic:
-                context.setPeriodicBoxVectors(*self.prepared.topology.getPeriodicBoxVectors())
+            return self._minimise(stage_dir, done, final_state, start)
+        return self._run_dynamics(stage, steps, previous, stage_dir, start)
+
+    def _minimise(self, stage_dir: Path, done: Path, final_state: Path, start: float):
+        stage = "minimise"
+        choice = minimisation_platform(self.platform)
+        simulation = self._simulation(stage, 0, choice)
+        context = simulation.context
+        context.setPositions(self.prepared.positions)
+        if self.periodic:
+            context.setPeriodicBoxVectors(*self.prepared.topology.getPeriodicBoxVectors())
+        iterations = self.options.minimise_max_iterations
+        progress = Progress(stage, iterations or 1, self.stream, unit="iterations")
+        with interrupts.deferred():  # a stop signal ends the minimiser at its next iteration
             openmm.LocalEnergyMinimizer.minimize(
                 context,
                 self.options.minimise_tolerance_kJ_mol_nm,
-                self.options.minimise_max_iterations,
+                iterations,
+                _MinimisationProgress(progress),
             )
-            self._check_energy(context, stage, 0)
-            state = context.getState(
-                getPositions=True, getVelocities=True, getEnergy=True, getParameters=True
-            )
-            write_text(final_state, openmm.XmlSerializer.serialize(state))
-            result = StageResult(
-                stage,
-                0,
-                0,
-                0,
-                time.monotonic() - start,
-                choice.describe(),
-                {
-                    "final_state": final_state.name,
-                    "potential_kJ_mol": state.getPotentialEnergy().value_in_unit(
-                        unit.kilojoule_per_mole
-                    ),
-                },
-            )
-            write_json(done, asdict(result))
-            return result, state
-        return self._run_dynamics(stage, steps, previous, stage_dir, start)
+        progress.close()
+        self._check_state(context.getState(getEnergy=True), stage, 0, None)
+        state = context.getState(
+            getPositions=True, getVelocities=True, getEnergy=True, getParameters=True
+        )
+        write_text(final_state, openmm.XmlSerializer.serialize(state))
+        result = StageResult(
+            stage,
+            0,
+            0,
+            0,
+            time.monotonic() - start,
+            choice.describe(),
+            {
+                "final_state": final_state.name,
+                "potential_kJ_mol": state.getPotentialEnergy().value_in_unit(
+                    unit.kilojoule_per_mole
+                ),
+            },
+        )
+        write_json(done, asdict(result))
+        return result, state
+
+    def _resume(self, stage: str, stage_dir: Path, info: dict) -> tuple[app.Simulation, str]:
+        """A Simulation continuing from the checkpoint ``info``: from the binary
+        checkpoint when platform, device and OpenMM version match (exact), else from
+        the State XML with the seeds of (seed, stage, step) (a recorded re-seed)."""
+        step = info["step"]
+        binary = stage_dir / str(info.get("checkpoint", ""))
+        simulation = self._simulation(stage, step, self.platform)
+        here = device_description(simulation.context)
+        saved = {k: info.get(k) for k in here}
+        reason = ""
+        if not info.get("checkpoint") or not binary.is_file():
+            reason = "no binary checkpoint"
+        elif saved != here:
+            diff = [f"{k} {saved[k]} -> {here[k]}" for k in here if saved[k] != here[k]]
+            reason = "; ".join(diff)[:300]
+        else:
+            try:
+                simulation.context.loadCheckpoint(binary.read_bytes())
+                return simulation, "binary checkpoint"
+            except Exception as exc:  # OpenMMException: corrupt or incompatible file
+                reason = f"binary checkpoint unusable ({str(exc)[:120]})"
+                simulation = self._simulation(stage, step, self.platform)
+        state = self._load_state(stage_dir / info["state"])
+        simulation.context.setState(state)
+        k = self.options.restraint_k_kJ_mol_nm2 if stage in ("nvt", "npt") else 0.0
+        simulation.context.setParameter(RESTRAINT_PARAMETER, k)
+        seed = _seed_for(self.options.seed, stage, step)
+        how = f"state XML, re-seeded with seed {seed} ({reason})"
+        self._note(
+            self._record,
+            f"{stage}: resumed at step {step} from {info['state']} with a new random seed "
+            f"{seed} because {reason}: the continuation is statistically equivalent to, "
+            "not identical with, an uninterrupted run",
+        )
+        with open(stage_dir / "events.log", "a") as log:
+            log.write(f"{_now()} resumed at step {step}: {how}\n")
+        return simulation, how
 
     def _run_dynamics(self, stage: str, steps: int, previous, stage_dir: Path, start: float):
         o = self.options
         info = self._checkpoint_info(stage_dir)
-        resumed_from = info["step"] if info else 0
-        context = self._context(stage, resumed_from, self.platform)
+        resumed_from, how = (info["step"], "") if info else (0, "")
         if info:
-            self._set_state(context, self._load_state(stage_dir / info["state"]), stage)
+            simulation, how = self._resume(stage, stage_dir, info)
             self._prune_chunks(stage_dir, resumed_from)
         else:
             if previous is None:
                 raise SimulationError(f"stage {stage}: no input state (previous stage missing)")
+            simulation = self._simulation(stage, 0, self.platform)
+            context = simulation.context
             context.setPositions(previous.getPositions())
             if self.periodic:
                 context.setPeriodicBoxVectors(*previous.getPeriodicBoxVectors())
@@ -396,67 +595,67 @@ class StagedSimulation:
                 )
             else:
                 context.setVelocities(previous.getVelocities())
+        simulation.currentStep = resumed_from
+        chunk_dir = stage_dir / "chunks"
+        chunk_dir.mkdir(parents=True, exist_ok=True)
+        trajectory = ChunkedTrajectoryReporter(chunk_dir, o.report_interval_steps, self.periodic)
+        log = CSVLogReporter(
+            chunk_dir,
+            o.report_interval_steps,
+            self.dof,
+            self.dt_fs,
+            self.periodic,
+            check=lambda state, step: self._check_state(state, stage, step, stage_dir),
+        )
+        log.start_timer(resumed_from)
+        progress = Progress(stage, steps, self.stream)
+        simulation.reporters = [
+            trajectory,
+            log,
+            ProgressReporter(progress, o.report_interval_steps),
+        ]
+        checkpoint = AtomicCheckpointReporter(
+            stage_dir,
+            o.checkpoint_interval_steps,
+            buffered=(trajectory, log),
+            metadata={
+                **device_description(simulation.context),
+                "settings_sha256": self.settings_sha256(),
+                "system_sha256": self.system_sha256,
+            },
+        )
         step = resumed_from
-        context.setStepCount(step)
-        frames: list = []
-        rows: list = []
-        progress = Progress(stage, steps)
-        integrator = context.getIntegrator()
-        t_wall, t_step = time.monotonic(), step
-        written = None  # the last checkpointed State of this call
         while step < steps:
-            n = min(o.report_interval_steps, steps - step)
+            target = min(
+                (step // o.checkpoint_interval_steps + 1) * o.checkpoint_interval_steps, steps
+            )
             try:
-                integrator.step(n)
+                simulation.step(target - step)
             except openmm.OpenMMException as exc:  # e.g. NaN coordinates met inside step()
                 raise SimulationError(
-                    f"stage {stage}, step {step + 1}-{step + n}: OpenMM stopped: {exc} (the "
+                    f"stage {stage}, step {step + 1}-{target}: OpenMM stopped: {exc} (the "
                     "system is exploding: check the timestep, constraints, minimisation and "
                     f"input structure){self._last_checkpoint_note(stage_dir)}"
                 ) from None
-            step += n
-            state = context.getState(
-                getPositions=True, getEnergy=True, enforcePeriodicBox=self.periodic
-            )
-            self._check_state(state, stage, step, stage_dir)
-            now = time.monotonic()
-            speed = (
-                (step - t_step) * self.dt_fs * 1e-6 / ((now - t_wall) / 86400.0)
-                if now > t_wall
-                else 0.0
-            )
-            t_wall, t_step = now, step
-            rows.append(self._row(state, step, speed))
-            box = (
-                state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer)
-                if self.periodic
-                else np.zeros((3, 3))
-            )
-            frames.append(
-                (
-                    step,
-                    state.getPositions(asNumpy=True)
-                    .value_in_unit(unit.nanometer)
-                    .astype(np.float32),
-                    np.asarray(box),
-                )
-            )
-            progress.update(step)
-            if step % o.checkpoint_interval_steps == 0 or step == steps:
-                written = self._write_checkpoint(stage_dir, context, step, frames, rows)
-                frames, rows = [], []
-                if step < steps:  # continue exactly as a resumed run would
-                    del context, integrator
-                    context = self._context(stage, step, self.platform)
-                    self._set_state(context, written, stage)
-                    integrator = context.getIntegrator()
+            step = target
+            checkpoint.save(simulation, step)
         progress.close()
-        n_frames = self._finalise(stage, stage_dir)
-        # the final State is the last checkpoint's (serialising a large State takes seconds,
-        # and an energy evaluation for it would cost 20 s for a 15k-atom GB complex on a CPU)
+        self.checkpoint_timings.extend(checkpoint.timings)
+        n_frames = ChunkedTrajectoryReporter.write_dcd(
+            chunk_dir,
+            stage_dir / f"{stage}.dcd",
+            self.prepared.topology,
+            self.dt_fs,
+            o.report_interval_steps,
+            self.periodic,
+        )
+        CSVLogReporter.write_csv(chunk_dir, stage_dir / "log.csv")
+        # the final State is the last checkpoint's (re-serialising a large State costs
+        # seconds, and an energy evaluation 20 s for a 15k-atom GB complex on a CPU)
         last = stage_dir / self._checkpoint_info(stage_dir)["state"]
-        write_text(stage_dir / "final_state.xml", last.read_text())
-        state = written if written is not None else self._load_state(last)
+        xml = last.read_text()
+        write_text(stage_dir / "final_state.xml", xml)
+        state = openmm.XmlSerializer.deserialize(xml)
         result = StageResult(
             stage,
             steps,
@@ -465,37 +664,10 @@ class StagedSimulation:
             time.monotonic() - start,
             self.platform.describe(),
             {"trajectory": f"{stage}.dcd", "log": "log.csv", "final_state": "final_state.xml"},
+            how,
         )
         write_json(stage_dir / "done.json", asdict(result))
         return result, state
-
-    def _row(self, state: openmm.State, step: int, speed: float) -> dict:
-        ke = state.getKineticEnergy().value_in_unit(unit.kilojoule_per_mole)
-        temperature = (
-            2
-            * ke
-            / (
-                self.dof
-                * unit.MOLAR_GAS_CONSTANT_R.value_in_unit(unit.kilojoule_per_mole / unit.kelvin)
-            )
-        )
-        volume = (
-            state.getPeriodicBoxVolume().value_in_unit(unit.nanometer**3)
-            if self.periodic
-            else float("nan")
-        )
-        return {
-            "step": step,
-            "time_ps": step * self.dt_fs / 1000.0,
-            "potential_kJ_mol": state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole),
-            "kinetic_kJ_mol": ke,
-            "temperature_K": temperature,
-            "volume_nm3": volume,
-            "speed_ns_day": speed,
-        }
-
-    def _check_energy(self, context: openmm.Context, stage: str, step: int) -> None:
-        self._check_state(context.getState(getEnergy=True), stage, step, None)
 
     def _check_state(
         self, state: openmm.State, stage: str, step: int, stage_dir: Path | None
@@ -515,42 +687,3 @@ class StagedSimulation:
         if stage_dir is not None and (stage_dir / "checkpoint.json").is_file():
             return f"; last good checkpoint kept: {stage_dir / 'checkpoint.json'}"
         return ""
-
-    def _finalise(self, stage: str, stage_dir: Path) -> int:
-        """Concatenate chunks into ``<stage>.dcd`` and ``log.csv`` (atomically)."""
-        chunks = sorted((stage_dir / "chunks").glob("frames_*.npz"))
-        with atomic_open(stage_dir / f"{stage}.dcd", "wb") as handle:
-            dcd = None
-            n = 0
-            for path in chunks:
-                data = np.load(path)
-                for xyz, box in zip(data["xyz"], data["box"], strict=True):
-                    if dcd is None:
-                        dcd = app.DCDFile(
-                            handle,
-                            self.prepared.topology,
-                            self.dt_fs * unit.femtosecond,
-                            firstStep=int(data["step"][0]),
-                            interval=self.options.report_interval_steps,
-                        )
-                    vectors = (
-                        [openmm.Vec3(*row) for row in box] * unit.nanometer
-                        if self.periodic
-                        else None
-                    )
-                    dcd.writeModel(
-                        xyz.astype(np.float64) * unit.nanometer, periodicBoxVectors=vectors
-                    )
-                    n += 1
-        rows = "".join(p.read_text() for p in sorted((stage_dir / "chunks").glob("log_*.csv")))
-        write_text(stage_dir / "log.csv", ",".join(LOG_FIELDS) + "\n" + rows)
-        return n
-
-
-def _rows_csv(rows: list[dict], header: bool) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=LOG_FIELDS, lineterminator="\n")
-    if header:
-        writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
