@@ -33,10 +33,10 @@ from typing import Any
 
 from rankbind.errors import ProtocolError, RankbindError
 from rankbind.fileio import sha256_file, write_json
+from rankbind.interrupts import Interrupted, interruptible
 from rankbind.protocols import provenance, registry
 from rankbind.protocols.dag import Plan, Task, expand
 from rankbind.protocols.protocol import Protocol, load_protocol, protocol_from_dict
-from rankbind.simulation.interrupts import Interrupted, interruptible
 
 DONE, RUNNING, FAILED = ".done", ".running", ".failed"
 # what a completed-looking task directory can be (see task_state)

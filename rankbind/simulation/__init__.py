@@ -22,6 +22,8 @@ settings or another system is refused, and a longer production needs ``extend=Tr
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import math
@@ -36,11 +38,11 @@ import numpy as np
 import openmm
 from openmm import app, unit
 
+from rankbind import interrupts
 from rankbind.errors import SimulationError
 from rankbind.fileio import atomic_open, write_json, write_text
 from rankbind.platforms import PlatformChoice, minimisation_platform, select_platform
 from rankbind.preparation import PreparedSystem
-from rankbind.simulation import interrupts
 from rankbind.simulation.reporters import (
     AtomicCheckpointReporter,
     ChunkedTrajectoryReporter,
@@ -212,6 +214,26 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return _platform.processor() or _platform.machine()
+
+
+@contextlib.contextmanager
+def _lock(directory: Path):
+    """Exclusive lock on a run directory: two processes never extend one run."""
+    handle = open(directory / ".lock", "a")
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SimulationError(
+                f"{directory} is being simulated by another process ({directory / '.lock'})"
+            ) from None
+        yield
+
+
+def _remove_partial_files(directory: Path) -> None:
+    """Delete atomic-write temporaries (``.<name>.<random>.part``) a killed run left."""
+    for path in directory.rglob(".*.part"):
+        path.unlink(missing_ok=True)
 
 
 def _now() -> str:
@@ -390,6 +412,11 @@ class StagedSimulation:
             self.out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SimulationError(f"cannot create output directory {self.out}: {exc}") from None
+        with _lock(self.out):
+            return self._run_locked()
+
+    def _run_locked(self) -> list[StageResult]:
+        _remove_partial_files(self.out)
         record = self._check_record()
         self._run_record = {"started": _now(), "platform": self.platform.describe()}
         record["runs"].append(self._run_record)
