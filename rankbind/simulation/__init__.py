@@ -29,6 +29,7 @@ import json
 import math
 import platform as _platform
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -105,6 +106,12 @@ class SimulationOptions:
         for name in ("nvt_ps", "npt_ps", "production_ps", "restraint_k_kJ_mol_nm2"):
             if getattr(self, name) < 0:
                 raise SimulationError(f"{name} must be ≥ 0, got {getattr(self, name)}")
+
+
+def _nm(positions) -> np.ndarray:
+    """(n, 3) nm array of an OpenMM positions Quantity (list of Vec3 or numpy)."""
+    value = positions.value_in_unit(unit.nanometer) if unit.is_quantity(positions) else positions
+    return np.asarray([[v[0], v[1], v[2]] for v in value] if isinstance(value, list) else value)
 
 
 def particle_masses(system: openmm.System) -> np.ndarray:
@@ -287,6 +294,11 @@ class StagedSimulation:
         self.extend = extend
         self.stream = stream or sys.stderr
         self.system = openmm.XmlSerializer.clone(prepared.system)
+        # the system's identity is hashed in the background (OpenMM serialises without the
+        # GIL): a fresh run does not wait for it, a resume does
+        self._system_sha256: str | None = None
+        self._hasher = threading.Thread(target=self._hash_system, daemon=True)
+        self._hasher.start()
         self.n_restrained = add_backbone_restraints(
             self.system, prepared.topology, prepared.positions
         )
@@ -299,7 +311,6 @@ class StagedSimulation:
             else (4.0 if self.hmr else 2.0)
         )
         self.dof = _dof(self.system)
-        self._system_sha256: str | None = None
         self.checkpoint_timings: list[dict] = []
 
     # ---- stage plan -------------------------------------------------------------
@@ -316,13 +327,21 @@ class StagedSimulation:
             plan.append(("production", to_steps(o.production_ps)))
         return plan
 
+    def _hash_system(self) -> None:
+        xml = openmm.XmlSerializer.serialize(self.prepared.system)
+        digest = hashlib.sha256(xml.encode())
+        digest.update(np.ascontiguousarray(_nm(self.prepared.positions), np.float64).tobytes())
+        self._system_sha256 = digest.hexdigest()
+
     @property
     def system_sha256(self) -> str:
-        """sha256 of the simulated System's XML (forces, parameters, masses)."""
-        if self._system_sha256 is None:
-            xml = openmm.XmlSerializer.serialize(self.system)
-            self._system_sha256 = hashlib.sha256(xml.encode()).hexdigest()
-        return self._system_sha256
+        """sha256 of the prepared System's XML (forces, parameters, masses) and the
+        positions the backbone restraints are anchored to (waits for the hash)."""
+        self._hasher.join()
+        return str(self._system_sha256)
+
+    def _system_sha256_if_ready(self) -> str | None:
+        return None if self._hasher.is_alive() else self._system_sha256
 
     def settings(self) -> dict:
         settings = {k: getattr(self.options, k) for k in RESUME_FIELDS}
@@ -347,7 +366,7 @@ class StagedSimulation:
             "versions": {"openmm": openmm.__version__},
             "settings": self.settings(),
             "settings_sha256": self.settings_sha256(),
-            "system_sha256": self.system_sha256,
+            "system_sha256": self._system_sha256_if_ready(),
             "n_atoms": self.system.getNumParticles(),
         }
 
@@ -366,7 +385,8 @@ class StagedSimulation:
                 f"{path}: unreadable or from an older rankbind ({type(exc).__name__}); "
                 "it must describe the data: use a new --out directory"
             ) from None
-        if old.get("system_sha256") != new["system_sha256"]:
+        new["system_sha256"] = self.system_sha256
+        if old.get("system_sha256") not in (None, new["system_sha256"]):
             raise SimulationError(
                 f"{self.out} holds a run of another system (system sha256 "
                 f"{str(old.get('system_sha256'))[:12]}, this one {new['system_sha256'][:12]}); "
@@ -432,6 +452,9 @@ class StagedSimulation:
         for stage, steps in self.stages():
             result, state = self._run_stage(stage, steps, state)
             results.append(result)
+            if record.get("system_sha256") is None:  # hashed in the background meanwhile
+                record["system_sha256"] = self.system_sha256
+                write_json(self.out / "simulation.json", record)
             if result.resumed_with:
                 self._run_record.setdefault("resumed", {})[stage] = {
                     "from_step": result.resumed_from_step,
@@ -648,7 +671,6 @@ class StagedSimulation:
             metadata={
                 **device_description(simulation.context),
                 "settings_sha256": self.settings_sha256(),
-                "system_sha256": self.system_sha256,
             },
         )
         step = resumed_from
