@@ -15,18 +15,19 @@ import pytest
 from helpers import fragment
 
 from rankbind.platforms import select_platform
+from rankbind.preparation import load_prepared
 from rankbind.simulation import SimulationOptions, StagedSimulation
 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent
 SCRIPT = """
 import sys
-from helpers import fragment
+from rankbind.preparation import load_prepared
 from rankbind.interrupts import Interrupted, interruptible
 from rankbind.platforms import select_platform
 from rankbind.simulation import SimulationOptions, StagedSimulation
 options = SimulationOptions(**eval(sys.argv[2]))
-prepared = fragment("vacuum")
+prepared = load_prepared(sys.argv[3])
 print("ready", flush=True)
 try:
     with interruptible():
@@ -37,7 +38,16 @@ except Interrupted as exc:
 """
 
 
-def _start(out: Path, options: dict, env_extra=None) -> subprocess.Popen:
+@pytest.fixture(scope="module")
+def prepared_dir(tmp_path_factory):
+    from rankbind.preparation import write_prepared
+
+    out = tmp_path_factory.mktemp("prepared")
+    write_prepared(fragment("vacuum"), out)
+    return out
+
+
+def _start(out: Path, options: dict, prepared: Path, env_extra=None) -> subprocess.Popen:
     env = dict(
         os.environ,
         PYTHONPATH=os.pathsep.join([str(ROOT), str(TESTS)]),
@@ -45,7 +55,7 @@ def _start(out: Path, options: dict, env_extra=None) -> subprocess.Popen:
         **(env_extra or {}),
     )
     return subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, str(out), repr(options)],
+        [sys.executable, "-c", SCRIPT, str(out), repr(options), str(prepared)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -74,12 +84,12 @@ def _stop(proc: subprocess.Popen, signum) -> tuple[int, float, str]:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1])
-def test_signal_stops_minimisation_within_seconds(tmp_path, signum):
+def test_signal_stops_minimisation_within_seconds(tmp_path, signum, prepared_dir):
     options = dict(
         nvt_ps=0, npt_ps=0, production_ps=0.04, minimise_max_iterations=200000,
         minimise_tolerance_kJ_mol_nm=1e-9,
     )  # fmt: skip
-    proc = _start(tmp_path / "run", options)
+    proc = _start(tmp_path / "run", options, prepared_dir)
     _wait_for_line(proc, "minimise: ")
     code, seconds, out = _stop(proc, signum)
     assert code == 143 and f"interrupted: signal {signal.Signals(signum).name}" in out, out
@@ -88,13 +98,13 @@ def test_signal_stops_minimisation_within_seconds(tmp_path, signum):
     assert not list((tmp_path / "run").rglob("*.part"))
 
 
-def test_sigterm_in_dynamics_then_resume_keeps_every_frame_once(tmp_path):
+def test_sigterm_in_dynamics_then_resume_keeps_every_frame_once(tmp_path, prepared_dir):
     options = dict(
         nvt_ps=0, npt_ps=0, production_ps=2.4, report_interval_steps=10,
         checkpoint_interval_steps=50, minimise_max_iterations=20,
     )  # fmt: skip
     run = tmp_path / "run"
-    proc = _start(run, options)
+    proc = _start(run, options, prepared_dir)
     end = time.monotonic() + 120
     while not (run / "production/checkpoint.json").exists() and time.monotonic() < end:
         time.sleep(0.05)
@@ -105,7 +115,7 @@ def test_sigterm_in_dynamics_then_resume_keeps_every_frame_once(tmp_path):
     assert not (run / "production/done.json").exists() and not (run / "production.dcd").exists()
     assert not list(run.rglob("*.part"))
     result = StagedSimulation(
-        fragment("vacuum"), run, SimulationOptions(**options), select_platform("Reference")
+        load_prepared(prepared_dir), run, SimulationOptions(**options), select_platform("Reference")
     ).run()[-1]
     assert 0 < result.resumed_from_step < 600 and result.resumed_with == "binary checkpoint"
     assert result.frames == 60

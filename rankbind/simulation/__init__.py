@@ -109,9 +109,12 @@ class SimulationOptions:
 
 
 def _nm(positions) -> np.ndarray:
-    """(n, 3) nm array of an OpenMM positions Quantity (list of Vec3 or numpy)."""
-    value = positions.value_in_unit(unit.nanometer) if unit.is_quantity(positions) else positions
-    return np.asarray([[v[0], v[1], v[2]] for v in value] if isinstance(value, list) else value)
+    """(n, 3) float64 nm array of an OpenMM positions Quantity (list of Vec3 or numpy),
+    converted with one factor (Quantity.value_in_unit deep-copies every Vec3)."""
+    if not unit.is_quantity(positions):
+        return np.asarray(positions, dtype=np.float64)
+    factor = positions.unit.conversion_factor_to(unit.nanometer)
+    return np.asarray(positions._value, dtype=np.float64) * factor
 
 
 def particle_masses(system: openmm.System) -> np.ndarray:
@@ -146,7 +149,7 @@ def add_backbone_restraints(system: openmm.System, topology: app.Topology, posit
     force.addGlobalParameter(RESTRAINT_PARAMETER, 0.0)
     for name in ("x0", "y0", "z0"):
         force.addPerParticleParameter(name)
-    xyz = positions.value_in_unit(unit.nanometer)
+    xyz = _nm(positions)
     count = 0
     for atom in topology.atoms():
         if atom.name in BACKBONE and atom.residue.name not in ("HOH", "NA", "CL"):
@@ -674,22 +677,12 @@ class StagedSimulation:
             },
         )
         step = resumed_from
-        while step < steps:
-            target = min(
-                (step // o.checkpoint_interval_steps + 1) * o.checkpoint_interval_steps, steps
-            )
-            try:
-                simulation.step(target - step)
-            except openmm.OpenMMException as exc:  # e.g. NaN coordinates met inside step()
-                raise SimulationError(
-                    f"stage {stage}, step {step + 1}-{target}: OpenMM stopped: {exc} (the "
-                    "system is exploding: check the timestep, constraints, minimisation and "
-                    f"input structure){self._last_checkpoint_note(stage_dir)}"
-                ) from None
-            step = target
-            checkpoint.save(simulation, step)
-        progress.close()
+        try:
+            self._advance(simulation, checkpoint, stage, stage_dir, step, steps)
+        finally:  # also on a signal: the checkpoint being written completes
+            checkpoint.wait()
         self.checkpoint_timings.extend(checkpoint.timings)
+        progress.close()
         n_frames = ChunkedTrajectoryReporter.write_dcd(
             chunk_dir,
             stage_dir / f"{stage}.dcd",
@@ -717,6 +710,22 @@ class StagedSimulation:
         )
         write_json(stage_dir / "done.json", asdict(result))
         return result, state
+
+    def _advance(self, simulation, checkpoint, stage, stage_dir, step: int, steps: int) -> None:
+        """Step from ``step`` to ``steps``, checkpointing every checkpoint interval."""
+        interval = self.options.checkpoint_interval_steps
+        while step < steps:
+            target = min((step // interval + 1) * interval, steps)
+            try:
+                simulation.step(target - step)
+            except openmm.OpenMMException as exc:  # e.g. NaN coordinates met inside step()
+                raise SimulationError(
+                    f"stage {stage}, step {step + 1}-{target}: OpenMM stopped: {exc} (the "
+                    "system is exploding: check the timestep, constraints, minimisation and "
+                    f"input structure){self._last_checkpoint_note(stage_dir)}"
+                ) from None
+            step = target
+            checkpoint.save(simulation, step)
 
     def _check_state(
         self, state: openmm.State, stage: str, step: int, stage_dir: Path | None

@@ -14,6 +14,7 @@ import math
 import os
 import struct
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -156,16 +157,25 @@ class ChunkedTrajectoryReporter(_Every):
         )
         self.frames.append((simulation.currentStep, xyz.astype(np.float32), np.asarray(box)))
 
+    def take(self, step: int):
+        """Hand over the frames up to ``step``: returns the function writing their chunk."""
+        frames, self.frames = self.frames, []
+        path = self.chunk_dir / f"frames_{step:012d}.npz"
+
+        def write() -> None:
+            if frames:
+                with atomic_open(path, "wb") as handle:
+                    np.savez(
+                        handle,
+                        xyz=np.array([f[1] for f in frames]),
+                        box=np.array([f[2] for f in frames]),
+                        step=np.array([f[0] for f in frames]),
+                    )
+
+        return write
+
     def flush(self, step: int) -> None:
-        if self.frames:
-            with atomic_open(self.chunk_dir / f"frames_{step:012d}.npz", "wb") as handle:
-                np.savez(
-                    handle,
-                    xyz=np.array([f[1] for f in self.frames]),
-                    box=np.array([f[2] for f in self.frames]),
-                    step=np.array([f[0] for f in self.frames]),
-                )
-        self.frames = []
+        self.take(step)()
 
     @staticmethod
     def write_dcd(chunk_dir, path, topology, dt_fs: float, interval: int, periodic: bool) -> int:
@@ -257,13 +267,22 @@ class CSVLogReporter(_Every):
     def start_timer(self, step: int) -> None:
         self._last = (time.monotonic(), step)
 
+    def take(self, step: int):
+        """Hand over the rows up to ``step``: returns the function writing their chunk."""
+        rows, self.rows = self.rows, []
+        path = self.chunk_dir / f"log_{step:012d}.csv"
+
+        def write() -> None:
+            if rows:
+                buffer = io.StringIO()
+                writer = csv.DictWriter(buffer, fieldnames=self.FIELDS, lineterminator="\n")
+                writer.writerows(rows)
+                write_text(path, buffer.getvalue())
+
+        return write
+
     def flush(self, step: int) -> None:
-        if self.rows:
-            buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, fieldnames=self.FIELDS, lineterminator="\n")
-            writer.writerows(self.rows)
-            write_text(self.chunk_dir / f"log_{step:012d}.csv", buffer.getvalue())
-        self.rows = []
+        self.take(step)()
 
     @classmethod
     def write_csv(cls, chunk_dir, path) -> None:
@@ -296,50 +315,79 @@ class AtomicCheckpointReporter(_Every):
     order OpenMM groups reporters in); ``report`` does the same for use as an ordinary
     reporter, where it should be the last one in ``simulation.reporters``."""
 
-    def __init__(self, directory, interval: int, buffered=(), metadata: dict | None = None):
+    def __init__(
+        self,
+        directory,
+        interval: int,
+        buffered=(),
+        metadata: dict | None = None,
+        background: bool = True,
+    ):
         self.directory, self.interval = Path(directory), int(interval)
         self.buffered, self.metadata = list(buffered), dict(metadata or {})
+        self.background = background
         self.timings: list[dict] = []
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     def report(self, simulation, state) -> None:
         self.save(simulation, simulation.currentStep)
 
-    def save(self, simulation, step: int) -> dict:
+    def save(self, simulation, step: int) -> None:
+        """Capture the checkpoint of ``step`` now (frames, rows, binary checkpoint, State:
+        copies out of the Context) and write it, in a background thread when
+        ``background`` (serialisation and file writes overlap the next MD steps; the
+        previous checkpoint's write is waited for first, so pointers advance in order)."""
         t0 = time.perf_counter()
-        for reporter in self.buffered:
-            reporter.flush(step)
-        t1 = time.perf_counter()
+        writers = [reporter.take(step) for reporter in self.buffered]
         context = simulation.context
         binary = context.createCheckpoint()
-        t2 = time.perf_counter()
         state = context.getState(
             getPositions=True, getVelocities=True, getParameters=True, enforcePeriodicBox=False
         )
+        captured = time.perf_counter() - t0
+        self.wait()
+        waited = time.perf_counter() - t0 - captured
+        timing = {"step": int(step), "capture_s": captured, "wait_previous_s": waited}
+        self.timings.append(timing)
+        job = (writers, binary, state, int(step), timing)
+        if not self.background:
+            self._write(*job)
+            return
+        self._thread = threading.Thread(target=self._run, args=job, daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Block until the last checkpoint is on disk; re-raise its write error."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _run(self, *job) -> None:
+        try:
+            self._write(*job)
+        except BaseException as exc:  # reported to the main thread by wait()
+            self._error = exc
+
+    def _write(self, writers, binary, state, step: int, timing: dict) -> None:
+        t0 = time.perf_counter()
+        for write in writers:
+            write()
         xml = openmm.XmlSerializer.serialize(state)
-        t3 = time.perf_counter()
         names = {"state": f"state_{step:012d}.xml", "checkpoint": f"checkpoint_{step:012d}.chk"}
         with atomic_open(self.directory / names["checkpoint"], "wb") as handle:
             handle.write(binary)
         write_text(self.directory / names["state"], xml)
         previous = read_pointer(self.directory)
-        record = {"step": int(step), **names, **self.metadata}
-        write_json(self.directory / "checkpoint.json", record)
-        t4 = time.perf_counter()
+        write_json(self.directory / "checkpoint.json", {"step": step, **names, **self.metadata})
         if previous:
             for key in ("state", "checkpoint"):
                 if previous.get(key) and previous[key] != names[key]:
                     (self.directory / previous[key]).unlink(missing_ok=True)
-        self.timings.append(
-            {
-                "step": int(step),
-                "flush_s": t1 - t0,
-                "binary_checkpoint_s": t2 - t1,
-                "state_xml_s": t3 - t2,
-                "write_s": t4 - t3,
-                "total_s": time.perf_counter() - t0,
-            }
-        )
-        return record
+        timing["write_s"] = time.perf_counter() - t0
 
 
 def read_pointer(directory) -> dict | None:
