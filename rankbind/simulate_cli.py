@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_interval_steps=args.checkpoint_interval,
         seed=args.seed,
     )
+    options.validate()  # before the (slow) load: bad numbers are reported at once
     prepared = load_prepared(args.prepared)
     simulation = StagedSimulation(prepared, args.out, options, platform, extend=args.extend)
     try:

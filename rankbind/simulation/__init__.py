@@ -52,6 +52,7 @@ from rankbind.simulation.reporters import (
     ProgressReporter,
     read_pointer,
 )
+from rankbind.validation import require_finite
 
 BACKBONE = ("N", "CA", "C", "O")
 LOG_FIELDS = (
@@ -90,11 +91,11 @@ class SimulationOptions:
     max_energy_per_atom_kJ_mol: float = 1.0e4
 
     def validate(self) -> None:
-        if self.checkpoint_interval_steps % self.report_interval_steps:
-            raise SimulationError(
-                f"checkpoint_interval_steps ({self.checkpoint_interval_steps}) must be a multiple "
-                f"of report_interval_steps ({self.report_interval_steps})"
-            )
+        """SimulationError naming the field for NaN/infinite, non-positive or
+        inconsistent values (checked before any arithmetic on them)."""
+        for name, value in asdict(self).items():
+            if value is not None:
+                require_finite(name, value, SimulationError)
         for name in (
             "temperature_K",
             "friction_per_ps",
@@ -103,9 +104,19 @@ class SimulationOptions:
         ):
             if getattr(self, name) <= 0:
                 raise SimulationError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.timestep_fs is not None and self.timestep_fs <= 0:
+            raise SimulationError(f"timestep_fs must be positive, got {self.timestep_fs}")
+        for name in ("report_interval_steps", "checkpoint_interval_steps", "seed"):
+            if int(getattr(self, name)) != getattr(self, name):
+                raise SimulationError(f"{name} must be an integer, got {getattr(self, name)}")
         for name in ("nvt_ps", "npt_ps", "production_ps", "restraint_k_kJ_mol_nm2"):
             if getattr(self, name) < 0:
                 raise SimulationError(f"{name} must be ≥ 0, got {getattr(self, name)}")
+        if self.checkpoint_interval_steps % self.report_interval_steps:
+            raise SimulationError(
+                f"checkpoint_interval_steps ({self.checkpoint_interval_steps}) must be a multiple "
+                f"of report_interval_steps ({self.report_interval_steps})"
+            )
 
 
 def _nm(positions) -> np.ndarray:
@@ -229,7 +240,10 @@ def _cpu_model() -> str:
 @contextlib.contextmanager
 def _lock(directory: Path):
     """Exclusive lock on a run directory: two processes never extend one run."""
-    handle = open(directory / ".lock", "a")
+    try:
+        handle = open(directory / ".lock", "a")
+    except OSError as exc:
+        raise SimulationError(f"cannot write to {directory}: {exc.strerror}") from None
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -16,6 +16,7 @@ import struct
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -185,7 +186,14 @@ class ChunkedTrajectoryReporter(_Every):
         with atomic_open(path, "w+b") as handle:
             dcd = None
             for chunk in sorted(Path(chunk_dir).glob("frames_*.npz")):
-                data = np.load(chunk)
+                try:
+                    with np.load(chunk) as npz:
+                        data = {k: npz[k] for k in ("xyz", "box", "step")}
+                except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+                    raise SimulationError(
+                        f"{chunk}: corrupt trajectory chunk ({type(exc).__name__}); remove "
+                        "the stage directory to rerun the stage"
+                    ) from None
                 for xyz, box in zip(data["xyz"], data["box"], strict=True):
                     if dcd is None:
                         dcd = app.DCDFile(
