@@ -241,7 +241,7 @@ def _cpu_model() -> str:
 def _lock(directory: Path):
     """Exclusive lock on a run directory: two processes never extend one run."""
     try:
-        handle = open(directory / ".lock", "a")
+        handle = open(directory / ".simulation.lock", "a")  # not the task runner's .lock
     except OSError as exc:
         raise SimulationError(f"cannot write to {directory}: {exc.strerror}") from None
     with handle:
@@ -249,7 +249,7 @@ def _lock(directory: Path):
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise SimulationError(
-                f"{directory} is being simulated by another process ({directory / '.lock'})"
+                f"{directory} is being simulated by another process ({handle.name})"
             ) from None
         yield
 
@@ -472,11 +472,6 @@ class StagedSimulation:
             if record.get("system_sha256") is None:  # hashed in the background meanwhile
                 record["system_sha256"] = self.system_sha256
                 write_json(self.out / "simulation.json", record)
-            if result.resumed_with:
-                self._run_record.setdefault("resumed", {})[stage] = {
-                    "from_step": result.resumed_from_step,
-                    "with": result.resumed_with,
-                }
         self._run_record["finished"] = _now()
         write_json(self.out / "simulation.json", record)
         return results
@@ -648,6 +643,12 @@ class StagedSimulation:
         if info:
             simulation, how = self._resume(stage, stage_dir, info)
             self._prune_chunks(stage_dir, resumed_from)
+            if hasattr(self, "_run_record"):  # recorded now: this run may be killed too
+                self._run_record.setdefault("resumed", {})[stage] = {
+                    "from_step": resumed_from,
+                    "with": how,
+                }
+                write_json(self.out / "simulation.json", self._record)
         else:
             if previous is None:
                 raise SimulationError(f"stage {stage}: no input state (previous stage missing)")
