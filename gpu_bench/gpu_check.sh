@@ -21,7 +21,7 @@ out=${OUT:-gpu_bench/results/gpu_check}
 dry=${DRY:-0}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-work=${RANKBIND_BENCH_WORK:-$out/prepared}
+work=${RANKBIND_BENCH_WORK:-${TMPDIR:-/tmp}/rankbind-gpu-check}  # big: kept out of $OUT
 mkdir -p "$work"
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 export RANKBIND_PROGRESS_INTERVAL_S=30
@@ -38,11 +38,17 @@ part() {  # name seconds command...: run with a time limit, record the exit stat
     return 0
 }
 
+# time limits (s) per part; on the GPU machine they add up to under 10 minutes
+lim_install=90 lim_prepare=150 lim_md=180 lim_published=60 lim_contacts=30 lim_mmgbsa=45
+lim_mbar=30
 if [ "$dry" = 1 ]; then
     platforms=CPU
+    # a 1,779-atom vacuum fragment built by bench_md itself (no preparation part)
+    md_system=(--entry 3URF --kind interface --extract RANKL/A:200-260 OPG:80-130
+        --solvent vacuum)
     md_args=(--steps 8 --report-interval 4 --checkpoint-interval 4,8 --repeats 1
         --equilibrate-steps 2 --minimize-iterations 5)
-    prepare_args=(3URF --assembly interface --solvent vacuum)
+    lim_md=600 lim_published=300 lim_contacts=300 lim_mmgbsa=300 lim_mbar=120
     pub=(--platforms CPU --steps 4 --repeats 1 --equilibrate-steps 2 --tests gbsa)
     contacts=64; mmgbsa_frames=2; mbar_samples=2000
 else
@@ -51,16 +57,22 @@ else
     # steps (short) and 10,000 (the default interval of SimulationOptions)
     md_args=(--steps 10000 --report-interval 1000 --checkpoint-interval 2000,10000
         --repeats 2 --equilibrate-steps 500 --minimize-iterations 200)
-    prepare_args=(4GIQ --assembly trimer_receptor --solvent explicit)
+    # prepared here once, or carried in $RANKBIND_BENCH_WORK/trimer_rank to save 1-2 min
+    md_system=(--prepared "$work/trimer_rank" --solvent explicit)
     pub=(--platforms CUDA --steps 5000 --repeats 2 --equilibrate-steps 200 --tests pme)
     contacts=10000; mmgbsa_frames=64; mbar_samples=100000
 fi
 
 # 1. wheels ------------------------------------------------------------------------------
+# into a private target folder (the lent machine's Python has JAX but no OpenMM; see
+# gpu_bench/README.md): openmm==8.6.1, openmm-cuda-13==8.6.1, pdbfixer, mdtraj, ...
 if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
-    part install 240 "$python" -m pip install --no-index --find-links .whl --quiet \
-        "openmm==8.6.1" $( [ "$dry" = 1 ] || echo "openmm-cuda-13==8.6.1" ) \
-        $(ls .whl/*.whl | grep -v -e '/openmm-' -e '/openmm_cuda' || true)
+    site=${RANKBIND_SITE:-${TMPDIR:-/tmp}/rankbind-site}
+    part install $lim_install "$python" -m pip install --no-index --no-deps --quiet \
+        --target "$site" .whl/*.whl
+    export PYTHONPATH="$root:$site${PYTHONPATH:+:$PYTHONPATH}"
+    ls .whl | grep -q '^openmm-8.6.1' || log "warning: no openmm 8.6.1 wheel in .whl/"
+    ls .whl | grep -q '^openmm_cuda_13-8.6.1' || log "warning: no openmm-cuda-13 8.6.1 wheel"
 else
     log "no .whl/ folder: using the installed OpenMM"
 fi
@@ -99,25 +111,24 @@ print(json.dumps(record, indent=2, default=str))
 EOF
 
 # 3. MD overhead on the explicit RANKL trimer + 3 RANK system -----------------------------
-if [ ! -f "$work/trimer_rank/system.xml" ]; then
-    part prepare 240 "$python" -m rankbind prepare "${prepare_args[@]}" --out "$work/trimer_rank"
+if [ "$dry" != 1 ] && [ ! -f "$work/trimer_rank/metadata.json" ]; then
+    part prepare $lim_prepare "$python" -m rankbind prepare 4GIQ --assembly trimer_receptor \
+        --solvent explicit --out "$work/trimer_rank"
 fi
-solvent=$([ "$dry" = 1 ] && echo vacuum || echo explicit)
-part md 300 "$python" gpu_bench/bench_md.py --prepared "$work/trimer_rank" --solvent "$solvent" \
-    --platforms "$platforms" "${md_args[@]}" --output "$out/md_trimer_rank_explicit.json" \
+part md $lim_md "$python" gpu_bench/bench_md.py "${md_system[@]}" --platforms "$platforms" "${md_args[@]}" --output "$out/md_trimer_rank_explicit.json" \
     --note "gpu_check.sh$([ "$dry" = 1 ] && echo ' DRY (not for reporting)')"
 
 # 4. DHFR-sized system, OpenMM's published settings ---------------------------------------
-part published 120 "$python" gpu_bench/bench_published.py "${pub[@]}" \
+part published $lim_published "$python" gpu_bench/bench_published.py "${pub[@]}" \
     --out "$out/published.json" --note "gpu_check.sh"
 
 # 5. JAX analyses -------------------------------------------------------------------------
-part contacts 60 "$python" gpu_bench/bench_contacts.py --frames "$contacts" \
+part contacts $lim_contacts "$python" gpu_bench/bench_contacts.py --frames "$contacts" \
     --out "$out/contacts.json" --note "gpu_check.sh"
-part mmgbsa 90 "$python" gpu_bench/bench_mmgbsa.py --system asu --frames "$mmgbsa_frames" \
+part mmgbsa $lim_mmgbsa "$python" gpu_bench/bench_mmgbsa.py --system asu --frames "$mmgbsa_frames" \
     --batch-size "$([ "$dry" = 1 ] && echo 2 || echo 16)" --output "$out/mmgbsa.json" \
     --note "gpu_check.sh"
-part mbar 60 "$python" gpu_bench/bench_mbar.py --states 100 --samples "$mbar_samples" \
+part mbar $lim_mbar "$python" gpu_bench/bench_mbar.py --states 100 --samples "$mbar_samples" \
     --out "$out/mbar.json" --note "gpu_check.sh"
 
 log "done: $(ls "$out")"
