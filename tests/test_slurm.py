@@ -128,7 +128,7 @@ def test_sbatch_arguments(tmp_path, monkeypatch):
     options = SlurmOptions(gres="gpu:a100:1", time="00:30:00")
     md = sbatch_command(protocol, tmp_path, "md", [0, 1], [], options)
     assert "--array=0-1%3" in md and "--partition=gpu" in md and "--account=bone" in md
-    assert "--requeue" in md and "--time=00:30:00" in md
+    assert "--requeue" in md and "--time=00:30:00" in md and "--signal=B:USR1@120" in md
     assert not any(a.startswith("--gres") for a in md)  # frames is a CPU kind
     assert not any(a.startswith("--dependency") for a in md)
     where = sbatch_command(protocol, tmp_path, "where", [0], ["41"], SlurmOptions(partition="big"))

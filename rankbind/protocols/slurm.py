@@ -110,6 +110,7 @@ def sbatch_command(
         "--parsable",
         "--requeue",
         "--open-mode=append",
+        "--signal=B:USR1@120",  # 2 min before the time limit: checkpoint and stop
         f"--job-name=rb-{protocol.name}-{stage}",
         f"--array={array_spec(indices, settings.get('array_throttle'))}",
         f"--output={logs / f'{stage}-%A_%a.out'}",
