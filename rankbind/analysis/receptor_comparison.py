@@ -358,3 +358,22 @@ def denosumab_relations(fab_complex_path: str | Path | None = None) -> dict:
             "2009, doi 10.1359/jbmr.081112, abstract).",
         },
     }
+
+
+def write_comparisons(out_dir: str | Path | None = None) -> dict:
+    """Write ``footprints_same_species.json`` (+ one Markdown table per species) and
+    ``denosumab_epitope_relations.json`` into ``structures/models/species_complexes``."""
+    from rankbind.fileio import write_json, write_text
+    from rankbind.structures import structures_dir
+
+    out = Path(out_dir) if out_dir else structures_dir() / "models" / "species_complexes"
+    same = same_species_footprints()
+    write_json(out / "footprints_same_species.json", same)
+    for species in ("human", "mouse"):
+        write_text(
+            out / f"footprints_same_species_{species}.md",
+            residue_table_markdown(same[species], species),
+        )
+    deno = denosumab_relations()
+    write_json(out / "denosumab_epitope_relations.json", deno)
+    return {"same_species": same, "denosumab": deno}

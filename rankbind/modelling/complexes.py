@@ -196,21 +196,61 @@ def _entry_for(path: Path, name: str, chains: tuple[ChainInfo, ...], provenance:
     )  # fmt: skip
 
 
-def disulfide_check(assembly: Assembly, chain_id: str, accession: str) -> dict:
-    """SG–SG distance (Å) of every UniProt disulfide whose two Cys are modelled."""
+def expected_disulfides(
+    spec: ComplexModelSpec, template: Assembly, model: Assembly
+) -> tuple[list, str]:
+    """Disulfides the receptor model must have: the UniProt feature table of the receptor
+    where one is shipped, else the template chain's SSBOND records mapped onto the model's
+    numbering through the alignment of the two chains (each pair must be Cys-Cys)."""
+    from rankbind.modelling.isoforms import uniprot_features
+
+    try:
+        feats = uniprot_features(spec.receptor_uniprot)
+        return (
+            [(f["start"], f["end"]) for f in feats if f["type"] == "Disulfide bond"],
+            f"UniProt {spec.receptor_uniprot} feature table (Disulfide bond)",
+        )
+    except StructureError:
+        pass
+    tres, mres = chain_residues(template, "R"), chain_residues(model, "R")
+    mapping = align(
+        "".join(r.code for r in tres), "".join(r.code for r in mres)
+    ).query_to_reference()
+    number = {tres[q].number: mres[r].number for q, r in mapping.items()}
+    pairs = [
+        (number[i], number[j])
+        for (ci, i), (cj, j) in template.ssbonds
+        if ci == cj == "R" and i in number and j in number
+    ]
+    return pairs, (
+        f"template {spec.template} chain {spec.template_receptor_chain} SSBOND records mapped "
+        f"by alignment (no UniProt feature table for {spec.receptor_uniprot} here)"
+    )
+
+
+def disulfide_check(
+    assembly: Assembly, chain_id: str, accession: str, expected: tuple[list, str] | None = None
+) -> dict:
+    """SG–SG distance (Å) of every expected disulfide whose two Cys are modelled
+    (``expected``: (pairs, source); default: the UniProt feature table of ``accession``)."""
+    pairs, source = expected or (
+        uniprot_disulfides(accession),
+        f"UniProt {accession} feature table (Disulfide bond)",
+    )
     sg = {
         a.resseq: np.asarray(a.xyz)
         for a in assembly.atoms
         if a.chain == chain_id and a.name == "SG" and a.resname in ("CYS", "CYX")
     }
     rows, intact = [], True
-    for i, j in uniprot_disulfides(accession):
+    for i, j in pairs:
         if i in sg and j in sg:
             d = float(np.linalg.norm(sg[i] - sg[j]))
             intact &= d <= DISULFIDE_MAX_ANGSTROM
             rows.append([i, j, round(d, 3)])
     return {
-        "expected_from": f"UniProt {accession} feature table (Disulfide bond)",
+        "expected_from": source,
+        "n_expected": len(pairs),
         "modelled": rows,
         "n_modelled": len(rows),
         "all_intact": bool(intact),
@@ -264,9 +304,10 @@ def build_complex_model(name: str, max_iterations: int = 500) -> tuple[Assembly,
     relaxed, relaxation = relax(hexamer, max_iterations=max_iterations)
     keep, symmetry = symmetric_asu(relaxed, read_pdb(template_entry.path).biomt[:3])
     model = replace(asu, atoms=keep, provenance={"model": True})
+    expected = expected_disulfides(spec, template, model)
     model.ssbonds = [
         (("R", i), ("R", j))
-        for i, j, d in disulfide_check(model, "R", spec.receptor_uniprot)["modelled"]
+        for i, j, d in disulfide_check(model, "R", spec.receptor_uniprot, expected)["modelled"]
     ]
     remarks = [
         f"MODEL {spec.name}: {target.label} threaded on {spec.template} "
@@ -314,7 +355,7 @@ def build_complex_model(name: str, max_iterations: int = 500) -> tuple[Assembly,
             }
         },  # fmt: skip
         "checks": {
-            "disulfides": disulfide_check(model, "R", spec.receptor_uniprot),
+            "disulfides": disulfide_check(model, "R", spec.receptor_uniprot, expected),
             "clashes_trimer_receptor": assembly_clashes(trimer_receptor),
             "clashes_hexamer_from_biomt": {
                 k: v for k, v in assembly_clashes(hexamer_out).items() if k != "clashes"
@@ -404,8 +445,33 @@ def write_complex_model(name: str, max_iterations: int = 500) -> dict:
     write_text(path, text)
     report["file"] = f"structures/{spec.file}"
     report["sha256"] = sha256_file(path)
+    report["validation"] = validation_block()
     write_json(path.with_suffix(".json"), report)
     return report
+
+
+def validation_block() -> dict | None:
+    """The headline validation figures (and the crystal noise floor) from the committed
+    ``validation_human_rankl_on_4GIQ.json``, for a model's report; None if not written."""
+    import json
+
+    from rankbind.structures import structures_dir
+
+    path = structures_dir() / MODELS_SUBDIR / "validation_human_rankl_on_4GIQ.json"
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    noise = data["noise_floor"]
+    return {
+        "file": f"structures/{MODELS_SUBDIR}/{path.name}",
+        "case": data["minimised"]["case"],
+        "figures": data["summary"],
+        "noise_floor_two_mouse_rankl_crystals": {
+            "ca_rmsd_angstrom": noise["comparison_to_crystal"]["ca_rmsd_angstrom"],
+            "side_chain_rmsd_angstrom": noise["comparison_to_crystal"]["side_chain_rmsd_angstrom"],
+            "interface_fnat": noise["interface_contacts"]["fnat"],
+        },
+    }
 
 
 def load_complex_model(name: str, kind: str = "trimer_receptor") -> Assembly:
@@ -650,3 +716,14 @@ def write_validation(max_iterations: int = 300) -> dict:
     }
     write_json(structures_dir() / MODELS_SUBDIR / "validation_human_rankl_on_4GIQ.json", data)
     return data
+
+
+def species_model(entry: str, species: str, kind: str = "interface") -> Assembly:
+    """The committed model that puts crystal ``entry`` into ``species`` (a protocol's
+    ``model: {species: ...}`` on a system): 4GIQ or 3ME2 + human -> human RANK model,
+    3URF + mouse -> mouse OPG model. Raises for combinations without a model."""
+    for spec in MODEL_SPECS.values():
+        if spec.template == entry.upper() and spec.receptor_species == species:
+            return load_complex_model(spec.name, kind)
+    known = ", ".join(f"{s.template}+{s.receptor_species}" for s in MODEL_SPECS.values())
+    raise StructureError(f"no {species} model of entry '{entry}' (models exist for: {known})")
