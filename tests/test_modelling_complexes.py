@@ -18,7 +18,7 @@ from rankbind.modelling.isoforms import (
     isoform_sequence,
 )
 from rankbind.modelling.mutations import select_chains
-from rankbind.modelling.sequences import chain_residues, chain_sequence
+from rankbind.structures.sequences import chain_residues, chain_sequence
 from rankbind.modelling.threading import Target, thread
 from rankbind.structures import build_assembly, structures_dir
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from rankbind.analysis import footprints as fp
 from rankbind.structures import Assembly, build_assembly
+from rankbind.structures.geometry import count_pairs_within, nearest_distances, superpose
 
 CUTOFFS_NM = (0.35, 0.40, 0.45)
 CUTOFF_NM = 0.40
@@ -217,16 +218,13 @@ def _heavy(assembly: Assembly, chains) -> tuple[np.ndarray, list[tuple[str, int]
 
 
 def _near_residues(xyz, keys, other_xyz, cutoff_angstrom: float) -> set[tuple[str, int]]:
-    from scipy.spatial import cKDTree
-
-    d, _ = cKDTree(other_xyz).query(xyz)
+    d = nearest_distances(xyz, other_xyz)
     return {k for k, dist in zip(keys, d, strict=True) if dist < cutoff_angstrom}
 
 
 def _superpose_trimer(mobile: Assembly, target: Assembly) -> tuple[np.ndarray, np.ndarray, dict]:
     """Rotation/translation putting ``mobile``'s RANKL trimer on ``target``'s (C-alpha of
     common numbers; best of the three cyclic chain assignments)."""
-    from rankbind.modelling.fab import _kabsch
 
     def ca(a: Assembly):
         return {
@@ -246,8 +244,8 @@ def _superpose_trimer(mobile: Assembly, target: Assembly) -> tuple[np.ndarray, n
             if c == t and (m, n) in cm
         ]
         x, y = (np.array(v) for v in zip(*pairs, strict=True))
-        rot, trans = _kabsch(x, y)
-        rmsd = float(np.sqrt(np.mean(np.sum((x @ rot.T + trans - y) ** 2, 1))))
+        fit = superpose(x, y)
+        rot, trans, rmsd = fit.rotation, fit.translation, fit.rmsd
         if best is None or rmsd < best[2]["ca_rmsd_angstrom"]:
             best = (rot, trans, {"assignment": dict(zip(order, "ABC", strict=True)),
                                  "ca_rmsd_angstrom": round(rmsd, 3), "n_ca": len(pairs)})  # fmt: skip
@@ -272,11 +270,8 @@ def denosumab_exclusion(
             (sup["assignment"][c], n)
             for c, n in _near_residues(rec_rankl_xyz, rec_rankl_keys, xyz, contact_angstrom)
         }
-        from scipy.spatial import cKDTree
-
-        pairs = cKDTree(fab_xyz).query_ball_point(moved, fp.CLASH_DISTANCE_NM * 10.0)
-        n_clash = int(sum(len(p) for p in pairs))
-        dmin = float(cKDTree(fab_xyz).query(moved)[0].min())
+        n_clash = count_pairs_within(moved, fab_xyz, fp.CLASH_DISTANCE_NM * 10.0)
+        dmin = float(nearest_distances(moved, fab_xyz).min())
         grooves.append(
             {
                 "receptor_copy": copy,
@@ -304,7 +299,7 @@ def denosumab_exclusion(
 def epitope_species_table(epitope_numbers: list[int]) -> list[dict]:
     """Human RANKL epitope residues against mouse RANKL at the aligned positions
     (3URF chain A vs 4GIQ chain A, global alignment)."""
-    from rankbind.modelling.sequences import align, chain_residues
+    from rankbind.structures.sequences import align, chain_residues
 
     human, mouse = build_assembly("3URF", "asu"), build_assembly("4GIQ", "asu")
     hr, mr = chain_residues(human, "A"), chain_residues(mouse, "A")

@@ -39,13 +39,13 @@ from pathlib import Path
 import numpy as np
 
 from rankbind.errors import StructureError
-from rankbind.modelling.fab import _kabsch
 from rankbind.modelling.mutations import select_chains
-from rankbind.modelling.sequences import align, chain_residues, fasta_sequence
 from rankbind.modelling.threading import Target, clash_report, relax, thread
 from rankbind.structures import Assembly, ChainInfo, ChainSpec, build_assembly
 from rankbind.structures.catalogue import Entry
+from rankbind.structures.geometry import nearest_distances, superpose
 from rankbind.structures.pdbfile import read_pdb
+from rankbind.structures.sequences import align, chain_residues, fasta_sequence
 
 MODELS_SUBDIR = "models/species_complexes"
 SIDE_CHAIN_EXCLUDED = ("N", "CA", "C", "O", "OXT")
@@ -160,8 +160,8 @@ def superpose_chain(
             f"and {target.name} {target_chain}"
         )
     x, y = (np.array(v, dtype=float) for v in zip(*pairs, strict=True))
-    rot, trans = _kabsch(x, y)
-    rmsd = float(np.sqrt(np.mean(np.sum((x @ rot.T + trans - y) ** 2, 1))))
+    fit = superpose(x, y)
+    rot, trans, rmsd = fit.rotation, fit.translation, fit.rmsd
     atoms = [
         replace(a, xyz=tuple(float(v) for v in np.asarray(a.xyz) @ rot.T + trans))
         for a in mobile.atoms
@@ -377,14 +377,13 @@ def symmetric_asu(hexamer: Assembly, operators, cutoff: float = 6.0) -> tuple[li
     come from the relaxed chain that carries them, mapped back into A's frame with that
     copy's operator (x_A = R^T (x - t)); the remaining residues come from A. Where one
     residue lies on two faces, the receptor faces win (listed as conflicts)."""
-    from scipy.spatial import cKDTree
-
     heavy = [a for a in hexamer.atoms if a.record == "ATOM" and a.element != "H"]
 
     def near(chain: str, partner: str) -> set[int]:
-        tree = cKDTree(np.array([a.xyz for a in heavy if a.chain == partner]))
         atoms = [a for a in heavy if a.chain == chain]
-        d, _ = tree.query(np.array([a.xyz for a in atoms]))
+        d = nearest_distances(
+            np.array([a.xyz for a in atoms]), np.array([a.xyz for a in heavy if a.chain == partner])
+        )
         return {a.resseq for a, dist in zip(atoms, d, strict=True) if dist < cutoff}
 
     faces = {c: near(c, "R") for c in ("B", "C")}
@@ -518,7 +517,8 @@ def compare_to_crystal(
     common_ca = sorted(k for k in m if k in c and k[1] == "CA")
     x = np.array([m[k][1] for k in common_ca])
     y = np.array([c[k][1] for k in common_ca])
-    rot, trans = _kabsch(x, y)
+    fit = superpose(x, y)
+    rot, trans = fit.rotation, fit.translation
     moved = {k: (v[0], v[1] @ rot.T + trans) for k, v in m.items()}
     groups: dict[str, list[np.ndarray]] = {
         "all": [],

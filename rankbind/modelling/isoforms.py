@@ -143,7 +143,7 @@ def isoform_sequence(name: str) -> tuple[str, list[int]]:
 
     Derived from the canonical FASTA and, where the seeds give a ``vsp``, by applying that
     UniProt "Missing" feature; the retained ranges must equal ``sequence.retained``."""
-    from rankbind.modelling.sequences import fasta_sequence
+    from rankbind.structures.sequences import fasta_sequence
 
     rec = load_isoform_data()["isoforms"].get(name)
     if rec is None or "sequence" not in rec:
@@ -248,7 +248,13 @@ def apply_isoforms(assembly: Assembly, isoforms: dict[str, str]) -> Assembly:
             if cut:
                 out = replace(out, atoms=[a for a in out.atoms
                                           if a.chain != info.chain_id or a.resseq in kept])  # fmt: skip
-            records.append({"chain": info.chain_id, "isoform": name, "residues_removed": cut})
+            record = {"chain": info.chain_id, "isoform": name, "residues_removed": cut}
+            if info.species != "human":
+                record["note"] = (
+                    f"isoform boundaries are human UniProt numbers; chain {info.chain_id} is "
+                    f"{info.species} (use the human model, e.g. HUMAN_RANK_4GIQ, for RANK-c)"
+                )
+            records.append(record)
     out = replace(out, provenance=dict(out.provenance) | {"isoforms": records})
     return out
 
