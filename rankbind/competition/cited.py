@@ -505,3 +505,33 @@ def _plots(result: dict, out: Path) -> list[str]:
     fig.tight_layout()
     names.append(save(fig, "cited_decoys.png"))
     return names
+
+
+def cited_competition_task(ctx) -> dict:
+    """Protocol task kind ``cited_competition``: the cited seed scenarios, with this run's
+    computed affinities (upstream PRODIGY ``summary.json`` files) side by side.
+
+    params: ``inputs`` (optional inputs file), ``plots`` (default true). Uses only
+    ``ctx.directory``, ``ctx.params`` and ``ctx.inputs``."""
+    import json
+
+    computed = {}
+    for paths in (ctx.inputs or {}).values():
+        for p in paths:
+            for path in sorted(Path(p).rglob("summary.json")):
+                data = json.loads(path.read_text())
+                stats = data.get("prodigy")
+                if not stats or "binder" not in data:
+                    continue
+                molecule = data["binder"].split("/")[0]
+                computed[molecule] = {
+                    "dg_kcal": stats["dg_kcal_per_mol_mean"],
+                    "source": f"PRODIGY on {data.get('input', '?')} (computed by this run)",
+                }
+    result = run_cited(
+        ctx.params.get("inputs"),
+        computed=computed,
+        out_dir=ctx.directory,
+        plots=bool(ctx.params.get("plots", True)),
+    )
+    return {"conclusions": len(result["conclusions"]), "computed": sorted(computed)}
