@@ -62,6 +62,7 @@ ROLES: dict[str, str] = {
     "rank_c": "rank_c_molar",
     "srankl_mass": "srankl_serum_myeloma_ug_l",
     "opg_mass": "opg_serum_myeloma_ug_l",
+    "opg_local": "opg_local_molar",
     "ratio_myeloma": "ratio_srankl_opg_myeloma",
     "ratio_healthy": "ratio_srankl_opg_healthy",
     "mw_opg": "mw_opg_dimer_g_mol",
@@ -185,35 +186,43 @@ def _kinds(values: dict[str, Input], roles: list[str]) -> str:
 
 
 def myeloma_ratio(cm: CitedModel, ratios: np.ndarray) -> dict:
-    """Sweep the reported sRANKL/OPG mass ratio at fixed (cited) myeloma OPG."""
+    """Sweep the reported sRANKL/OPG mass ratio at a fixed OPG level: the cited myeloma
+    serum OPG, and a local bone-marrow OPG (placeholder); each without and with the OPG
+    sink (and TRAIL)."""
     v = cm.v
-    opg_mass_ug_l = v["opg_mass"].value
-    rankl_trimer = ratios * opg_mass_ug_l * 1e-6 / v["mw_rankl"].value / 3.0
     base = cm.baseline_totals()
+    opg_levels = {
+        "serum OPG (cited)": cm.opg_molar.value,
+        "local OPG (placeholder)": v["opg_local"].value,
+    }
     variants = {
         "no sink": {},
-        "OPG sink (myeloma heparan sulfate)": {"Sink": v["sink"].value},
-        "OPG sink + TRAIL": {"Sink": v["sink"].value, "TRAIL": v["trail"].value},
+        "sink": {"Sink": v["sink"].value},
+        "sink + TRAIL": {"Sink": v["sink"].value, "TRAIL": v["trail"].value},
     }
+    mass_ratio_to_molar = v["mw_opg"].value / (3.0 * v["mw_rankl"].value)
     curves = {}
-    for label, extra in variants.items():
-        rows = [cm.solve(base | extra | {"RANKL": float(r)}) for r in rankl_trimer]
-        curves[label] = {
-            "signalling_molar": [r["signalling_molar"] for r in rows],
-            "rank_engaged": [r["rank_engaged"] for r in rows],
-            "opg_sites": [r["site_fractions"]["OPG"] for r in rows],
-        }
+    for level, opg in opg_levels.items():
+        rankl_trimer = ratios * mass_ratio_to_molar * opg
+        for label, extra in variants.items():
+            rows = [cm.solve(base | extra | {"OPG": opg, "RANKL": float(r)}) for r in rankl_trimer]
+            curves[f"{level}, {label}"] = {
+                "opg_molar": opg,
+                "signalling_molar": [r["signalling_molar"] for r in rows],
+                "rank_engaged": [r["rank_engaged"] for r in rows],
+                "signalling_fraction": [r["signalling_fraction"] for r in rows],
+                "opg_sites": [r["site_fractions"]["OPG"] for r in rows],
+            }
     marks = {
         "healthy median (kraj2005)": v["ratio_healthy"].value,
         "myeloma median (xu2010)": v["ratio_myeloma"].value,
     }
     return {
         "ratio": ratios.tolist(),
-        "rankl_trimer_molar": rankl_trimer.tolist(),
-        "opg_molar": cm.opg_molar.value,
+        "mass_ratio_to_molar": mass_ratio_to_molar,
         "curves": curves,
         "marks": marks,
-        "depends_on": _kinds(v, ["kd_rank", "rank", "sink", "kd_sink", "trail"]),
+        "depends_on": _kinds(v, ["kd_rank", "rank", "sink", "kd_sink", "trail", "opg_local"]),
     }
 
 
@@ -296,6 +305,11 @@ def conclusions(cm: CitedModel) -> list[dict]:
         ("myeloma serum baseline (cited sRANKL, OPG)", base),
         ("myeloma + OPG sink", base | {"Sink": v["sink"].value}),
         ("myeloma + OPG sink + TRAIL", base | {"Sink": v["sink"].value, "TRAIL": v["trail"].value}),
+        ("myeloma sRANKL, local OPG", base | {"OPG": v["opg_local"].value}),
+        (
+            "myeloma sRANKL, local OPG + sink",
+            base | {"OPG": v["opg_local"].value, "Sink": v["sink"].value},
+        ),
         ("myeloma + LGR4", base | {"LGR4": v["lgr4"].value}),
         ("myeloma + RANK-c", base | {"RANKc": v["rank_c"].value}),
         ("myeloma + RANKL3", base | {"RANKL3": v["rankl3"].value}),
@@ -451,23 +465,28 @@ def _plots(result: dict, out: Path) -> list[str]:
 
     names = []
     r = result["myeloma_ratio"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    styles = {"no sink": "-", "sink": "--", "sink + TRAIL": ":"}
+    colours = {"serum OPG (cited)": "tab:blue", "local OPG (placeholder)": "tab:red"}
     for label, c in r["curves"].items():
-        axes[0].plot(r["ratio"], np.array(c["signalling_molar"]) * 1e12, label=label)
-        axes[1].plot(r["ratio"], c["rank_engaged"], label=label)
+        level, variant = label.split(", ", 1)
+        kw = {"color": colours[level], "ls": styles[variant], "label": label, "lw": 1.5}
+        axes[0].plot(r["ratio"], np.array(c["signalling_molar"]) * 1e12, **kw)
+        axes[1].plot(r["ratio"], c["rank_engaged"], **kw)
+    axes[0].set_yscale("log")
     for ax in axes:
         ax.set_xscale("log")
-        ax.set_xlabel(
-            "serum sRANKL/OPG ratio (reported mass ratio; OPG fixed at the myeloma median)"
-        )
+        ax.set_xlabel("sRANKL/OPG ratio (reported mass ratio, OPG fixed)")
         for name, x in r["marks"].items():
             ax.axvline(x, color="grey", ls=":", lw=1)
-            ax.text(x, ax.get_ylim()[1] * 0.95, name, rotation=90, fontsize=7, va="top")
-    axes[0].set_yscale("log")
-    axes[0].set_ylabel("signalling RANKL trimers (>= 2 RANK), pM")
+            ax.text(x, 0.02, name, rotation=90, fontsize=7, va="bottom",
+                    transform=ax.get_xaxis_transform())  # fmt: skip
+    axes[0].set_ylabel("signalling trimers (>= 2 RANK bound), pM")
     axes[1].set_ylabel("fraction of RANK bound to RANKL")
-    axes[0].legend(fontsize=7)
-    fig.suptitle("Myeloma RANKL/OPG ratio: RANK occupancy and signalling (placeholder RANK inputs)")
+    axes[1].legend(fontsize=7, loc="center right")
+    fig.suptitle(
+        "Myeloma sRANKL/OPG ratio: signalling and RANK occupancy (RANK inputs placeholder)"
+    )
     fig.tight_layout()
     names.append(save(fig, "cited_myeloma_ratio.png"))
 
