@@ -497,7 +497,9 @@ def _chemistry(report: Report, run: Path, prints: list[dict]) -> None:
         report.add("Hydrogen bonds and salt bridges", *blocks)
 
 
-def _structural_sections(report: Report, run: Path, prints: list[dict]) -> None:
+def _structural_sections(
+    report: Report, run: Path, prints: list[dict], cited: dict | None = None
+) -> None:
     found: dict[str, list[tuple[Path, dict]]] = {s: [] for s in SECTIONS}
     for path in sorted(run.rglob("*.report.json")):
         data = _load(path)
@@ -566,7 +568,48 @@ def _structural_sections(report: Report, run: Path, prints: list[dict]) -> None:
         blocks.append("Constructs (cited; seeds/isoform_constructs.yaml, with confidence):")
         blocks.append(_table(["isoform", "what it is", "membrane-anchored", "binding sites",
                               "modelled part", "confidence"], rows))  # fmt: skip
+    if cited:
+        base = cited["conclusions"][0]["signalling_molar"]
+        at = cited["decoys"]["at_placeholder"]
+        used = {i["role"]: i for i in cited["inputs"]}
+        what = {
+            "RANKL3": ("rankl3", "a second soluble trimer pool with RANKL's site affinities: "
+                       "takes RANK, OPG and denosumab from sRANKL, and signals itself when it "
+                       "holds two RANK"),
+            "RANK-c": ("rank_c", "a soluble monovalent decoy with RANK's Kd (same ectodomain)"),
+            "LGR4": ("lgr4", "a second membrane receptor competing with RANK for sites "
+                     "(Luo 2016); its own signalling is not modelled"),
+        }  # fmt: skip
+        rows = []
+        for name, (role, text) in what.items():
+            r = at[name]
+            item = used[role]
+            rows.append([
+                name, text, f"{_molar(item['value'])} ({item['label']})",
+                _num(r["signalling_molar"] / base), _molar(r["rankl3_signalling_molar"]),
+            ])  # fmt: skip
+        blocks.append("What the competition model does with them (computed; file "
+                      "cited_competition.json; figure in the scenarios section):")  # fmt: skip
+        blocks.append(
+            _table(
+                [
+                    "species",
+                    "modelled as",
+                    "total used",
+                    "sRANKL signalling / without",
+                    "RANKL3 signalling trimers",
+                ],
+                rows,
+            )  # fmt: skip
+        )
     blocks += _render_sections(report, run, found["isoforms"])
+    if not found["isoforms"]:
+        blocks.append(
+            _missing(
+                "isoform constructs built from sequence data (RANKL3 from M74, RANK "
+                "isoform 2) with boundaries checked: no isoforms *.report.json"
+            )  # fmt: skip
+        )
     report.add("Isoform effects", *blocks)
     if found["threading-validation"]:
         report.add(
@@ -674,6 +717,52 @@ def _plot_structure(path: Path, traj, chains, footprint: dict) -> None:
 # ---------------------------------------------------------------------------------------
 
 TIGHT_BINDERS = ("OPG", "RANK", "FAB", "DMAB", "DENOSUMAB")
+
+
+def _affinities(report: Report, run: Path, cited: dict | None) -> None:
+    """Cited (or placeholder) Kd next to every computed estimate found in the run."""
+    roles = {"RANK": "kd_rank", "OPG": "kd_opg", "Dmab": "kd_dmab"}
+    used = {i["role"]: i for i in (cited or {}).get("inputs", [])}
+    computed: dict[str, list[str]] = {}
+    for summary in sorted(run.rglob("summary.json")):
+        data = _load(summary)
+        stats = data.get("prodigy")
+        if stats and "binder" in data:
+            name = data["binder"].split("/")[0]
+            computed.setdefault(name, []).append(
+                f"PRODIGY {stats['dg_kcal_per_mol_mean']:.1f} kcal/mol (Kd "
+                f"{_molar(stats['kd_molar_of_mean_dg'])}; {data.get('input', '?')})"
+            )
+    for path in sorted(run.rglob("mmgbsa.json")):
+        data = _load(path)
+        label = data.get("label", path.parent.name)
+        name = label.split()[0]
+        name = "Dmab" if name.upper().startswith(("FAB", "DMAB", "DENOSUMAB")) else name
+        computed.setdefault(name, []).append(
+            f"MM/GBSA score {data['dG_bind']['kcal_per_mol']:.1f} kcal/mol ({label}; not a "
+            "free energy)"
+        )
+    rows = []
+    for name, role in roles.items():
+        item = used.get(role)
+        if item is None and name not in computed:
+            continue
+        dg = R_KCAL * 298.15 * math.log(item["value"]) if item else None
+        rows.append([
+            name,
+            _molar(item["value"]) if item else "n/a",
+            f"{dg:.1f} kcal/mol" if dg is not None else "n/a",
+            item["label"] if item else "none",
+            "; ".join(computed.get(name, [])) or "none in this run",
+        ])  # fmt: skip
+    if rows:
+        report.add(
+            "Affinities: cited and computed",
+            "Kd used by the competition model (with its label) and dG = RT ln Kd at 298.15 K "
+            "(1 M standard state), next to this run's structure-based estimates (computed; "
+            "file names in the PRODIGY and MM/GBSA sections).",
+            _table(["binder", "Kd used", "dG used", "label", "computed here"], rows),
+        )
 
 
 def _prodigy(report: Report, run: Path) -> None:
@@ -864,10 +953,12 @@ def _competition(report: Report, run: Path) -> None:
             "\n".join(f"- {k}: {v}" for k, v in items),
         ]
         blocks += [_warn(w) for w in data.get("warnings", [])]
+        placeholder = "PLACEHOLDER" in json.dumps(config).upper()
+        tag = " (computed from placeholder inputs)" if placeholder else " (computed)"
         for png in sorted(path.parent.glob("*.png")):
             if png.name.startswith("cited_"):
                 continue
-            blocks.append(report.figure(png, png.stem.replace("_", " ") + " (computed)"))
+            blocks.append(report.figure(png, png.stem.replace("_", " ") + tag))
         report.add(f"Competition configuration ({path.parent.name})", *blocks)
 
 
@@ -966,9 +1057,10 @@ def build_report(run_dir: str | Path, out_dir: str | Path, title: str = "rankbin
     run, out = Path(run_dir), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = Report(title, out)
-    _cited(report, run)
+    cited = _cited(report, run)
+    _affinities(report, run, cited)
     prints = _footprints(report, run)
-    _structural_sections(report, run, prints)
+    _structural_sections(report, run, prints, cited)
     _prodigy(report, run)
     _mmgbsa(report, run)
     _structures(report, run, prints)

@@ -92,3 +92,11 @@ def test_figures_written(run_dir):
     page = (out / "report.html").read_text()
     for p in (out / "figures").glob("*.png"):
         assert f"figures/{p.name}" in page
+
+
+def test_isoform_and_epitope_sections(run_dir):
+    _, out, _ = run_dir
+    page = (out / "report.html").read_text()
+    assert "What the competition model does with them" in page
+    # epitope 233-241 (seeds) against the synthetic footprint 223, 237, 239: 2 of 9
+    assert re.search(r"<td>OPG \(3URF/interface\)</td>\s*<td>2 of 9</td>\s*<td>237, 239</td>", page)
