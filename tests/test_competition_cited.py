@@ -199,3 +199,30 @@ def test_elasticities_match_finite_differences(inputs):
         assert el[f"d/dlnTotal:{name}"] == pytest.approx(
             (math.log(up) - math.log(dn)) / (2 * h), rel=1e-4, abs=1e-7
         )
+
+
+def test_task_puts_computed_prodigy_affinities_beside_cited(tmp_path):
+    """cited_competition_task reads upstream PRODIGY summaries; the computed Kd reported
+    is exp(dG/RT) of the summary's dG (independent arithmetic)."""
+    import json
+    from types import SimpleNamespace
+
+    from rankbind.competition.cited import cited_competition_task
+
+    up = tmp_path / "footprints" / "4GIQ_interface"
+    up.mkdir(parents=True)
+    dg = -11.0
+    (up / "summary.json").write_text(
+        json.dumps({"binder": "RANK/R", "input": "4GIQ", "prodigy": {"dg_kcal_per_mol_mean": dg}})
+    )
+    ctx = SimpleNamespace(
+        directory=tmp_path / "out",
+        params={"plots": False},
+        inputs={"f": [str(tmp_path / "footprints")]},
+    )
+    assert cited_competition_task(ctx)["computed"] == ["RANK"]
+    data = json.loads((tmp_path / "out" / "cited_competition.json").read_text())
+    (row,) = data["computed_vs_cited"]
+    rt = 8.314462618 / 4184.0 * 298.15
+    assert row["binder"] == "RANK" and row["computed_kd_molar"] == pytest.approx(math.exp(dg / rt))
+    assert row["cited_label"] == "placeholder"

@@ -99,7 +99,7 @@ def _affinity(item: Input) -> Affinity:
 class CitedModel:
     """All species of the cited scenarios in one network (built once)."""
 
-    def __init__(self, values: dict[str, Input]):
+    def __init__(self, values: dict[str, Input], model: EquilibriumModel | None = None):
         self.v = values
         self.rankl_trimer_molar = derived(
             "srankl_trimer_molar",
@@ -121,7 +121,8 @@ class CitedModel:
             {"RANKL": self.rankl_trimer_molar.value, "RANK": values["rank"].value,
              "OPG": self.opg_molar.value}
         )  # fmt: skip
-        self.model = EquilibriumModel(self.system)
+        # a model is reusable for any Kd's and totals of the same topology (no re-jit)
+        self.model = model or EquilibriumModel(self.system)
 
     def _system(self, totals: dict[str, float]) -> System:
         v = self.v
@@ -354,7 +355,8 @@ def computed_comparison(cm: CitedModel, computed: dict[str, dict]) -> list[dict]
         kd = Affinity.from_dg(data["dg_kcal"], data["source"]).kd_molar
         alt = CitedModel(
             cm.v | {role_of[name]: Input(role_of[name], f"Kd {name}", kd, "M", "computed",
-                                         source=data["source"])}
+                                         source=data["source"])},
+            cm.model,
         )  # fmt: skip
         r = alt.solve(base)
         cited = cm.v[role_of[name]]
