@@ -266,6 +266,10 @@ def _figures_cited(report: Report, path: Path, data: dict) -> None:
         "cited_denosumab_interval.png": "Denosumab over one steady-state dosing interval: serum "
         "concentration from the cited linear PK (left; dotted: label trough), free sRANKL "
         "trimer fraction (middle), RANK signalling relative to no drug (right). Computed.",
+        "cited_sink.png": "RANK signalling (left) and OPG occupancy of sRANKL (right) against "
+        "the capacity of the myeloma heparan-sulfate OPG sink, at the cited serum OPG and the "
+        "placeholder local OPG, without and with TRAIL. Computed; sink capacity and Kd are "
+        "placeholders.",
         "cited_decoys.png": "Effect of soluble RANKL3 trimers, RANK-c and LGR4 on sRANKL "
         "signalling. Computed; concentrations and the LGR4 Kd are placeholders.",
     }

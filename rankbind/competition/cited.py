@@ -227,6 +227,24 @@ def myeloma_ratio(cm: CitedModel, ratios: np.ndarray) -> dict:
     }
 
 
+def sink_sweep(cm: CitedModel, sinks: np.ndarray) -> dict:
+    """RANK signalling against the capacity of the myeloma OPG sink, at the cited serum
+    OPG and at the placeholder local OPG (myeloma sRANKL), without and with TRAIL."""
+    v = cm.v
+    base = cm.baseline_totals()
+    out = {"sink_molar": sinks.tolist(), "curves": {}}
+    for level, opg in (("serum OPG (cited)", cm.opg_molar.value),
+                       ("local OPG (placeholder)", v["opg_local"].value)):  # fmt: skip
+        ref = cm.solve(base | {"OPG": opg})["signalling_molar"]
+        for label, extra in (("", {}), (" + TRAIL", {"TRAIL": v["trail"].value})):
+            rows = [cm.solve(base | extra | {"OPG": opg, "Sink": float(x)}) for x in sinks]
+            out["curves"][level + label] = {
+                "signalling_relative": [r["signalling_molar"] / ref for r in rows],
+                "opg_sites": [r["site_fractions"]["OPG"] for r in rows],
+            }
+    return out
+
+
 def pk_model(v: dict[str, Input]) -> LinearPK:
     return LinearPK(
         v["pk_f"].value,
@@ -388,6 +406,7 @@ def run_cited(
     values = resolve(ROLES | (roles or {}), inputs, "cited scenarios")
     cm = CitedModel(values)
     ratio = myeloma_ratio(cm, np.logspace(-2, 2, n_ratio))
+    sink = sink_sweep(cm, np.logspace(-11, -6, max(3, n_ratio // 2)))
     dmab = denosumab(cm, n_time)
     dec = decoys(cm, np.logspace(-12, -7, 21))
     result = {
@@ -424,6 +443,7 @@ def run_cited(
         "species": len(cm.model.network.labels),
         "conclusions": conclusions(cm),
         "myeloma_ratio": ratio,
+        "sink_sweep": sink,
         "denosumab": dmab,
         "decoys": dec,
         "computed_vs_cited": computed_comparison(cm, computed or {}),
@@ -513,6 +533,23 @@ def _plots(result: dict, out: Path) -> list[str]:
     fig.suptitle("Denosumab at the trial regimens (Renema 2016 Table 2), myeloma baseline")
     fig.tight_layout()
     names.append(save(fig, "cited_denosumab_interval.png"))
+
+    sk = result["sink_sweep"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for label, c in sk["curves"].items():
+        ls = "--" if "TRAIL" in label else "-"
+        colour = "tab:red" if "local" in label else "tab:blue"
+        axes[0].plot(sk["sink_molar"], c["signalling_relative"], ls=ls, color=colour, label=label)
+        axes[1].plot(sk["sink_molar"], c["opg_sites"], ls=ls, color=colour, label=label)
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("OPG sink capacity (M, placeholder scale)")
+    axes[0].set_ylabel("RANK signalling / without sink")
+    axes[1].set_ylabel("fraction of sRANKL sites held by OPG")
+    axes[1].legend(fontsize=7)
+    fig.suptitle("Myeloma OPG sink (heparan sulfate): how trapping OPG shifts RANK signalling")
+    fig.tight_layout()
+    names.append(save(fig, "cited_sink.png"))
 
     dec = result["decoys"]
     fig, ax = plt.subplots(figsize=(6.5, 4))
