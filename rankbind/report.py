@@ -241,7 +241,10 @@ def _conclusion_label(row: dict, data: dict) -> str:
 def _inputs_table(report: Report, data: dict) -> None:
     rows = []
     for i in data["inputs"]:
-        value = f"{_num(i['value'])} {i['unit']}".strip()
+        if i["unit"] == "M":
+            value = _molar(i["value"])
+        else:
+            value = f"{_num(i['value'])} {'' if i['unit'] == '1' else i['unit']}".strip()
         prov = i["provenance"] + (f" Note: {i['note']}" if i.get("note") else "")
         rows.append([i["quantity"], value, i["label"], prov])
     report.add(
@@ -493,10 +496,15 @@ def _chemistry(report: Report, run: Path, prints: list[dict]) -> None:
         blocks.append(f"**{p['name']}** (computed, {_rel(run, folder)}): {len(hb)} hydrogen "
                       f"bonds, {len(sb)} salt bridges (occupancy over {p.get('n_frames', 1)} "
                       "frame(s)).")  # fmt: skip
-        rows = [["H-bond", a, _num(float(b))] for a, b in hb[:30]] + [
-            ["salt bridge", a, _num(float(b))] for a, b in sb[:30]
-        ]
+        top = 15
+        hb = sorted(hb, key=lambda r: -float(r[1]))
+        sb = sorted(sb, key=lambda r: -float(r[1]))
+        rows = [["H-bond", a, _num(float(b))] for a, b in hb[:top]]
+        rows += [["salt bridge", a, _num(float(b))] for a, b in sb[:top]]
         blocks.append(_table(["kind", "RANKL -- binder atoms / residues", "occupancy"], rows))
+        if len(hb) > top or len(sb) > top:
+            blocks.append(f"Highest-occupancy {top} of each shown; all in hbonds.csv and "
+                          f"salt_bridges.csv of {_rel(run, folder)}.")  # fmt: skip
     if blocks:
         report.add("Hydrogen bonds and salt bridges", *blocks)
 
