@@ -70,12 +70,12 @@ def build(test: str):
     from openmm import app, unit
     from pdbfixer import PDBFixer
 
-    from rankbind.preparation import helper_platform
+    from rankbind.platforms import cpu_platform
     from rankbind.structures import build_assembly
     from rankbind.structures.assembly import extract
 
     protomer = extract(build_assembly("3URF", "asu"), ["RANKL/A"])
-    fixer = PDBFixer(pdbfile=io.StringIO(protomer.to_pdb_text()), platform=helper_platform())
+    fixer = PDBFixer(pdbfile=io.StringIO(protomer.to_pdb_text()), platform=cpu_platform())
     fixer.findMissingResidues()
     fixer.missingResidues = {}
     fixer.findMissingAtoms()
@@ -83,7 +83,7 @@ def build(test: str):
     settings = SETTINGS[test]
     forcefield = app.ForceField(*settings["forcefield"])
     modeller = app.Modeller(fixer.topology, fixer.positions)
-    modeller.addHydrogens(app.ForceField("amber99sb.xml"), pH=7.0, platform=helper_platform())
+    modeller.addHydrogens(app.ForceField("amber99sb.xml"), pH=7.0, platform=cpu_platform())
     if test == "pme":
         protein_atoms = modeller.topology.getNumAtoms()
         waters = (DHFR_ATOMS["pme"] - protein_atoms) // 3
@@ -117,9 +117,9 @@ def equilibrated_state(topology, positions, system, test: str, steps: int):
     """Minimised (CPU platform) and ``steps`` of dynamics: the shared starting State."""
     import openmm
 
-    from rankbind.preparation import helper_platform
+    from rankbind.platforms import cpu_platform
 
-    context = openmm.Context(system, integrator(test), helper_platform())
+    context = openmm.Context(system, integrator(test), cpu_platform())
     context.setPositions(positions)
     if system.usesPeriodicBoundaryConditions():
         context.setPeriodicBoxVectors(*topology.getPeriodicBoxVectors())

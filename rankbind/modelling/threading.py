@@ -232,10 +232,10 @@ def _fix(pdb_text: str):
     """PDBFixer: internal missing residues, missing heavy atoms, hydrogens (pH 7)."""
     from pdbfixer import PDBFixer
 
-    from rankbind.preparation import helper_platform
+    from rankbind.platforms import cpu_platform
 
     # PoCL's minimiser segfaults; PDBFixer's internal minimisations run on the CPU platform
-    fixer = PDBFixer(pdbfile=io.StringIO(pdb_text), platform=helper_platform())
+    fixer = PDBFixer(pdbfile=io.StringIO(pdb_text), platform=cpu_platform())
     fixer.removeHeterogens(keepWater=False)
     fixer.findMissingResidues()
     chains = list(fixer.topology.chains())
@@ -294,8 +294,11 @@ def minimise(
             n_restrained += 1
     system.addForce(force)
     integrator = openmm.VerletIntegrator(0.001)
-    platform = openmm.Platform.getPlatformByName("CPU")
-    context = openmm.Context(system, integrator, platform, {"Threads": str(threads)})
+    from rankbind.platforms import cpu_platform
+
+    platform = cpu_platform()
+    properties = {"Threads": str(threads)} if platform.getName() == "CPU" else {}
+    context = openmm.Context(system, integrator, platform, properties)
     context.setPositions(positions)
     e0 = (
         context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
