@@ -28,6 +28,7 @@ from Bio.SeqUtils import seq1
 from rankbind.analysis import contacts, interface
 from rankbind.errors import SelectionError
 from rankbind.fileio import atomic_open
+from rankbind.structures.geometry import count_pairs_within, nearest_distances, superpose
 
 REFERENCE_SPECIES = "human"
 REFERENCE_UNIPROT = "O14788"
@@ -255,16 +256,6 @@ def entry_footprint(
 # --- competition ------------------------------------------------------------------------
 
 
-def _kabsch(mobile: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Rotation R, translation t (x -> x @ R.T + t) superposing mobile on target; RMSD."""
-    mc, tc = mobile.mean(0), target.mean(0)
-    u, _, vt = np.linalg.svd((mobile - mc).T @ (target - tc))
-    d = np.sign(np.linalg.det(u @ vt))
-    rot = (u @ np.diag([1.0, 1.0, d]) @ vt).T
-    moved = (mobile - mc) @ rot.T + tc
-    return rot, tc - mc @ rot.T, float(np.sqrt(((moved - target) ** 2).sum(1).mean()))
-
-
 @dataclass
 class Complex:
     """Coordinates needed to test steric overlap: a frame, chain records, the binder
@@ -319,16 +310,15 @@ def steric_overlap(first: Complex, second: Complex) -> dict:
             common = sorted(set(ca1[c1]) & set(ca2[c2]))
             x1 += [ca1[c1][n] for n in common]
             x2 += [ca2[c2][n] for n in common]
-        rot, trans, rmsd = _kabsch(np.array(x2), np.array(x1))
-        moved = b2 @ rot.T + trans
-        d2 = ((b1[:, None, :] - moved[None, :, :]) ** 2).sum(-1)
-        n_clash = int((d2 < CLASH_DISTANCE_NM**2).sum())
+        fit = superpose(np.array(x2), np.array(x1))
+        moved = fit.apply(b2)
+        n_clash = count_pairs_within(b1, moved, CLASH_DISTANCE_NM)
         result = {
             "assignment": dict(zip(order, chains1, strict=True)),
-            "ca_rmsd_nm": rmsd,
+            "ca_rmsd_nm": fit.rmsd,
             "n_ca": len(x1),
             "clash_pairs": n_clash,
-            "min_distance_nm": float(np.sqrt(d2.min())),
+            "min_distance_nm": float(nearest_distances(b1, moved).min()),
         }
         if best is None or n_clash > best["clash_pairs"]:
             best = result

@@ -171,7 +171,7 @@ def clash_report(topology, positions) -> dict:
     sum of Bondi radii. Returns count, clashes per 1000 heavy atoms, worst overlap (Å),
     the first 50 clashes, every clashing residue ("chain:number") and disulfide SG-SG
     distances (Å)."""
-    from scipy.spatial import cKDTree
+    from rankbind.structures.geometry import self_pairs_within
 
     xyz = _heavy_positions_angstrom(positions)
     atoms = list(topology.atoms())
@@ -186,8 +186,8 @@ def clash_report(topology, positions) -> dict:
         for _ in range(3):
             shell = shell | {k for j in shell for k in neighbours[j]}
         excluded[i] = shell
-    tree = cKDTree(xyz[heavy])
-    pairs = tree.query_pairs(2 * max(BONDI_RADII_ANGSTROM.values()) * CLASH_FRACTION)
+    # candidate pairs (sorted, so the listed clashes come in atom order)
+    pairs = self_pairs_within(xyz[heavy], 2 * max(BONDI_RADII_ANGSTROM.values()) * CLASH_FRACTION)
     clashes, residues, worst = [], set(), 0.0
     for p, q in pairs:
         i, j = heavy[p], heavy[q]
