@@ -121,6 +121,40 @@ def test_selection_errors_name_the_problem():
         atom_indices(top, assembly.chains, "RANK:100")
 
 
+def test_selection_unions_resolve_once_in_every_layer():
+    """'A+B', a list and the union's parts agree, each residue once; the reference is a
+    walk over the mdtraj topology by chain and residue number."""
+    from rankbind.analysis.contacts import select
+    from rankbind.energies.mmgbsa import selection_atoms
+    from rankbind.structures.assembly import extract
+    from rankbind.structures.selection import select_union, split_union
+
+    assembly = build_assembly("3URF", "interface")
+    top = assembly.to_mdtraj().topology
+    union = "RANKL/A:233-236 + OPG:100-102+RANKL/A:235"
+    assert split_union(union) == ["RANKL/A:233-236", "OPG:100-102", "RANKL/A:235"]
+    opg = next(c.chain_id for c in assembly.chains if c.molecule == "OPG")
+    wanted = {("A", n) for n in range(233, 237)} | {(opg, n) for n in range(100, 103)}
+    expected = sorted(
+        a.index for a in top.atoms if (a.residue.chain.chain_id, a.residue.resSeq) in wanted
+    )
+    as_list = ["RANKL/A:233-236", "OPG:100-102+RANKL/A:235"]
+    assert atom_indices(top, assembly.chains, union) == expected
+    assert atom_indices(top, assembly.chains, as_list) == expected
+    assert selection_atoms(top, assembly.chains, union) == expected
+    residues = select(top, assembly.chains, union)
+    assert sorted(
+        (top.residue(i).chain.chain_id, top.residue(i).resSeq) for i in residues
+    ) == sorted(wanted)
+    present = {c.chain_id: assembly.residue_numbers(c.chain_id) for c in assembly.chains}
+    keys = select_union(assembly.chains, present, union)
+    assert len(keys) == len(set(keys)) == 7 and set(keys) == wanted
+    fragment = extract(assembly, as_list)
+    assert {(a.chain, a.resseq) for a in fragment.atoms} == wanted
+    with pytest.raises(SelectionError, match="empty residue selection"):
+        split_union(" + ")
+
+
 def test_fab_templates_give_heavy_and_light_chains():
     for name in ("1N8Z", "2NYY", "3BDY", "3BN9"):
         fab = build_assembly(name, "fab")

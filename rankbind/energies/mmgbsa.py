@@ -280,12 +280,7 @@ def selection_atoms(topology: app.Topology, chains, selections: str | Sequence[s
     grammar, e.g. ``"RANKL"``, ``["RANKL/A", "RANKL/C"]``, ``"OPG"``)."""
     from rankbind.structures.selection import atom_indices
 
-    if isinstance(selections, str):
-        selections = [s for s in selections.split("+") if s.strip()]
-    out: set[int] = set()
-    for text in selections:
-        out.update(atom_indices(topology, chains, text.strip()))
-    return sorted(out)
+    return atom_indices(topology, chains, selections)
 
 
 def _check_split(n_atoms: int, receptor: Sequence[int], ligand: Sequence[int]) -> None:

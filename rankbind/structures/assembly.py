@@ -381,12 +381,10 @@ def extract(assembly: Assembly, selections: list[str], name: str | None = None) 
     """A fragment of ``assembly`` holding only the residues matched by ``selections``
     (see :mod:`rankbind.structures.selection`). SEQRES is dropped, so PDBFixer does not
     rebuild what was cut away; gaps become chain breaks (TER), capped as free termini."""
-    from rankbind.structures.selection import select_residues
+    from rankbind.structures.selection import select_union
 
     present = {c.chain_id: assembly.residue_numbers(c.chain_id) for c in assembly.chains}
-    keep: set[tuple[str, int]] = set()
-    for text in selections:
-        keep.update(select_residues(assembly.chains, present, text))
+    keep = set(select_union(assembly.chains, present, selections))
     atoms = [a for a in assembly.atoms if a.record == "ATOM" and (a.chain, a.resseq) in keep]
     chains = tuple(c for c in assembly.chains if any(k[0] == c.chain_id for k in keep))
     ssbonds = [b for b in assembly.ssbonds if b[0] in keep and b[1] in keep]
