@@ -184,7 +184,7 @@ def test_assembly_pdb_text_round_trips_through_the_parser(tmp_path):
 def test_expression_tags_are_left_out():
     """3URF's OPG construct (UniProt 22-186, structures/sequences/3URF_constructs.fasta)
     ends in a His6 tag, three residues of which are observed: assemblies stop at 186."""
-    from rankbind.modelling.sequences import fasta_sequence
+    from rankbind.structures.sequences import fasta_sequence
 
     core = fasta_sequence("3URF_constructs.fasta", "3URF_Z_core")
     assembly = build_assembly("3URF", "asu")
@@ -209,3 +209,26 @@ def test_seqadv_expression_tag_residues_are_left_out(tmp_path):
     assembly = from_pdb(path, {"A": ChainSpec("A", "RANKL", "human", None, None)})
     assert assembly.residue_numbers("A") == [1, 2]
     assert assembly.provenance["expression_tag_residues_removed_pdb_numbering"] == {"A": [3]}
+
+
+def test_one_aligner_with_free_end_gaps_for_sequences_and_numbering():
+    """A fragment inside a longer reference aligns at its offset with no penalty for the
+    overhangs: the score is the BLOSUM62 diagonal sum (read from biopython's matrix file),
+    and the numbering map (footprints' API) is the same alignment."""
+    from Bio.Align import substitution_matrices
+
+    from rankbind.analysis.footprints import align_numbering as footprint_numbering
+    from rankbind.structures.sequences import align, align_numbering, fasta_sequence
+
+    reference = fasta_sequence("3URF_constructs.fasta", "3URF_A_core")  # O14788 162-317
+    query = reference[20:120]
+    aln = align(query, reference)
+    blosum = substitution_matrices.load("BLOSUM62")
+    assert aln.score == sum(blosum[a][a] for a in query)
+    assert aln.query_to_reference() == {i: i + 20 for i in range(len(query))}
+    numbers = footprint_numbering(
+        (list(range(1, 101)), query), (list(range(162, 162 + len(reference))), reference)
+    )
+    assert footprint_numbering is align_numbering
+    assert numbers.mapping == {n: n + 181 for n in range(1, 101)}
+    assert numbers.identity == 1.0 and numbers.n_aligned == 100

@@ -24,10 +24,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rankbind.errors import StructureError
-from rankbind.modelling.sequences import align, chain_residues, fasta_sequence
 from rankbind.modelling.threading import Target, ThreadingResult, thread
 from rankbind.structures import Assembly, build_assembly, catalogue
 from rankbind.structures.geometry import nearest_distances, superpose
+from rankbind.structures.sequences import align, chain_residues, fasta_sequence
 
 DENOSUMAB_FASTA = "denosumab.fasta"
 J_LIGHT = 10  # F-G-x-G-T-K-V-E-I-K: the light-chain J segment after CDR-L3

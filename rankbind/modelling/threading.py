@@ -3,7 +3,7 @@
 Method (recorded in every result's ``report``):
 
 1. Global alignment of each target sequence to the template chain's observed residues
-   (:func:`rankbind.modelling.sequences.align`).
+   (:func:`rankbind.structures.sequences.align`).
 2. Identical aligned residues keep all template atoms; substituted residues keep the
    backbone (N, CA, C, O) and CB (not for Gly); deleted template residues are removed
    together with one flanking target residue on each side, which are rebuilt.
@@ -25,9 +25,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from rankbind.errors import StructureError
-from rankbind.modelling.sequences import ONE_TO_THREE, align, chain_residues
 from rankbind.structures import Assembly, ChainInfo
 from rankbind.structures.pdbfile import Atom
+from rankbind.structures.sequences import ONE_TO_THREE, align, chain_residues
 
 BACKBONE = ("N", "CA", "C", "O")
 BONDI_RADII_ANGSTROM = {"C": 1.70, "N": 1.55, "O": 1.52, "S": 1.80}
