@@ -133,7 +133,9 @@ def time_platform(system, state, test: str, name: str, steps: int) -> dict:
     """ns/day as the published script measures it (after 5 initial steps)."""
     import openmm
 
-    platform_ = openmm.Platform.getPlatformByName(name)
+    from rankbind.platforms import platform_by_name
+
+    platform_ = platform_by_name(name)
     properties = {}
     if "Precision" in platform_.getPropertyNames():
         properties["Precision"] = COMMON["precision"]
@@ -172,11 +174,9 @@ def main(argv=None) -> int:
     import openmm
 
     from rankbind.fileio import write_json
-    from rankbind.platforms import opencl_is_cpu_only
+    from rankbind.platforms import available_platforms, opencl_is_cpu_only
 
-    available = {
-        openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())
-    }
+    available = set(available_platforms())
     names = [n for n in args.platforms.split(",") if n in available]
     load_start = os.getloadavg()
     tests = []
