@@ -18,9 +18,9 @@ from rankbind.modelling.isoforms import (
     isoform_sequence,
 )
 from rankbind.modelling.mutations import select_chains
-from rankbind.structures.sequences import chain_residues, chain_sequence
 from rankbind.modelling.threading import Target, thread
 from rankbind.structures import build_assembly, structures_dir
+from rankbind.structures.sequences import chain_residues, chain_sequence
 
 MODELS = structures_dir() / cx.MODELS_SUBDIR
 
