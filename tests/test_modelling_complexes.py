@@ -186,3 +186,20 @@ def test_denosumab_exclusion_on_a_constructed_case():
     assert out["superposition"]["ca_rmsd_angstrom"] < 1e-3
     assert out["n_grooves_excluded"] == 2
     assert [g["excluded"] for g in out["grooves"]] == [True, True, False]
+
+
+def test_committed_mouse_rank_footprints_match_mdtraj():
+    """The noise-floor footprints (4GIQ, 3ME2 crystals) against an mdtraj neighbour search."""
+    import mdtraj
+
+    data = json.loads((MODELS / "footprints_same_species.json").read_text())
+    rows = {s["entry"]: set(s["footprint"]) for s in data["mouse"]["structures"]["RANK"]}
+    for entry in ("4GIQ", "3ME2"):
+        traj = build_assembly(entry, "trimer_receptor").to_mdtraj()
+        top = traj.topology
+        rank = top.select("chainid 3 and not element H")
+        rankl = top.select("chainid 0 1 2 and not element H")
+        near = mdtraj.compute_neighbors(traj, 0.40, rank, haystack_indices=rankl)[0]
+        assert {top.atom(i).residue.resSeq for i in near} == rows[entry]
+    a, b = rows["4GIQ"], rows["3ME2"]
+    assert data["noise_floor"]["jaccard"] == pytest.approx(len(a & b) / len(a | b), abs=1e-3)
