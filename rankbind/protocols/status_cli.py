@@ -8,12 +8,17 @@ import argparse
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", help="run directory")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every task")
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="check that outputs exist, not their sha256 (fast for large trajectories)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from rankbind.protocols.status import STATES, task_states
 
-    tasks = task_states(args.run_dir)
+    tasks = task_states(args.run_dir, verify=not getattr(args, "no_verify", False))
     stages: dict[str, dict[str, int]] = {}
     for info in tasks.values():
         stages.setdefault(info["stage"], dict.fromkeys(STATES, 0))[info["state"]] += 1
