@@ -3,28 +3,24 @@ molecules, with provenance and a sha256 verified on every load."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from rankbind.errors import ChecksumError, StructureError
-from rankbind.fileio import sha256_file
+from rankbind.fileio import data_dir, sha256_file
 
 MOLECULES = ("RANKL", "RANK", "OPG", "FAB_HEAVY", "FAB_LIGHT", "ANTIGEN")
 
 
 def structures_dir() -> Path:
-    """The folder holding ``catalogue.yaml``: ``$RANKBIND_STRUCTURES`` if set, else the
-    ``structures/`` folder of the source checkout this package was installed from."""
-    env = os.environ.get("RANKBIND_STRUCTURES")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "structures"
+    """The folder holding ``catalogue.yaml``: :func:`rankbind.fileio.data_dir` ``("structures")``
+    (``$RANKBIND_STRUCTURES``, the copy shipped in the wheel, or the source checkout's)."""
+    path = data_dir("structures")
     if not (path / "catalogue.yaml").is_file():
         raise StructureError(
             f"{path}/catalogue.yaml not found; set RANKBIND_STRUCTURES to the structures "
-            "folder of a rankbind checkout (or install with `pip install -e .`)"
+            "folder of a rankbind checkout"
         )
     return path
 
@@ -94,7 +90,19 @@ def _tag_range(value, entry: str, chain: str) -> tuple[int, int] | None:
 
 @lru_cache(maxsize=4)
 def _load(path: Path) -> dict[str, Entry]:
-    raw = yaml.safe_load(path.read_text())
+    from rankbind.validation import load_yaml
+
+    raw = load_yaml(path, StructureError)
+    try:
+        return _entries(path, raw)
+    except (AttributeError, TypeError, ValueError) as exc:  # a list where a mapping belongs
+        raise StructureError(
+            f"{path}: malformed catalogue ({type(exc).__name__}: {str(exc)[:120]}); "
+            "expected 'entries: {NAME: {file, sha256, chains: {ID: {molecule: ...}}}}'"
+        ) from None
+
+
+def _entries(path: Path, raw) -> dict[str, Entry]:
     entries: dict[str, Entry] = {}
     for name, item in _require(raw, "entries", "the catalogue").items():
         chains = {}
