@@ -26,7 +26,7 @@ def _rate(entry: dict) -> str:
 
 
 def write_results(out_dir, kind: str, dataset: str, settings: dict, records: list[dict],
-                  summary: dict) -> dict:  # fmt: skip
+                  summary: dict, planned: int | None = None) -> dict:  # fmt: skip
     """``results.json`` with everything needed to recompute the summary."""
     from rankbind import __version__
 
@@ -37,6 +37,7 @@ def write_results(out_dir, kind: str, dataset: str, settings: dict, records: lis
         "written_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": f"{platform.machine()} {platform.processor()} ({platform.system()})",
         "settings": settings,
+        "n_tasks_planned": planned if planned is not None else len(records),
         "n_cases": len(records),
         "n_ok": sum(r["status"] == "ok" for r in records),
         "cpu_s_total": round(sum(r.get("cpu_s", 0.0) for r in records), 1),
@@ -62,7 +63,8 @@ def markdown(data: dict) -> str:
     lines = [
         f"# rankbind benchmark: {kind}",
         "",
-        f"Dataset: `{data['dataset']}`; {data['n_ok']}/{data['n_cases']} tasks finished; "
+        f"Dataset: `{data['dataset']}`; {data['n_ok']} tasks finished ok of "
+        f"{data['n_cases']} run and {data['n_tasks_planned']} planned; "
         f"CPU {data['cpu_s_total'] / 60:.1f} min in all; written {data['written_utc']} "
         f"(rankbind {data['rankbind_version']}, {data['machine']}).",
         "",

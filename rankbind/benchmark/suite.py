@@ -98,12 +98,12 @@ def run_benchmark(
     settings_dict = case_settings(settings)
     records = runner.run_tasks(tasks, _function(kind, settings, out), settings_dict, out,
                                label=kind, stream=stream)  # fmt: skip
-    return finish(kind, dataset, out, settings, records)
+    return finish(kind, dataset, out, settings, records, len(tasks))
 
 
-def finish(kind: str, dataset, out_dir, settings, records: list[dict]) -> dict:
+def finish(kind: str, dataset, out_dir, settings, records: list[dict], planned: int) -> dict:
     data = report.write_results(out_dir, kind, str(dataset), settings.as_dict(), records,
-                                summarise(kind, records, settings))  # fmt: skip
+                                summarise(kind, records, settings), planned)  # fmt: skip
     report.write_report(out_dir, data)
     return data
 
@@ -114,12 +114,9 @@ def collect(kind: str, dataset, out_dir, settings=None, include_rankbind: bool =
     settings = settings or SETTINGS[kind]()
     cases = load_cases(kind, dataset, out_dir, include_rankbind)
     digest = runner.settings_hash(case_settings(settings))
-    records = [
-        r
-        for t in make_tasks(kind, cases, settings)
-        if (r := runner.load_case(out_dir, t.case_id, digest)) is not None
-    ]
-    return finish(kind, dataset, out_dir, settings, records)
+    tasks = make_tasks(kind, cases, settings)
+    records = [r for t in tasks if (r := runner.load_case(out_dir, t.case_id, digest)) is not None]
+    return finish(kind, dataset, out_dir, settings, records, len(tasks))
 
 
 def settings_from_params(kind: str, params: dict):
