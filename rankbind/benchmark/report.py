@@ -215,7 +215,7 @@ def write_report(out_dir, data: dict) -> list[Path]:
     else:
         estimators = s.get("estimators", s)
         for name, block in estimators.items():
-            st = block.get("all", block) if kind == "ddg" else block
+            st = block.get("all_alanine", block) if kind == "ddg" else block
             if not st or not st.get("predicted"):
                 continue
             what = "ΔG" if kind == "affinity" else "ΔΔG"

@@ -36,6 +36,18 @@ def near(lines, partner_lines, radius=RADIUS):
     return [s for s in lines if (s[21], s[22:27]) in keep]
 
 
+def widen(lines, kept_lines, window=3):
+    """Whole stretches: residues within ``window`` positions of a kept residue (no
+    one-residue fragments, which PDBFixer cannot protonate)."""
+    order = list(dict.fromkeys((s[21], s[22:27]) for s in lines))
+    kept = {(s[21], s[22:27]) for s in kept_lines}
+    keep = set()
+    for i, key in enumerate(order):
+        if key in kept:
+            keep.update(k for k in order[max(0, i - window) : i + window + 1] if k[0] == key[0])
+    return [s for s in lines if (s[21], s[22:27]) in keep]
+
+
 def write(path, lines):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines + ["END"]) + "\n")
@@ -67,7 +79,7 @@ def main(root):
     lines = atoms(bind / "pdbs" / "1KTZ.pdb")
     a = [s for s in lines if s[21] == "A"]
     b = [s for s in lines if s[21] == "B"]
-    cut = near(a, b, 8.0) + near(b, a, 8.0)
+    cut = widen(a, near(a, b, 8.0)) + widen(b, near(b, a, 8.0))
     write(out / "pdbs" / "1KTZ.pdb", cut)
     kept = {(s[21], s[22:26].strip()) for s in cut}
     rows = (bind / "ddg.csv").read_text().splitlines()
