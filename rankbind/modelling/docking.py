@@ -107,6 +107,7 @@ def recommended_settings(**overrides) -> DockingSettings:
         rotation_spacing_deg=6.0,
         desolv_weight=2.0,
         pair_weight=0.3,
+        pair_terms=2,
         rescore_top=300,
         rank_by="consensus",
     )
@@ -323,9 +324,9 @@ def _grid_size(receptor: Molecule, ligand: Molecule, settings: DockingSettings) 
 
 def make_scorer(receptor: Molecule, ligand: Molecule, settings: DockingSettings):
     """A jit-compiled function scoring a batch of rotations (b, 3, 3) -> per rotation the
-    best (score, shape, energy, restraint count, translation index, desolvation kcal/mol,
-    pair energy RT); plus grid metadata. The same compiled function serves every batch of
-    the same size (no recompilation between rotation batches)."""
+    best (score, restraint count, flat translation index); plus grid metadata. The same
+    compiled function serves every batch of the same size (no recompilation between
+    rotation batches). The score terms of kept poses come from :func:`score_pose_direct`."""
     import jax
     import jax.numpy as jnp
 
@@ -345,13 +346,8 @@ def make_scorer(receptor: Molecule, ligand: Molecule, settings: DockingSettings)
     origin = rec_center - h * (n // 2)
     shape_r, pot_r, epi_r = receptor_grids(receptor, settings, n, origin)
     extra = extra_receptor_grids(receptor, settings, n, origin)
-    real = {"shape": jnp.asarray(shape_r), "pot": jnp.asarray(pot_r)}
-    if settings.desolv_weight:
-        real["count"] = jnp.asarray(extra["count"])
-        real["sigma"] = jnp.asarray(extra["sigma"])
-    if settings.pair_weight:
-        real["pair"] = jnp.asarray(extra["pair"])
-    four = {k: jnp.fft.rfftn(v, axes=(-3, -2, -1)) for k, v in real.items()}
+    real = {"shape": shape_r, "pot": pot_r} | extra
+    four = {k: jnp.fft.rfftn(jnp.asarray(v), axes=(-3, -2, -1)) for k, v in real.items()}
     f_epi = jnp.fft.rfftn(jnp.asarray(epi_r))
     use_restraint = bool(ligand.restraint.any() and receptor.restraint.any())
     required = settings.restraint_mode == "required"
@@ -375,10 +371,6 @@ def make_scorer(receptor: Molecule, ligand: Molecule, settings: DockingSettings)
     def scatter(cells, values):
         return zeros.at[cells[:, 0], cells[:, 1], cells[:, 2]].add(values)
 
-    def corr_at(grid, lgrid, t):
-        # c(t) = sum_x R(x + t) L(x), the correlation the FFT computes, at one t
-        return jnp.sum(jnp.roll(grid, (-t[0], -t[1], -t[2]), axis=(0, 1, 2)) * lgrid)
-
     def one(rot):
         xyz = lig @ rot.T / h + center  # grid units, ligand centred on the grid centre
         base = jnp.floor(xyz)
@@ -391,11 +383,9 @@ def make_scorer(receptor: Molecule, ligand: Molecule, settings: DockingSettings)
         q = scatter(near, charges)
         spec = four["shape"] * jnp.conj(jnp.fft.rfftn(occ))
         spec = spec - settings.elec_weight * four["pot"] * jnp.conj(jnp.fft.rfftn(q))
-        lgrids = {"occ": occ, "q": q}
         if settings.desolv_weight:
             ls = scatter(near, sigma_l)
             ln = scatter(near, jnp.ones_like(sigma_l))
-            lgrids |= {"ls": ls, "ln": ln}
             spec = spec + settings.desolv_weight * desolv_scale * (
                 four["count"] * jnp.conj(jnp.fft.rfftn(ls))
                 + four["sigma"] * jnp.conj(jnp.fft.rfftn(ln))
@@ -403,7 +393,6 @@ def make_scorer(receptor: Molecule, ligand: Molecule, settings: DockingSettings)
         if settings.pair_weight:
             rc = jnp.mod(jnp.round(res_xyz @ rot.T / h + center).astype(jnp.int32), n)
             lp = jax.vmap(lambda w: scatter(rc, w))(res_w)  # (k, n, n, n)
-            lgrids["lp"] = lp
             f_lp = jnp.fft.rfftn(lp, axes=(-3, -2, -1))
             spec = spec - settings.pair_weight * jnp.sum(
                 lam_j[:, None, None, None] * four["pair"] * jnp.conj(f_lp), 0
@@ -419,20 +408,7 @@ def make_scorer(receptor: Molecule, ligand: Molecule, settings: DockingSettings)
         else:
             count = jnp.zeros_like(score)
         k = jnp.argmax(score)
-        t = jnp.stack(jnp.unravel_index(k, (n, n, n)))
-        shape = corr_at(real["shape"], occ, t)
-        energy = corr_at(real["pot"], q, t)
-        desolv = jnp.float32(0.0)
-        if settings.desolv_weight:
-            desolv = -desolv_scale * (
-                corr_at(real["count"], lgrids["ls"], t) + corr_at(real["sigma"], lgrids["ln"], t)
-            )
-        pair = jnp.float32(0.0)
-        if settings.pair_weight:
-            pair = jnp.sum(
-                lam_j * jax.vmap(lambda g, lg: corr_at(g, lg, t))(real["pair"], lgrids["lp"])
-            )
-        return (score.reshape(-1)[k], shape, energy, count.reshape(-1)[k], k, desolv, pair)
+        return score.reshape(-1)[k], count.reshape(-1)[k], k
 
     batched = jax.jit(jax.vmap(one))
     meta = {
@@ -599,9 +575,7 @@ def dock(
     for start in range(0, len(padded), b):
         res = scorer(jnp.asarray(padded[start : start + b], dtype=jnp.float32))
         out.append([np.asarray(v) for v in res])
-    score, shape, energy, count, index, desolv, pair = (
-        np.concatenate(c)[: len(rotations)] for c in zip(*out, strict=True)
-    )
+    score, count, index = (np.concatenate(c)[: len(rotations)] for c in zip(*out, strict=True))
     t2 = time.perf_counter()
     rec_center_grid = meta["origin"] + h * meta["center_index"]
     order = np.argsort(-score)
@@ -629,18 +603,21 @@ def dock(
     reps, sizes = _cluster(order, lambda i: lig_ca @ rotations[i].T + position(i), settings)
     poses = []
     for rank, (i, size) in enumerate(zip(reps, sizes, strict=True), start=1):
+        terms = score_pose_direct(
+            receptor, lig_centred @ rotations[i].T + position(i), ligand, settings
+        )
         poses.append(
             Pose(
                 rank=rank,
                 rotation=np.asarray(rotations[i], dtype=float),
                 position=position(i),
                 score=float(score[i]),
-                shape=float(shape[i]),
-                energy_kcal=float(energy[i]),
+                shape=terms["shape"],
+                energy_kcal=terms["energy_kcal"],
                 restraint_atoms=float(count[i]),
                 cluster_size=size,
-                desolv_kcal=float(desolv[i]),
-                pair_rt=float(pair[i]),
+                desolv_kcal=terms["desolv_kcal"],
+                pair_rt=terms["pair_rt"],
                 prodigy_ic_kcal=prodigy.get(int(i)),
             )
         )
