@@ -285,7 +285,7 @@ def _ball_sums(cells: np.ndarray, weights: np.ndarray, cutoff: float, h: float, 
     for w, row in enumerate(weights):
         q = np.zeros((n, n, n))
         np.add.at(q, wrapped, row)
-        out[w] = np.fft.irfftn(np.fft.rfftn(q) * f_kernel, s=(n, n, n))
+        out[w] = np.fft.irfftn(np.fft.rfftn(q) * f_kernel, s=(n, n, n), axes=(0, 1, 2))
     return out
 
 
@@ -804,10 +804,14 @@ def capri_metrics(receptor: Molecule, ligand: Molecule, native_xyz: np.ndarray,
         quality = "acceptable"
     else:
         quality = "incorrect"
+    # DockQ (Basu & Wallner, PLoS One 11, e0161879 (2016)) from the same three numbers;
+    # interim: rankbind.benchmark's DockQ replaces this once merged
+    dockq = (fnat + 1 / (1 + (i_rmsd / 1.5) ** 2) + 1 / (1 + (l_rmsd / 8.5) ** 2)) / 3
     return {
         "fnat": round(fnat, 3),
         "l_rmsd": round(l_rmsd, 2),
         "i_rmsd": round(i_rmsd, 2),
+        "dockq": round(dockq, 3),
         "capri": quality,
     }
 
