@@ -81,3 +81,25 @@ def test_required_restraints_exclude_violating_poses(partners):
     assert any(touching(p, free) < base.restraint_min_atoms for p in free.poses)
     with pytest.raises(RankbindError, match="restraint_mode"):
         dk.dock(rec, lig_r, dk.DockingSettings(restraint_mode="maybe"), rotations=rotations)
+
+
+def test_restraints_as_data_round_trip_and_masks(partners):
+    from rankbind.modelling import restraints as rs
+
+    _, rec, lig = partners
+    r = rs.InterfaceRestraint(receptor=frozenset({("A", 232), ("B", 240)}),
+                              mode="favoured", weight=0.5, name="epi")  # fmt: skip
+    assert rs.InterfaceRestraint.from_dict(r.to_dict()) == r
+    rec2, lig2, s = rs.apply(r, rec, lig, dk.DockingSettings())
+    expected = sum(res in {("A", 232), ("B", 240)} for res in rec.residues)
+    assert rec2.restraint.sum() == expected > 0
+    assert lig2.restraint.all()  # empty ligand side = whole ligand
+    assert (s.restraint_mode, s.restraint_weight) == ("favoured", 0.5)
+    with pytest.raises(RankbindError, match="mode"):
+        rs.InterfaceRestraint(receptor=frozenset({("A", 1)}), mode="often")
+    with pytest.raises(RankbindError, match="unknown field"):
+        rs.InterfaceRestraint.from_dict({"receptor": ["A1"], "colour": "red"})
+    with pytest.raises(RankbindError, match="none of its residues"):
+        rs.apply(rs.InterfaceRestraint(receptor=frozenset({("Z", 9)})), rec, lig, s)
+    epi = rs.denosumab_epitope(["A", "B", "C"])
+    assert {n for _, n in epi.receptor} == set(range(233, 242))
