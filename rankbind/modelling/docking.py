@@ -293,11 +293,22 @@ def extra_receptor_grids(receptor: Molecule, settings: DockingSettings, n: int, 
     """Receptor grids of the optional terms, on the lattice of :func:`receptor_grids`:
     "count" and "sigma" (desolvation: heavy atoms and their ASP sum within
     ``desolv_cutoff``), "pair" (pair_terms, n, n, n): per MJ eigen-term, the sum of
-    v_k[type] over residue centres within ``pair_cutoff``."""
+    v_k[type] over residue centres within ``pair_cutoff``; all zero at lattice points
+    within ``core_radius`` of a receptor atom."""
+    from scipy.spatial import cKDTree
+
     from rankbind.modelling.pair_potential import eigen_terms
 
     h = settings.spacing
     grids = {}
+    if not (settings.desolv_weight or settings.pair_weight):
+        return grids
+    # zero inside the receptor core (as the electrostatic potential): a ligand atom or
+    # residue centre that penetrates the receptor earns no contact terms
+    axes = [origin[d] + h * np.arange(n) for d in range(3)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+    dist, _ = cKDTree(receptor.xyz).query(grid, distance_upper_bound=settings.core_radius + 1e-6)
+    outside = (dist > settings.core_radius).reshape(n, n, n).astype(np.float32)
     if settings.desolv_weight:
         cells = np.round((receptor.xyz - origin) / h).astype(int)
         w = np.stack([np.ones(len(cells)), receptor.solvation_parameters()])
@@ -307,7 +318,7 @@ def extra_receptor_grids(receptor: Molecule, settings: DockingSettings, n: int, 
         cells = np.round((centres - origin) / h).astype(int)
         _, v = eigen_terms(settings.pair_terms)
         grids["pair"] = _ball_sums(cells, v[:, types], settings.pair_cutoff, h, n)
-    return grids
+    return {k: g * outside for k, g in grids.items()}
 
 
 def _grid_size(receptor: Molecule, ligand: Molecule, settings: DockingSettings) -> int:
@@ -717,6 +728,7 @@ def score_pose_direct(
     in_core = cKDTree(receptor.xyz).query(q_points)[0] <= settings.core_radius
     energy = float((np.where(in_core, 0.0, phi) * ligand.charges[lig_q]).sum())
     out = {"shape": shape, "energy_kcal": energy, "desolv_kcal": 0.0, "pair_rt": 0.0}
+    rec_tree = cKDTree(receptor.xyz)
     if settings.desolv_weight:
         # pairs of lattice-snapped heavy atoms within the cut-off (integer offsets)
         lc = np.round(xyz).astype(int)
@@ -724,9 +736,11 @@ def score_pose_direct(
         r2 = _ball_r2(settings.desolv_cutoff, h)
         pairs = cKDTree(rc).query_ball_point(lc, math.sqrt(r2) + 1e-6)
         s_r, s_l = receptor.solvation_parameters(), ligand.solvation_parameters()
+        free = rec_tree.query(center + h * lc)[0] > settings.core_radius
         total = sum(
             s_l[i] + s_r[j]
             for i, js in enumerate(pairs)
+            if free[i]
             for j in js
             if np.sum((lc[i] - rc[j]) ** 2) <= r2
         )
@@ -744,6 +758,7 @@ def score_pose_direct(
         lc = np.round((lcen - center) / h).astype(int)
         r2 = _ball_r2(settings.pair_cutoff, h)
         d2 = np.sum((lc[:, None, :] - rc[None, :, :]) ** 2, -1)
+        d2[rec_tree.query(center + h * lc)[0] <= settings.core_radius] = r2 + 1
         li, ri = np.nonzero(d2 <= r2)
         out["pair_rt"] = float(e[ltyp[li], rtyp[ri]].sum())
     out["score"] = (
