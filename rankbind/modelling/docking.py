@@ -914,6 +914,8 @@ def write_ensemble(
         "grid_size": result.grid_size,
         "n_rotations": result.n_rotations,
         "restrained": result.restrained,
+        "notes": result.notes,
+        "timings_s": result.seconds,
         "receptor": {"assembly": receptor_assembly.name, "chains": receptor_chains},
         "ligand": {"assembly": ligand_assembly.name, "chains": ligand_chains},
         "provenance": provenance,
