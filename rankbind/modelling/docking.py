@@ -524,14 +524,14 @@ def prodigy_ic_energy(receptor: Molecule, ligand: Molecule, ligand_xyz: np.ndarr
     heavy atoms within 5.5 Å, classified and weighted with the IC coefficients of
     Vangone & Bonvin 2015 (:mod:`rankbind.analysis.prodigy`). The NIS terms and the
     intercept are left out: they change little between poses of one pair of partners."""
-    from scipy.spatial import cKDTree
-
     from rankbind.analysis.prodigy import COEFFICIENTS, classify_contacts
 
     if receptor.resnames is None or ligand.resnames is None:
         raise StructureError("PRODIGY rescoring needs residue names (molecule_from_assembly)")
-    hits = cKDTree(ligand_xyz).query_ball_point(receptor.xyz, 5.5)
-    pairs = {(receptor.residues[i], ligand.residues[j]) for i, js in enumerate(hits) for j in js}
+    pairs = {
+        (receptor.residues[i], ligand.residues[j])
+        for i, j in pairs_within(receptor.xyz, ligand_xyz, 5.5)
+    }
     rname = dict(zip(receptor.residues, receptor.resnames, strict=True))
     lname = dict(zip(ligand.residues, ligand.resnames, strict=True))
     bins = classify_contacts((rname[a], lname[b]) for a, b in pairs)
