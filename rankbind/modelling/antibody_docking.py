@@ -27,8 +27,8 @@ PARTNER = {"3URF": "OPG", "4GIQ": "RANK"}
 
 def mouse_to_human() -> dict[int, int]:
     """Mouse RANKL residue number (4GIQ chain A) -> human number (3URF chain A)."""
-    from rankbind.modelling.sequences import align, chain_residues
     from rankbind.structures import build_assembly
+    from rankbind.structures.sequences import align, chain_residues
 
     hr = chain_residues(build_assembly("3URF", "asu"), "A")
     mr = chain_residues(build_assembly("4GIQ", "asu"), "A")
