@@ -53,7 +53,7 @@ class DockingBenchmarkSettings:
     seed: int = 0
     tops: tuple[int, ...] = (1, 5, 10)
     positive_control: bool = False  # add the rotation undoing the random start (a check)
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # further DockingSettings fields, passed as is
 
     def __post_init__(self):
         unknown = set(self.modes) - set(MODES)
@@ -72,6 +72,7 @@ class DockingBenchmarkSettings:
             batch=self.batch,
             cluster_rmsd=self.cluster_rmsd,
             n_keep=self.n_keep,
+            **self.extra,
         )
 
     def as_dict(self) -> dict:
@@ -137,6 +138,16 @@ def _molecule(partner: metrics.Partner, restraint: set | None):
             bb.append(atom in ("N", "CA", "C", "O"))
             residues.append((key[0], key[1]))
             flag.append(restraint is not None and key in restraint)
+    optional = {}
+    fields = getattr(Molecule, "__dataclass_fields__", {})
+    if "atom_names" in fields:  # newer docking API: per-atom names for extra score terms
+        optional = {
+            "atom_names": [a for res in partner.atoms for a in res],
+            "resnames": [
+                n for n, res in zip(partner.resnames, partner.atoms, strict=True) for _ in res
+            ],  # fmt: skip
+            "elements": [a[0] for res in partner.atoms for a in res],
+        }
     return Molecule(
         xyz=np.array(xyz),
         charges=np.array(charges),
@@ -144,6 +155,7 @@ def _molecule(partner: metrics.Partner, restraint: set | None):
         is_backbone=np.array(bb),
         residues=residues,
         restraint=np.array(flag, dtype=bool),
+        **optional,
     )
 
 
