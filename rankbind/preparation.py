@@ -21,94 +21,9 @@ from openmm import app, unit
 from rankbind import __version__
 from rankbind.errors import PreparationError
 from rankbind.fileio import atomic_open, write_json, write_text
+from rankbind.settings import PreparationOptions
 from rankbind.structures.assembly import Assembly, ChainInfo, chain_records
 from rankbind.structures.pdbfile import GLYCANS, IONS, WATERS
-
-FORCEFIELDS = {
-    # name: (protein file, {water model: water file})
-    "amber14": ("amber14-all.xml", {"tip3p": "amber14/tip3p.xml", "opc": "amber14/opc.xml"}),
-    "amber19": ("amber19-all.xml", {"opc": "amber19/opc.xml", "tip3p": "amber19/tip3p.xml"}),
-}
-GB_MODELS = {"GBn2": "implicit/gbn2.xml", "OBC2": "implicit/obc2.xml"}
-SOLVENTS = ("explicit", "implicit", "vacuum")
-BOX_SHAPES = ("cube", "dodecahedron", "octahedron")
-
-
-@dataclass(frozen=True)
-class PreparationOptions:
-    """Physics and cleaning choices. Units: nm, molar, amu.
-
-    Defaults: amber14 (ff14SB) in GBn2 implicit solvent at pH 7.0 with 0.15 M salt
-    (Debye screening in GB; Na+/Cl- ions when explicit), HBonds constraints and hydrogen
-    mass repartitioning to 1.5 amu (allows 4 fs steps). amber19 means ff19SB with OPC,
-    the water model it was fitted with."""
-
-    forcefield: str = "amber14"
-    solvent: str = "implicit"
-    gb_model: str = "GBn2"
-    water_model: str | None = None  # default: tip3p for amber14, opc for amber19
-    ph: float = 7.0
-    ionic_strength_molar: float = 0.15
-    padding_nm: float = 1.0
-    box_shape: str = "dodecahedron"
-    remove_water: bool = True
-    remove_ions: bool = True
-    remove_glycans: bool = True
-    rebuild_internal_loops: bool = True
-    hydrogen_mass_amu: float | None = 1.5
-    constraints: str = "HBonds"
-    nonbonded_cutoff_nm: float = 1.0
-    implicit_cutoff_nm: float | None = None  # None: NoCutoff (exact GB); else CutoffNonPeriodic
-    seed: int = 2024
-
-    def resolved_water_model(self) -> str:
-        return self.water_model or ("opc" if self.forcefield == "amber19" else "tip3p")
-
-    def validate(self) -> None:
-        if self.forcefield not in FORCEFIELDS:
-            raise PreparationError(
-                f"forcefield '{self.forcefield}' unknown; choose {', '.join(FORCEFIELDS)}"
-            )
-        if self.solvent not in SOLVENTS:
-            raise PreparationError(
-                f"solvent '{self.solvent}' unknown; choose {', '.join(SOLVENTS)}"
-            )
-        if self.solvent == "implicit" and self.gb_model not in GB_MODELS:
-            raise PreparationError(
-                f"gb_model '{self.gb_model}' unknown; choose {', '.join(GB_MODELS)}"
-            )
-        if self.resolved_water_model() not in FORCEFIELDS[self.forcefield][1]:
-            raise PreparationError(
-                f"water_model '{self.water_model}' is not available with {self.forcefield}; "
-                f"choose {', '.join(FORCEFIELDS[self.forcefield][1])}"
-            )
-        if self.box_shape not in BOX_SHAPES:
-            raise PreparationError(
-                f"box_shape '{self.box_shape}' unknown; choose {', '.join(BOX_SHAPES)}"
-            )
-        if not 0.0 <= self.ph <= 14.0:
-            raise PreparationError(f"ph {self.ph} is outside 0-14")
-        if not 0.0 <= self.ionic_strength_molar <= 5.0:
-            raise PreparationError(
-                f"ionic_strength_molar {self.ionic_strength_molar} is outside 0-5 M"
-            )
-        if self.implicit_cutoff_nm is not None and self.implicit_cutoff_nm < 1.0:
-            raise PreparationError(f"implicit_cutoff_nm {self.implicit_cutoff_nm} is below 1 nm")
-        if self.padding_nm <= 0:
-            raise PreparationError(f"padding_nm must be positive, got {self.padding_nm}")
-        if self.constraints not in ("None", "HBonds", "AllBonds", "HAngles"):
-            raise PreparationError(f"constraints '{self.constraints}' unknown")
-        if self.hydrogen_mass_amu is not None and not 1.0 <= self.hydrogen_mass_amu <= 4.0:
-            raise PreparationError(f"hydrogen_mass_amu {self.hydrogen_mass_amu} outside 1-4 amu")
-
-    def forcefield_files(self) -> list[str]:
-        protein, waters = FORCEFIELDS[self.forcefield]
-        files = [protein]
-        if self.solvent == "explicit" or not self.remove_ions:
-            files.append(waters[self.resolved_water_model()])
-        if self.solvent == "implicit":
-            files.append(GB_MODELS[self.gb_model])
-        return files
 
 
 @dataclass
@@ -181,7 +96,6 @@ def prepare(assembly: Assembly, options: PreparationOptions | None = None) -> Pr
     from pdbfixer import PDBFixer
 
     options = options or PreparationOptions()
-    options.validate()
     filtered, removed = _hetero_filter(assembly, options)
     # PDBFixer and Modeller minimise internally (new atoms, hydrogens). Pin them to the
     # CPU platform: left to choose, OpenMM picks PoCL OpenCL where installed, and PoCL's
@@ -263,8 +177,8 @@ def prepare(assembly: Assembly, options: PreparationOptions | None = None) -> Pr
         solvation |= {
             "gb_model": options.gb_model,
             "salt_molar": options.ionic_strength_molar,
-            "debye_kappa_per_nm": debye_kappa(options.ionic_strength_molar),
-            "kappa_temperature_K": 300.0,
+            "debye_kappa_per_nm": debye_kappa(options.ionic_strength_molar, options.temperature_K),
+            "kappa_temperature_K": options.temperature_K,
             "solute_dielectric": 1.0,
             "solvent_dielectric": 78.5,
             "sasa": "ACE (OpenMM default for GBn2/OBC2 xml)",
@@ -279,7 +193,7 @@ def prepare(assembly: Assembly, options: PreparationOptions | None = None) -> Pr
         "assembly_kind": assembly.kind,
         "provenance": assembly.provenance,
         "chains": [asdict(c) for c in assembly.chains],
-        "options": asdict(options) | {"water_model": options.resolved_water_model()},
+        "options": options.model_dump() | {"water_model": options.resolved_water_model()},
         "forcefield_files": options.forcefield_files(),
         "removed_heterogens": removed,
         "terminal_missing_residues_not_built": terminal,
@@ -329,7 +243,7 @@ def _create_system(forcefield: app.ForceField, topology: app.Topology, options: 
             kwargs["nonbondedCutoff"] = options.implicit_cutoff_nm * unit.nanometer
         if options.solvent == "implicit":
             kwargs["implicitSolventKappa"] = (
-                debye_kappa(options.ionic_strength_molar) / unit.nanometer
+                debye_kappa(options.ionic_strength_molar, options.temperature_K) / unit.nanometer
             )
     try:
         return forcefield.createSystem(topology, **kwargs)

@@ -14,7 +14,7 @@ from rankbind.errors import ProtocolError
 from rankbind.protocols import expand, load_protocol, protocol_from_dict, register_task, registry
 from rankbind.protocols.registry import Resources, get_kind
 from rankbind.protocols.schema import Key, Number, Record
-from rankbind.protocols.units import format_quantity, parse_quantity
+from rankbind.units import format_quantity, parse_quantity
 
 PROTOCOLS = sorted((Path(__file__).parents[1] / "protocols").glob("*.yaml"))
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from helpers import fragment
 
-from rankbind.errors import SimulationError
+from rankbind.errors import SettingsError, SimulationError
 from rankbind.platforms import select_platform
 from rankbind.simulation import Progress, SimulationOptions, StagedSimulation, timestep_fs
 
@@ -164,8 +164,8 @@ def test_progress_bar_shows_eta():
 
 
 def test_checkpoint_interval_must_be_multiple_of_report_interval():
-    with pytest.raises(SimulationError, match="multiple"):
-        SimulationOptions(report_interval_steps=30, checkpoint_interval_steps=100).validate()
+    with pytest.raises(SettingsError, match="multiple"):
+        SimulationOptions(report_interval_steps=30, checkpoint_interval_steps=100)
 
 
 def test_explicit_solvent_npt_stage_runs_with_pme(tmp_path):

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rankbind.errors import StructureError
+from rankbind.settings import DockingSettings
 
 COULOMB_KCAL = 332.06
 CHARGES = {
@@ -41,25 +42,6 @@ CHARGES = {
     ("GLU", "OE1"): -0.5,
     ("GLU", "OE2"): -0.5,
 }
-
-
-@dataclass(frozen=True)
-class DockingSettings:
-    """Grid and scoring choices (recorded with every result). Lengths in Å."""
-
-    spacing: float = 1.2
-    n_rotations: int = 600
-    rotation_seed: int = 0
-    core_radius: float = 1.4
-    surface_radius: float = 3.4
-    rho: float = -15.0
-    elec_weight: float = 1.0
-    restraint_cutoff: float = 6.0
-    restraint_min_atoms: int = 10
-    batch: int = 4
-    cluster_rmsd: float = 6.0
-    n_keep: int = 20
-    grid_size: int | None = None  # default: smallest FFT-friendly size that avoids wrap-around
 
 
 @dataclass

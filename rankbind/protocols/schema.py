@@ -16,7 +16,7 @@ from typing import Any
 import openmm.unit as u
 
 from rankbind.errors import ProtocolError, SelectionError
-from rankbind.protocols.units import (
+from rankbind.units import (
     DIMENSIONS,
     UnitError,
     canonical_value,
