@@ -333,9 +333,7 @@ def test_unimplemented_kind_and_reused_run_dir(tmp_path):
 
 def test_cli_run_check_and_errors(tmp_path, monkeypatch, capsys):
     from rankbind import cli
-    from rankbind.protocols import CLI_COMMANDS
 
-    monkeypatch.setattr(cli, "COMMANDS", dict(CLI_COMMANDS))
     assert cli.main(["run", str(ROOT / "protocols" / "umbrella_pmf.yaml"), "--check"]) == 0
     out = capsys.readouterr().out
     assert "windows: 24 task(s) of umbrella: rankl_rank-w000" in out

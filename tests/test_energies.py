@@ -331,7 +331,7 @@ def test_cli_writes_result_with_selections_and_scan(fragment, tmp_path):
     import argparse
     import json
 
-    from rankbind.energies import mmgbsa_cli
+    from rankbind.cli import mmgbsa as mmgbsa_cli
     from rankbind.errors import SelectionError
 
     topology, frames, *_ = fragment

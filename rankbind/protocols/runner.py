@@ -405,7 +405,7 @@ class RunSummary:
 def task_command(run_dir: Path, stage: str, index: int | None) -> list[str]:
     """The command running one task in a fresh process; with ``index`` None the task
     index is read from $SLURM_ARRAY_TASK_ID (the sbatch scripts)."""
-    cmd = [sys.executable, "-m", "rankbind.protocols.task_cli", str(run_dir), stage]
+    cmd = [sys.executable, "-m", "rankbind.cli.task", str(run_dir), stage]
     return cmd if index is None else [*cmd, "--index", str(index)]
 
 

@@ -263,8 +263,28 @@ class FilePath(Spec):
         return str(path.resolve())
 
 
+@dataclass
+class Model(Spec):
+    """A block validated by a settings model (rankbind.settings); resolves to the model."""
+
+    model: type
+    doc: str = ""
+
+    def check(self, value, where):
+        from rankbind.errors import SettingsError
+
+        if isinstance(value, self.model):
+            return value
+        try:
+            return self.model.load(value, where)
+        except SettingsError as exc:
+            raise SchemaViolation("", str(exc)) from None
+
+
 def to_data(value: Any) -> Any:
     """Resolved value -> plain data (quantities as canonical unit strings)."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json", by_alias=True)
     if isinstance(value, u.Quantity):
         for dimension, (unit, _, _) in DIMENSIONS.items():
             if value.unit.is_compatible(unit):
