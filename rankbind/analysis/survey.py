@@ -105,7 +105,7 @@ def survey(
         else:
             frames = traj
         top = frames.topology
-        target = contacts.select(top, chains, target)
+        target_atoms = contacts.select(top, chains, target)
         partner = contacts.select(top, chains, partner_text)
         folder = out / re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
         # contact frequencies over every frame (streamed) for a trajectory input
@@ -114,7 +114,7 @@ def survey(
             if trajectory is None
             else mdtraj.iterload(str(trajectory), top=name, chunk=chunk)
         )
-        iface = contacts.interface(source, target, partner, cutoff=cutoff_nm)
+        iface = contacts.interface(source, target_atoms, partner, cutoff=cutoff_nm)
         numbering = footprints.numbering_for(frames, chains, "RANKL")
         fp = footprints.footprint(
             frames, chains, partner_text, target, cutoff_nm, numbering,
@@ -136,13 +136,13 @@ def survey(
                 ),
             ),
         )  # fmt: skip
-        hb = interface.hydrogen_bonds(frames, target, partner)
+        hb = interface.hydrogen_bonds(frames, target_atoms, partner)
         write_text(
             folder / "hbonds.csv",
             _csv_text(["bond", "occupancy"], ((lab, f"{o:.4f}") for lab, o in
                                               zip(hb.labels, hb.occupancy, strict=True))),
         )  # fmt: skip
-        sb = interface.salt_bridges(frames, target, partner)
+        sb = interface.salt_bridges(frames, target_atoms, partner)
         write_text(
             folder / "salt_bridges.csv",
             _csv_text(["pair", "occupancy"], ((lab, f"{o:.4f}") for lab, o in
@@ -164,7 +164,7 @@ def survey(
         }
         if prodigy_estimate:
             results, stats = prodigy.predict_frames(
-                frames, [target, partner], [target, partner_text]
+                frames, [target_atoms, partner], [target, partner_text]
             )
             write_json(
                 folder / "prodigy.json",

@@ -404,6 +404,23 @@ def _check_systems(systems: dict[str, dict]) -> None:
                     f"'{isoform}' is built on {props.construct.entry} (seeds/isoform_constructs.yaml); "
                     f"use entry {props.construct.entry}",
                 )
+            c = props.construct
+            assembly = _assembly(system["entry"], system["kind"])
+            numbers = [
+                n
+                for info in assembly.chains
+                if info.molecule == molecule
+                for n in assembly.residue_numbers(info.chain_id)
+            ]
+            if all(c.first <= n <= c.last for n in numbers):
+                raise SchemaViolation(
+                    at,
+                    f"'{isoform}' changes nothing that is modelled: its construct "
+                    f"({c.entry} {molecule} {c.first}-{c.last}) holds every {molecule} residue "
+                    f"of {entry.name} {system['kind']} ({min(numbers)}-{max(numbers)}); it differs "
+                    f"only outside the modelled part ({props.modelled_part}), so a simulation "
+                    "would compute the canonical complex under the isoform's name",
+                )
         for molecule in system.get("model", {}).get("sequences", {}):
             if molecule not in molecules:
                 raise SchemaViolation(
@@ -453,6 +470,10 @@ def _check_selection(system: dict, text: str) -> None:
     Fab to be built), every listed residue number must exist in the assembly."""
     from rankbind.structures.selection import parse_selection, select_residues
 
+    if "+" in text:
+        for part in text.split("+"):
+            _check_selection(system, part)
+        return
     selection = parse_selection(text)
     have = system_molecules(system)
     if have is None:

@@ -56,8 +56,8 @@ class TaskContext:
     directory: Path
     run_dir: Path
     params: dict[str, Any]
-    physics: dict[str, Any]
-    platform: dict[str, Any]
+    physics: Any  # rankbind.settings.PhysicsSettings
+    platform: Any  # rankbind.settings.PlatformSettings
     system: dict[str, Any] | None
     systems: dict[str, dict[str, Any]]
     window: Any | None

@@ -136,7 +136,8 @@ class Quantity(Spec):
 
 @dataclass
 class Selection(Spec):
-    """A residue selection ``MOLECULE[/CHAIN][:N[-M],...]`` (rankbind.structures.selection)."""
+    """A residue selection ``MOLECULE[/CHAIN][:N[-M],...]`` (rankbind.structures.selection),
+    or a union of them joined by ``+`` (``FAB_HEAVY+FAB_LIGHT``)."""
 
     doc: str = ""
 
@@ -146,7 +147,8 @@ class Selection(Spec):
         if not isinstance(value, str):
             raise SchemaViolation(where, f"expected a residue selection string, got {value!r}")
         try:
-            parse_selection(value)
+            for part in value.split("+"):
+                parse_selection(part)
         except (SelectionError, ValueError) as exc:
             raise SchemaViolation(where, str(exc)) from None
         return value
