@@ -17,7 +17,7 @@ Every model forbids unknown keys and non-finite numbers; a bad value raises
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple, get_args
 
 import openmm.unit as u
 from pydantic import (
@@ -94,7 +94,34 @@ def Q(dimension: str, symbol: str):
         float,
         BeforeValidator(_to_unit(dimension, target)),
         PlainSerializer(lambda v: f"{v!r} {symbol}", when_used="json"),
+        _Quantity(dimension, symbol),
     ]
+
+
+class _Quantity(NamedTuple):
+    """Marks a quantity field: in files (keys without a unit suffix) it needs a unit."""
+
+    dimension: str
+    symbol: str
+
+
+def _quantity_of(annotation: Any) -> _Quantity | None:
+    for arg in (annotation, *get_args(annotation)):
+        for meta in getattr(arg, "__metadata__", ()):
+            if isinstance(meta, _Quantity):
+                return meta
+        if get_args(arg) and arg is not annotation:
+            found = _quantity_of(arg)
+            if found:
+                return found
+    return None
+
+
+def _platform_name(value: Any) -> Any:
+    """OpenMM platform names in any case ('cuda' -> 'CUDA')."""
+    if isinstance(value, str):
+        return next((p for p in PLATFORMS if p.lower() == value.lower()), value)
+    return value
 
 
 def _none_word(value: Any) -> Any:
@@ -122,11 +149,20 @@ class Settings(BaseModel):
 
     @classmethod
     def load(cls, data: Any, where: str = ""):
-        """Validate ``data`` (a mapping, e.g. a YAML block); errors start with ``where``."""
+        """Validate ``data`` (a mapping, e.g. a YAML block); errors start with ``where``. Quantities
+        given by their file key (``temperature``, not ``temperature_K``) need a unit."""
         if data is None:
             data = {}
         if not isinstance(data, dict):
             raise SettingsError(f"{where}: expected a mapping, got {_short(data)}")
+        for field in cls.model_fields.values():
+            quantity = _quantity_of(field.annotation)
+            value = data.get(field.alias) if field.alias else None
+            if quantity and isinstance(value, int | float) and not isinstance(value, bool):
+                raise SettingsError(
+                    f"{where}.{field.alias}: expected a {quantity.dimension} with a unit, e.g. "
+                    f"'{value} {quantity.symbol}' (got {_short(value)})"
+                )
         try:
             return cls(**{str(k): v for k, v in data.items()})
         except SettingsError as exc:
@@ -158,6 +194,13 @@ def describe(exc: ValidationError, where: str = "", model: type[BaseModel] | Non
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden" and model is not None and len(error["loc"]) == 1:
             message = f"unknown key (allowed: {_allowed_keys(model)})"
+        if "than" in error["type"] and model is not None and error["loc"]:
+            field = next(
+                (f for n, f in model.model_fields.items() if error["loc"][0] in (n, f.alias)),
+                None,
+            )
+            quantity = _quantity_of(field.annotation) if field else None
+            message += f" {quantity.symbol}" if quantity else ""
         shown = "" if error["type"] in ("missing",) else f" (got {_short(error.get('input'))})"
         lines.append(f"{path}: {message}{shown}")
     return "; ".join(lines)
@@ -258,7 +301,7 @@ class PhysicsSettings(Settings):
 class PlatformSettings(Settings):
     """Where MD runs (a protocol's ``platform`` block)."""
 
-    name: Literal[PLATFORMS] = "auto"
+    name: Annotated[Literal[PLATFORMS], BeforeValidator(_platform_name)] = "auto"
     precision: Literal[PRECISIONS] = "mixed"
     device_index: int | None = Field(None, ge=0, description="GPU index (CUDA/OpenCL/HIP)")
 

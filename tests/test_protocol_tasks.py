@@ -1,5 +1,5 @@
-"""Every built-in task kind, run through the local runner on a tiny system: a 24-residue
-RANKL-OPG interface fragment of 3URF (198 heavy atoms) given as a rankbind PDB file. Each
+"""Every built-in task kind, run through the local runner on a tiny system: a 16-residue
+RANKL-OPG interface fragment of 3URF (139 heavy atoms) given as a rankbind PDB file. Each
 test checks one kind's outputs against an independent reading of its inputs."""
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ import mdtraj
 import numpy as np
 import pytest
 import yaml
-from helpers import FRAGMENT
 
 from rankbind.protocols import load_protocol, run_local
 from rankbind.protocols.registry import kinds
 from rankbind.structures.assembly import build_assembly, extract
 
 ROOT = Path(__file__).parents[1]
+# RANKL A 237 and OPG 115-117 are the residues with most contacts in 3URF (4.5 A)
+FRAGMENT = ["RANKL/A:233-240", "OPG:112-119"]
 KINDS_TESTED = {
     "prepare", "equilibrate", "simulate", "contacts", "mmgbsa", "alanine_scan",
     "umbrella", "pmf", "competition", "report",
@@ -28,7 +29,7 @@ KINDS_TESTED = {
 def run(tmp_path_factory):
     """One run of a protocol using every kind (about 40 s on 2 CPU cores)."""
     tmp = tmp_path_factory.mktemp("kinds")
-    extract(build_assembly("3URF", "interface"), list(FRAGMENT)).write_pdb(tmp / "fragment.pdb")
+    extract(build_assembly("3URF", "interface"), FRAGMENT).write_pdb(tmp / "fragment.pdb")
     data = {
         "name": "every_kind",
         "seed": 5,
@@ -46,14 +47,14 @@ def run(tmp_path_factory):
             {"name": "mmgbsa", "task": "mmgbsa", "after": ["production"],
              "params": {"receptor": "RANKL", "ligand": "OPG"}},
             {"name": "scan", "task": "alanine_scan", "after": ["production"],
-             "params": {"residues": ["OPG:105-106"], "receptor": "RANKL", "ligand": "OPG"}},
+             "params": {"residues": ["OPG:116-117"], "receptor": "RANKL", "ligand": "OPG"}},
             {"name": "windows", "task": "umbrella", "after": ["relax"],
-             "windows": ["2.45 nm", "2.6 nm"],
+             "windows": ["1.1 nm", "1.25 nm"],
              "params": {"group1": "RANKL", "group2": "OPG", "force_constant": "100 kJ/mol/nm**2",
                         "length": "0.4 ps", "report_interval": "0.008 ps",
                         "equilibration": "0.008 ps", "minimize_iterations": 5}},
             {"name": "pmf", "task": "pmf",
-             "params": {"site_max": "2.5 nm", "bulk_shell": ["2.55 nm", "2.75 nm"],
+             "params": {"site_max": "1.15 nm", "bulk_shell": ["1.2 nm", "1.24 nm"],
                         "decorrelate": False}},
             {"name": "competition", "task": "competition", "over": "all", "after": ["contacts"],
              "params": {"config": str(ROOT / "protocols/competition/illustrative.yaml"),
@@ -89,7 +90,7 @@ def test_prepare(run):
     assert meta["solvation"]["kappa_temperature_K"] == 310.0
     assert meta["options"]["ionic_strength_molar"] == 0.1
     built = mdtraj.load(str(run / res["outputs"]["assembly"]))
-    assert built.n_atoms == 198  # heavy atoms of the fragment as written
+    assert built.n_atoms == 139  # heavy atoms of the fragment as written
 
 
 def test_equilibrate_and_simulate(run):
@@ -117,7 +118,7 @@ def test_alanine_scan(run):
     res = result(run, "scan/frag")
     data = json.loads((run / res["outputs"]["result"]).read_text())
     scanned = [m["mutation"] for m in data["mutants"]] + [s["residue"] for s in data["not_scanned"]]
-    assert len(scanned) == 2  # OPG 105 and 106, each scanned or reported
+    assert len(scanned) == 2  # OPG 116 and 117, each scanned or reported
     for mutant in data["mutants"]:
         assert mutant["mutation"].endswith("->ALA")
 
@@ -141,7 +142,7 @@ def test_umbrella_windows_and_pmf(run):
         assert r.size == 50  # 0.4 ps / 8 fs
         centres.append(res["centre_nm"])
         assert abs(r.mean() - res["centre_nm"]) < 0.3  # restrained near its centre
-    assert centres == pytest.approx([2.45, 2.6])
+    assert centres == pytest.approx([1.1, 1.25])
     pmf = json.loads((run / result(run, "pmf/frag")["outputs"]["result"]).read_text())
     assert pmf["windows"]["samples_used"] == [50, 50]
     assert pmf["windows"]["centres_nm"] == pytest.approx(centres)

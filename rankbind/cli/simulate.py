@@ -23,7 +23,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="run directory (re-run to resume)")
     d = functools.partial(default_of, SimulationOptions)
     parser.add_argument(
-        "--platform", default=default_of(PlatformSettings, "name"), choices=PLATFORMS
+        "--platform",
+        default=default_of(PlatformSettings, "name"),
+        help=f"{', '.join(PLATFORMS)} (any case)",
     )
     parser.add_argument("--device-index", type=int, default=None, help="GPU index (CUDA/OpenCL)")
     parser.add_argument(

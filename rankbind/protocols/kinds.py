@@ -35,7 +35,7 @@ from rankbind.settings import (
 )
 
 PHASES = ("prepare", "equilibrate", "production", "analysis", "report")
-_TIME = re.compile(r"^(\d+-)?\d{1,2}:\d{2}(:\d{2})?$|^\d+$")
+_SLURM_TIME = re.compile(r"^(\d+-)?\d{1,2}:\d{2}(:\d{2})?$|^\d+$")
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Resources:
     memory: str | None = None
 
     def __post_init__(self):
-        if not _TIME.match(self.time):
+        if not _SLURM_TIME.match(self.time):
             raise ProtocolError(
                 f"resources.time '{self.time}' is not HH:MM:SS, D-HH:MM:SS or minutes"
             )

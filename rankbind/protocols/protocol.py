@@ -110,6 +110,10 @@ def _system_spec(base: Path) -> Record:
                 ),
                 doc="dock the antibody's Fv model onto the entry's RANKL trimer (a MODEL)",
             ),
+            "extract": Key(
+                ListOf(Selection(), min_len=1),
+                doc="keep only these residues of the built system (e.g. an interface fragment)",
+            ),
             "description": Key(Str()),
         }
     )
@@ -433,6 +437,11 @@ def _check_systems(systems: dict[str, dict]) -> None:
                 raise SchemaViolation(
                     f"{where}.mutations[{i}]", f"no {molecule} in {entry.name} {system['kind']}"
                 )
+        for i, text in enumerate(system.get("extract", [])):
+            try:
+                _check_selection({k: v for k, v in system.items() if k != "extract"}, text)
+            except SelectionError as exc:
+                raise SchemaViolation(f"{where}.extract[{i}]", str(exc)) from None
         if "fab" in system and (system["kind"] != "trimer" or entry.name not in ("3URF", "4GIQ")):
             raise SchemaViolation(
                 f"{where}.fab",
@@ -485,6 +494,10 @@ def _check_selection(system: dict, text: str) -> None:
     if any(k in system for k in MODIFIERS):
         return  # residues are checked when the modified system is built
     assembly = _assembly(system["entry"], system["kind"])
+    if "extract" in system:
+        from rankbind.structures.assembly import extract
+
+        assembly = extract(assembly, system["extract"])
     residues = {c: assembly.residue_numbers(c) for c in assembly.chain_ids()}
     select_residues(assembly.chains, residues, text)
 

@@ -11,6 +11,7 @@
   chain (every chain of the molecule when none is named).
 - ``fab`` {antibody: denosumab, rotations, pose}: the denosumab Fv model docked onto the
   entry's RANKL trimer (rankbind.modelling.pipelines.denosumab_dock); the pose of that rank.
+- ``extract`` [selections]: then keep only these residues (rankbind.structures.assembly.extract).
 
 Returns the assembly and a record of what was built and from which files (sha256): only
 inputs actually used.
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from rankbind.errors import ProtocolError
 from rankbind.fileio import sha256_file
-from rankbind.structures import Assembly, build_assembly
+from rankbind.structures import Assembly, build_assembly, structures_dir
 from rankbind.structures.assembly import read_assembly
 
 
@@ -67,6 +68,11 @@ def build_system(system: dict, work_dir: str | Path, seed: int) -> tuple[Assembl
         assembly = _mutations(assembly, system["mutations"], record)
     elif "fab" in system:
         assembly = _fab(system, Path(work_dir), record)
+    if "extract" in system:
+        from rankbind.structures.assembly import extract
+
+        assembly = extract(assembly, system["extract"])
+        record["extracted"] = system["extract"]
     return assembly, record
 
 
@@ -140,6 +146,8 @@ def _fab(system: dict, work_dir: Path, record: dict) -> Assembly:
     if fab["pose"] > len(poses):
         raise ProtocolError(f"fab.pose {fab['pose']}: docking kept only {len(poses)} poses")
     pose = work_dir / "docking" / poses[fab["pose"] - 1]["file"]
+    sequences = structures_dir() / "sequences" / "denosumab.fasta"
+    record["inputs"][str(sequences)] = sha256_file(sequences)
     record["fab"] = {
         "antibody": fab["antibody"],
         "label": ensemble["label"],

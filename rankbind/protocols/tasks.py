@@ -27,7 +27,7 @@ import openmm
 from openmm import unit
 
 from rankbind.errors import ProtocolError
-from rankbind.fileio import write_json
+from rankbind.fileio import sha256_file, write_json
 from rankbind.settings import PhysicsSettings, PlatformSettings
 
 
@@ -477,6 +477,7 @@ def competition_task(ctx) -> dict:
     run_config(merged, Path(ctx.directory), plots=True)
     return {
         "outputs": {"results": _rel(ctx, Path(ctx.directory) / "results.json")},
+        "inputs": {str(config_path): sha256_file(config_path)},
         "prodigy_affinities_kcal": replaced,
     }
 
