@@ -16,7 +16,6 @@ Every model forbids unknown keys and non-finite numbers; a bad value raises
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal, NamedTuple, get_args
 
 import openmm.unit as u
@@ -403,7 +402,7 @@ class MMGBSASettings(Settings):
     gb_model: Literal[tuple(GB_MODELS)] = GB_MODEL  # "GBn2" (igb=8) or "OBC2" (igb=5)
     solute_dielectric: float = Field(1.0, gt=0.0)
     solvent_dielectric: float = Field(78.5, gt=0.0)
-    salt_concentration: float = Field(SALT_MOLAR, ge=0.0, le=5.0)  # mol/L -> Debye κ
+    salt_concentration: float = Field(SALT_MOLAR, ge=0.0, le=5.0)  # mol/L -> Debye κ (kappa)
     nonpolar: Literal["sasa", "ace", "none"] = "sasa"
     surface_tension: float = Field(0.0072, ge=0.0)  # kcal/mol/Å² (nonpolar="sasa")
     probe_radius: float = Field(0.14, gt=0.0)  # nm (Shrake-Rupley)
@@ -418,9 +417,16 @@ class MMGBSASettings(Settings):
 
     @property
     def kappa(self) -> float:
-        """Debye screening κ (nm⁻¹), OpenMM/Amber convention incl. the 0.73 ion-exclusion factor."""
-        c = self.salt_concentration
-        return 7.3 * 50.33355 * math.sqrt(c / self.solvent_dielectric / self.temperature)
+        """Debye screening κ (nm⁻¹) at ``temperature``: :func:`rankbind.preparation.debye_kappa`,
+        OpenMM/Amber convention (incl. the 0.73 ion-exclusion factor), as preparation uses."""
+        from rankbind.preparation import debye_kappa
+
+        return debye_kappa(
+            self.salt_concentration,
+            self.temperature,
+            convention="openmm-amber",
+            solvent_dielectric=self.solvent_dielectric,
+        )
 
     def as_dict(self) -> dict:
         out = self.model_dump()

@@ -216,12 +216,7 @@ def selection_atoms(topology: app.Topology, chains, selections: str | Sequence[s
     grammar, e.g. ``"RANKL"``, ``["RANKL/A", "RANKL/C"]``, ``"OPG"``)."""
     from rankbind.structures.selection import atom_indices
 
-    if isinstance(selections, str):
-        selections = [s for s in selections.split("+") if s.strip()]
-    out: set[int] = set()
-    for text in selections:
-        out.update(atom_indices(topology, chains, text.strip()))
-    return sorted(out)
+    return atom_indices(topology, chains, selections)
 
 
 def _check_split(n_atoms: int, receptor: Sequence[int], ligand: Sequence[int]) -> None:
@@ -386,11 +381,11 @@ def openmm_components(
     system: openmm.System, frames: np.ndarray, platform: str = "Reference"
 ) -> dict[str, np.ndarray]:
     """{component: (F,)} kJ/mol of ``system`` over frames (F, n, 3) nm, by OpenMM."""
+    from rankbind.platforms import platform_by_name
+
     split, groups = _component_system(system)
     try:
-        context = openmm.Context(
-            split, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName(platform)
-        )
+        context = openmm.Context(split, openmm.VerletIntegrator(0.001), platform_by_name(platform))
     except openmm.OpenMMException as exc:
         raise RankbindError(f"OpenMM platform '{platform}' unusable: {exc}") from exc
     out = {c: np.zeros(len(frames)) for c in COMPONENTS}

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from rankbind.errors import ProtocolError, SelectionError, StructureError
+from rankbind.fileio import shipped_file
 from rankbind.protocols import registry
 from rankbind.protocols.schema import (
     NAME,
@@ -239,6 +240,8 @@ def load_protocol(path: str | Path, overrides: dict | None = None, tiny: bool = 
     small grids, one replica, two windows) so the whole protocol runs in seconds to minutes;
     the resolved protocol (recorded in the run directory) shows what ran."""
     path = Path(path)
+    if not path.is_file():
+        path = shipped_file(path, "protocols") or path  # a shipped protocol: quick, quick.yaml
     if not path.is_file():
         raise ProtocolError(f"protocol file not found: {path}")
     data = load_yaml(path)
