@@ -230,6 +230,10 @@ def test_defaults_and_windows_are_resolved():
 
 
 def test_register_task_in_one_call_makes_kind_valid(monkeypatch):
+    # imported (and its kinds registered) before the registry is swapped for a copy below,
+    # so that later tests find the fixture kinds whatever the test order
+    import protocol_fixtures  # noqa: F401
+
     monkeypatch.setattr(registry, "_KINDS", registry.kinds())  # keep the global registry clean
     with pytest.raises(ProtocolError, match="unknown task kind 'hydrate'"):
         protocol_from_dict(_with(lambda d: d["stages"].append({"name": "h", "task": "hydrate"})))
