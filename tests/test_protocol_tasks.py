@@ -55,7 +55,7 @@ def run(tmp_path_factory):
                         "equilibration": "0.008 ps", "minimize_iterations": 5}},
             {"name": "pmf", "task": "pmf",
              "params": {"site_max": "1.15 nm", "bulk_shell": ["1.2 nm", "1.24 nm"],
-                        "decorrelate": False}},
+                        "bin_width": "0.2 nm", "decorrelate": False}},
             {"name": "competition", "task": "competition", "over": "all", "after": ["contacts"],
              "params": {"config": str(ROOT / "protocols/competition/illustrative.yaml"),
                         "affinities": "prodigy"}},
@@ -124,7 +124,7 @@ def test_alanine_scan(run):
 
 
 def test_contacts_and_competition(run):
-    res = result(run, "contacts/all")
+    res = result(run, "contacts/frag")
     (name,) = [k for k in res["outputs"] if k.startswith("summary.")]
     summary = json.loads((run / res["outputs"][name]).read_text())
     assert summary["binder"] == "OPG/R" and summary["prodigy"]["dg_kcal_per_mol_mean"] < 0
