@@ -25,9 +25,11 @@ def _jsonable(value):
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return np.where(np.isfinite(value), value, np.nan).tolist()
+        return [_jsonable(v) for v in value.tolist()]
     if isinstance(value, np.generic):
-        return value.item()
+        return _jsonable(value.item())
+    if isinstance(value, float) and not np.isfinite(value):
+        return None  # JSON has no NaN: an absent pool's fractions, an unreachable IC50
     return value
 
 
@@ -192,10 +194,11 @@ def run_config(config: str | Path, out: str | Path, plots: bool = True) -> dict:
             "species": len(model.network.labels),
             "baseline": {
                 "pools": list(base.pool_names),
-                "receptor_site_fraction": base.receptor_site_fraction.tolist(),
-                "signalling_fraction": base.signalling_fraction.tolist(),
-                "receptor_engaged_fraction": base.receptor_engaged_fraction.tolist(),
-                "signalling_molar": base.signalling_molar.tolist(),
+                "pool_totals_molar": [p.total_trimer_molar for p in system.pools],
+                "receptor_site_fraction": _jsonable(base.receptor_site_fraction),
+                "signalling_fraction": _jsonable(base.signalling_fraction),
+                "receptor_engaged_fraction": _jsonable(base.receptor_engaged_fraction),
+                "signalling_molar": _jsonable(base.signalling_molar),
                 "receptor_bound_fraction": base.receptor_bound_fraction,
                 "free_molar": base.free_molar,
                 "max_relative_residual": base.max_relative_residual,
