@@ -23,7 +23,7 @@ BASE = {
     "systems": {"mouse": {"entry": "4GIQ", "kind": "interface"}},
     "stages": [
         {"name": "prep", "task": "prepare"},
-        {"name": "md", "task": "simulate", "replicas": 2, "params": {"length": "1 ns"}},
+        {"name": "md", "task": "equilibrate", "replicas": 2, "params": {"length": "1 ns"}},
         {
             "name": "scan",
             "task": "alanine_scan",

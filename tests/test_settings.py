@@ -208,3 +208,17 @@ def test_overrides_and_tiny_are_validated(tmp_path):
         load_protocol(path, {"stages": {"nope": {"replicas": 2}}})
     with pytest.raises(ProtocolError, match=r"physics\.temperature: .*below|greater than"):
         load_protocol(path, {"physics": {"temperature": "10 K"}})
+
+
+def test_stage_must_follow_the_stage_whose_outputs_it_reads(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "name: p\nsystems: {s: {entry: 4GIQ}}\nstages: [{name: prep, task: prepare},\n"
+        "  {name: prod, task: simulate, params: {length: 1 ns}}]\n"
+    )
+    with pytest.raises(
+        ProtocolError,
+        match=r"stages\[1\]\.after: a 'simulate' stage reads the outputs of a "
+        r"equilibrate or simulate stage",
+    ):
+        load_protocol(path)

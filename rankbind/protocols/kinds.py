@@ -71,6 +71,7 @@ class TaskKind:
     function: Callable[[Any], dict | None] | str | None = None
     doc: str = ""
     tiny: dict = field(default_factory=dict)  # params of a smoke run (load_protocol tiny=True)
+    requires: tuple[str, ...] = ()  # kinds of which a direct upstream stage must be one
 
     def implementation(self) -> Callable[[Any], dict | None]:
         """The task function; ProtocolError if none is registered or it cannot be imported."""
@@ -149,7 +150,8 @@ BUILTIN = [
         _GPU,
         f"{_TASKS}:equilibrate_task",
         "minimisation and restrained relaxation of the prepared system",
-        {**_TINY_MD, "minimize_iterations": 5},
+        {**_TINY_MD, "minimize_iterations": 50},
+        requires=("prepare",),
     ),
     TaskKind(
         "simulate",
@@ -165,6 +167,7 @@ BUILTIN = [
         f"{_TASKS}:simulate_task",
         "production MD from the end of the equilibration; one task per replica, resumable",
         {**_TINY_MD, "checkpoint_interval": "0.004 ps"},
+        requires=("equilibrate", "simulate"),
     ),
     TaskKind(
         "contacts",
@@ -174,6 +177,7 @@ BUILTIN = [
         f"{_TASKS}:contacts_task",
         "footprints on RANKL, interface chemistry, PRODIGY and the competition map of the "
         "prepared systems",
+        requires=("prepare",),
     ),
     TaskKind(
         "mmgbsa",
@@ -194,6 +198,7 @@ BUILTIN = [
         _CPU,
         f"{_TASKS}:mmgbsa_task",
         "MM/GBSA binding energy per frame with bootstrap uncertainty",
+        requires=("prepare", "equilibrate", "simulate"),
     ),
     TaskKind(
         "alanine_scan",
@@ -210,6 +215,7 @@ BUILTIN = [
         _CPU,
         f"{_TASKS}:alanine_scan_task",
         "computational alanine scan: ΔΔG of X->Ala for each listed residue by MM/GBSA",
+        requires=("prepare", "equilibrate", "simulate"),
     ),
     TaskKind(
         "umbrella",
@@ -247,6 +253,7 @@ BUILTIN = [
             "equilibration": "0.004 ps",
             "minimize_iterations": 2,
         },
+        requires=("equilibrate",),
     ),
     TaskKind(
         "pmf",
@@ -271,6 +278,7 @@ BUILTIN = [
         _CPU,
         f"{_TASKS}:pmf_task",
         "separation PMF and binding free energy by MBAR over the upstream umbrella windows",
+        requires=("umbrella",),
     ),
     TaskKind(
         "competition",

@@ -543,6 +543,12 @@ def _check_stages(resolved: dict) -> None:
                     f"({upstream.name}, {upstream.stage} phase); phases run in the order "
                     + " -> ".join(registry.PHASES),
                 )
+        if kind.requires and not any(phases[d] in kind.requires for d in stage["after"]):
+            raise SchemaViolation(
+                f"{where}.after",
+                f"a '{kind.name}' stage reads the outputs of a {' or '.join(kind.requires)} "
+                f"stage: list one in 'after' (now: {', '.join(stage['after']) or 'none'})",
+            )
         over = stage["over"]
         if isinstance(over, list):
             for j, system in enumerate(over):

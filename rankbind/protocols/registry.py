@@ -57,6 +57,7 @@ def register_task(
         function=function,
         doc=doc or (old.doc if old else ""),
         tiny=tiny if tiny is not None else (old.tiny if old else {}),
+        requires=old.requires if old else (),
     )
     _KINDS[name] = kind
     return kind
