@@ -43,7 +43,17 @@ FRAGMENTS = {
 # stage parameters that name residues outside the fragment
 STAGE_OVERRIDES = {
     "alanine_scan": {"scan": {"params": {"residues": ["RANKL:180-181"], "stride": 1}}},
-}
+    # two close windows sampled long enough for MBAR; PMF shells inside the sampled range
+    "umbrella_pmf": {
+        "windows": {
+            "windows": ["2.8 nm", "2.95 nm"],
+            "params": {"force_constant": "100 kJ/mol/nm**2", "length": "0.4 ps",
+                       "report_interval": "0.008 ps"},
+        },
+        "pmf": {"params": {"site_max": "2.85 nm", "bulk_shell": ["2.9 nm", "2.94 nm"],
+                           "bin_width": "0.2 nm", "decorrelate": False}},
+    },
+}  # fmt: skip
 # building these systems (threading with minimisation; Fv model + docking) takes minutes
 SLOW = {"rankl_denosumab", "competition_scenarios", "rankl_rank_human_model"}
 
@@ -84,15 +94,20 @@ def _chain(assembly, molecule):
 
 
 def test_isoform_that_changes_nothing_modelled_is_rejected(tmp_path):
-    """RANK-c's construct (4GIQ RANK 35-198) is every RANK residue of 4GIQ: the isoform differs
-    only outside the model, so naming a system after it would mislabel the canonical complex."""
+    """RANK-c's construct (HUMAN_RANK_4GIQ RANK 30-205) holds every modelled RANK residue
+    (34-197): the isoform differs only outside the model, so naming a system after it would
+    mislabel the canonical complex."""
     from rankbind.errors import ProtocolError
     from rankbind.protocols import protocol_from_dict
 
     data = {
         "name": "iso",
         "systems": {
-            "rank_c": {"entry": "4GIQ", "kind": "interface", "isoforms": {"RANK": "RANK-c"}}
+            "rank_c": {
+                "entry": "HUMAN_RANK_4GIQ",
+                "kind": "interface",
+                "isoforms": {"RANK": "RANK-c"},
+            }
         },
         "stages": [{"name": "prep", "task": "prepare"}],
     }
@@ -122,7 +137,7 @@ def test_isoform_system_is_the_construct(monkeypatch, tmp_path):
         )
 
     monkeypatch.setattr(isoforms, "isoform_properties", shorter)
-    system = {"entry": "4GIQ", "kind": "interface", "isoforms": {"RANK": "RANK-c"}}
+    system = {"entry": "HUMAN_RANK_4GIQ", "kind": "interface", "isoforms": {"RANK": "RANK-c"}}
     protocol = protocol_from_dict(
         {"name": "iso", "systems": {"rank_c": system}, "stages": [{"name": "p", "task": "prepare"}]}
     )
@@ -130,7 +145,7 @@ def test_isoform_system_is_the_construct(monkeypatch, tmp_path):
     construct = isoforms.build_construct("RANK-c")
     assert _chain(built, "RANK") == _chain(construct, "RANK")
     sequence, _ = _chain(built, "RANK")
-    assert len(sequence) == 150 - 35 + 1
+    assert len(sequence) == 150 - 34 + 1  # the model's RANK starts at 34
     assert record["isoforms"]["RANK"]["isoform"] == "RANK-c"
 
 
