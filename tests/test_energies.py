@@ -192,7 +192,7 @@ def test_mmgbsa_jax_matches_openmm_engine_and_decomposes_exactly(fragment, wild_
         frames,
         receptor,
         ligand,
-        dataclasses.replace(model.settings, engine="openmm"),
+        model.settings.replace(engine="openmm"),
         model=model,
     )
     np.testing.assert_allclose(
@@ -260,7 +260,7 @@ def test_alanine_scan_far_interface_and_multi_residue(fragment, wild_type):
         receptor,
         ligand,
         [[hot]],
-        dataclasses.replace(settings, engine="jax"),
+        settings.replace(engine="jax"),
         wild_type=wild_type[1],
     )
     np.testing.assert_allclose(jax_scan[0].ddg_frames / KCAL, hot_scan.ddg_frames / KCAL, atol=0.01)
