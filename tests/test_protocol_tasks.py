@@ -25,9 +25,12 @@ KINDS_TESTED = {
 }  # fmt: skip
 
 
+pytestmark = pytest.mark.slow  # one ~50 s (CPU) run shared by the tests of every kind
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """One run of a protocol using every kind (about 40 s on 2 CPU cores)."""
+    """One run of a protocol using every kind (about 50 s of CPU on 2 cores)."""
     tmp = tmp_path_factory.mktemp("kinds")
     extract(build_assembly("3URF", "interface"), FRAGMENT).write_pdb(tmp / "fragment.pdb")
     data = {
