@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import functools
+import sys
 from pathlib import Path
 
+from rankbind.interrupts import Interrupted, interruptible
 from rankbind.platforms import select_platform
 from rankbind.preparation import load_prepared
 from rankbind.settings import (
@@ -58,6 +60,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--checkpoint-interval", type=int, default=d("checkpoint_interval_steps"), help="steps"
     )
     parser.add_argument("--seed", type=int, default=d("seed"))
+    parser.add_argument(
+        "--extend",
+        action="store_true",
+        help="lengthen the production of an existing --out run to --production ps",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,8 +86,18 @@ def run(args: argparse.Namespace) -> int:
     )
     prepared = load_prepared(args.prepared)
     choice = select_platform(platform.name, platform.device_index, platform.precision)
-    simulation = StagedSimulation(prepared, args.out, options, choice)
-    for result in simulation.run():
+    simulation = StagedSimulation(prepared, args.out, options, choice, extend=args.extend)
+    try:
+        with interruptible():
+            results = simulation.run()
+    except Interrupted as exc:
+        print(
+            f"rankbind simulate: interrupted ({exc}); the last checkpoint is kept: rerun the "
+            "same command to resume",
+            file=sys.stderr,
+        )
+        return 143
+    for result in results:
         resumed = (
             f", resumed at step {result.resumed_from_step}" if result.resumed_from_step else ""
         )

@@ -204,29 +204,17 @@ class Protocol:
         raise ProtocolError(f"{self.source}: no stage '{name}'")
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that rejects a key given twice in one mapping (YAML would keep the last)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                mark = key_node.start_mark
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 def load_yaml(path: Path) -> Any:
     """Parse a YAML file, rejecting duplicate keys; ProtocolError names file and line."""
     try:
-        return yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 (SafeLoader)
+        from rankbind.validation import UniqueKeyLoader
+
+        return yaml.load(path.read_text(), Loader=UniqueKeyLoader)  # noqa: S506 (safe)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ProtocolError(f"{path}: not valid YAML{at}: {problem}") from None
+        raise ProtocolError(f"{path}: not valid YAML{at}: {problem[:200]}") from None
     except UnicodeDecodeError as exc:
         raise ProtocolError(f"{path}: not a text file: {exc}") from None
 
