@@ -126,7 +126,7 @@ BASE = {
 
 def test_protocol_nan_duplicates_and_huge_values(tmp_path):
     data = dict(BASE, physics={"friction": float("nan")})
-    with pytest.raises(ProtocolError, match=r"friction: nan is not a finite number"):
+    with pytest.raises(ProtocolError, match=r"physics.friction: Input should be a finite number"):
         load_protocol(_protocol(tmp_path, yaml.safe_dump(data)))
     text = (
         "name: x\nsystems:\n  rankl: {entry: 4GIQ}\n  rankl: {entry: 3ME2}\n"

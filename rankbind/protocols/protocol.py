@@ -531,12 +531,6 @@ def _check_stages(resolved: dict) -> None:
                     f"({upstream.name}, {upstream.stage} phase); phases run in the order "
                     + " -> ".join(registry.PHASES),
                 )
-        if kind.requires and not any(phases[d] in kind.requires for d in stage["after"]):
-            raise SchemaViolation(
-                f"{where}.after",
-                f"a '{kind.name}' stage reads the outputs of a {' or '.join(kind.requires)} "
-                f"stage: list one in 'after' (now: {', '.join(stage['after']) or 'none'})",
-            )
         over = stage["over"]
         if isinstance(over, list):
             for j, system in enumerate(over):
@@ -546,6 +540,12 @@ def _check_stages(resolved: dict) -> None:
                         f"unknown system '{system}' (systems: {', '.join(systems)})",
                     )
         stage["params"] = kind.params.check(stage["params"], f"{where}.params")
+        if kind.requires and not any(phases[d] in kind.requires for d in stage["after"]):
+            raise SchemaViolation(
+                f"{where}.after",
+                f"a '{kind.name}' stage reads the outputs of a {' or '.join(kind.requires)} "
+                f"stage: list one in 'after' (now: {', '.join(stage['after']) or 'none'})",
+            )
         targets = systems if over in ("systems", "all") else {s: systems[s] for s in over}
         for path, text in _selections(kind.params, stage["params"], f"{where}.params"):
             for system_name, system in targets.items():
