@@ -73,7 +73,7 @@ def _system_spec(base: Path) -> Record:
 
     return Record(
         {
-            "entry": Key(Str(pattern=r"[A-Za-z0-9]+", doc="a catalogue entry such as 4GIQ")),
+            "entry": Key(Str(pattern=r"[A-Za-z0-9_]+", doc="a catalogue entry such as 4GIQ")),
             "file": Key(FilePath(base)),
             "kind": Key(Str(choices=KINDS), default="interface"),
             "isoforms": Key(
