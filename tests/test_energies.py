@@ -369,7 +369,9 @@ def test_pair_matrix_is_the_gas_phase_interaction_without_solvent(fragment):
     """With solvent dielectric = solute dielectric the GB terms vanish, so the residue pair
     matrix must sum to ΔE_coulomb + ΔE_LJ of the same frame."""
     topology, frames, receptor, ligand, _ = fragment
-    settings = MMGBSASettings(solvent_dielectric=1.0, nonpolar="none", n_bootstrap=10)
+    settings = MMGBSASettings(
+        solvent_dielectric=1.0, salt_concentration=0.0, nonpolar="none", n_bootstrap=10
+    )
     result = mmgbsa(topology, frames[:1], receptor, ligand, settings, decompose=True)
     assert np.abs(result.delta["gb"]).max() < 1e-9
     direct = result.delta["coulomb"][0] + result.delta["lj"][0]
