@@ -370,7 +370,7 @@ class SimulationOptions(Settings):
     temperature_K: float = Field(TEMPERATURE_K, gt=0.0)
     pressure_bar: float = Field(1.0, gt=0.0)
     friction_per_ps: float = Field(1.0, gt=0.0)
-    timestep_fs: float | None = Field(None, gt=0.0, le=5.0)
+    timestep_fs: float | None = Field(None, gt=0.0)
     minimise_tolerance_kJ_mol_nm: float = Field(10.0, gt=0.0)
     minimise_max_iterations: int = Field(1000, ge=0)
     nvt_ps: float = Field(100.0, ge=0.0)
