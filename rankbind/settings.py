@@ -462,6 +462,19 @@ class DockingSettings(Settings):
     cluster_rmsd: float = Field(6.0, gt=0.0)
     n_keep: int = Field(20, gt=0)
     grid_size: int | None = Field(None, gt=0)  # default: smallest FFT size without wrap-around
+    # --- added with issue 16 (defaults keep the earlier shape + electrostatics protocol)
+    rotation_spacing_deg: float | None = Field(None, gt=0.0)  # overrides n_rotations if set
+    orientation_cone_deg: float | None = Field(None, gt=0.0)  # paratope faces epitope
+    desolv_weight: float = 0.0
+    desolv_cutoff: float = Field(6.0, gt=0.0)
+    buried_area_per_pair: float = Field(1.0, ge=0.0)  # Å² per heavy-atom pair within cutoff
+    pair_weight: float = 0.0
+    pair_cutoff: float = Field(6.5, gt=0.0)
+    pair_terms: int = Field(3, ge=0)
+    restraint_mode: Literal["required", "favoured"] = "required"
+    restraint_weight: float = 0.0
+    rescore_top: int = Field(0, ge=0)  # FFT poses rescored with PRODIGY-type contacts
+    rank_by: Literal["score", "prodigy", "consensus"] = "score"
 
 
 # --------------------------------------------------------------------------- umbrella

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -19,14 +20,7 @@ def randomised_ligand(ligand: dk.Molecule, seed: int) -> tuple[dk.Molecule, np.n
     shift = rng.normal(size=3)
     shift *= rng.uniform(20.0, 40.0) / np.linalg.norm(shift)
     center = ligand.xyz.mean(0)
-    moved = dk.Molecule(
-        xyz=(ligand.xyz - center) @ rot.T + center + shift,
-        charges=ligand.charges,
-        is_ca=ligand.is_ca,
-        is_backbone=ligand.is_backbone,
-        residues=ligand.residues,
-        restraint=ligand.restraint,
-    )
+    moved = replace(ligand, xyz=(ligand.xyz - center) @ rot.T + center + shift)
     return moved, rot, shift
 
 
