@@ -43,3 +43,8 @@ class SimulationError(RankbindError):
 
 class ProtocolError(RankbindError):
     """A protocol file violates the schema."""
+
+
+class SettingsError(RankbindError, ValueError):
+    """A settings value (API argument, CLI flag or protocol key) is not allowed; the
+    message names the key path, the value and what is allowed."""

@@ -25,97 +25,9 @@ from rankbind import __version__
 from rankbind.errors import PreparationError
 from rankbind.fileio import atomic_open, write_json, write_text
 from rankbind.platforms import cpu_platform, single_threaded_cpu
+from rankbind.settings import PreparationOptions
 from rankbind.structures.assembly import Assembly, ChainInfo, chain_records
 from rankbind.structures.pdbfile import GLYCANS, IONS, WATERS
-
-FORCEFIELDS = {
-    # name: (protein file, {water model: water file})
-    "amber14": ("amber14-all.xml", {"tip3p": "amber14/tip3p.xml", "opc": "amber14/opc.xml"}),
-    "amber19": ("amber19-all.xml", {"opc": "amber19/opc.xml", "tip3p": "amber19/tip3p.xml"}),
-}
-GB_MODELS = {"GBn2": "implicit/gbn2.xml", "OBC2": "implicit/obc2.xml"}
-SOLVENTS = ("explicit", "implicit", "vacuum")
-BOX_SHAPES = ("cube", "dodecahedron", "octahedron")
-
-
-@dataclass(frozen=True)
-class PreparationOptions:
-    """Physics and cleaning choices. Units: nm, molar, amu.
-
-    Defaults: amber14 (ff14SB) in GBn2 implicit solvent at pH 7.0 with 0.15 M salt
-    (Debye screening in GB; Na+/Cl- ions when explicit), HBonds constraints and hydrogen
-    mass repartitioning to 1.5 amu (allows 4 fs steps). amber19 means ff19SB with OPC,
-    the water model it was fitted with."""
-
-    forcefield: str = "amber14"
-    solvent: str = "implicit"
-    gb_model: str = "GBn2"
-    water_model: str | None = None  # default: tip3p for amber14, opc for amber19
-    ph: float = 7.0
-    ionic_strength_molar: float = 0.15
-    temperature_K: float = 300.0  # run temperature: sets the GB Debye κ (see debye_kappa)
-    padding_nm: float = 1.0
-    box_shape: str = "dodecahedron"
-    remove_water: bool = True
-    remove_ions: bool = True
-    remove_glycans: bool = True
-    rebuild_internal_loops: bool = True
-    hydrogen_mass_amu: float | None = 1.5
-    constraints: str = "HBonds"
-    nonbonded_cutoff_nm: float = 1.0
-    implicit_cutoff_nm: float | None = None  # None: NoCutoff (exact GB); else CutoffNonPeriodic
-    seed: int = 2024
-
-    def resolved_water_model(self) -> str:
-        return self.water_model or ("opc" if self.forcefield == "amber19" else "tip3p")
-
-    def validate(self) -> None:
-        if self.forcefield not in FORCEFIELDS:
-            raise PreparationError(
-                f"forcefield '{self.forcefield}' unknown; choose {', '.join(FORCEFIELDS)}"
-            )
-        if self.solvent not in SOLVENTS:
-            raise PreparationError(
-                f"solvent '{self.solvent}' unknown; choose {', '.join(SOLVENTS)}"
-            )
-        if self.solvent == "implicit" and self.gb_model not in GB_MODELS:
-            raise PreparationError(
-                f"gb_model '{self.gb_model}' unknown; choose {', '.join(GB_MODELS)}"
-            )
-        if self.resolved_water_model() not in FORCEFIELDS[self.forcefield][1]:
-            raise PreparationError(
-                f"water_model '{self.water_model}' is not available with {self.forcefield}; "
-                f"choose {', '.join(FORCEFIELDS[self.forcefield][1])}"
-            )
-        if self.box_shape not in BOX_SHAPES:
-            raise PreparationError(
-                f"box_shape '{self.box_shape}' unknown; choose {', '.join(BOX_SHAPES)}"
-            )
-        if not 0.0 <= self.ph <= 14.0:
-            raise PreparationError(f"ph {self.ph} is outside 0-14")
-        if not 0.0 <= self.ionic_strength_molar <= 5.0:
-            raise PreparationError(
-                f"ionic_strength_molar {self.ionic_strength_molar} is outside 0-5 M"
-            )
-        if not 200.0 <= self.temperature_K <= 500.0:
-            raise PreparationError(f"temperature_K {self.temperature_K} is outside 200-500 K")
-        if self.implicit_cutoff_nm is not None and self.implicit_cutoff_nm < 1.0:
-            raise PreparationError(f"implicit_cutoff_nm {self.implicit_cutoff_nm} is below 1 nm")
-        if self.padding_nm <= 0:
-            raise PreparationError(f"padding_nm must be positive, got {self.padding_nm}")
-        if self.constraints not in ("None", "HBonds", "AllBonds", "HAngles"):
-            raise PreparationError(f"constraints '{self.constraints}' unknown")
-        if self.hydrogen_mass_amu is not None and not 1.0 <= self.hydrogen_mass_amu <= 4.0:
-            raise PreparationError(f"hydrogen_mass_amu {self.hydrogen_mass_amu} outside 1-4 amu")
-
-    def forcefield_files(self) -> list[str]:
-        protein, waters = FORCEFIELDS[self.forcefield]
-        files = [protein]
-        if self.solvent == "explicit" or not self.remove_ions:
-            files.append(waters[self.resolved_water_model()])
-        if self.solvent == "implicit":
-            files.append(GB_MODELS[self.gb_model])
-        return files
 
 
 @dataclass
@@ -199,7 +111,6 @@ def prepare(assembly: Assembly, options: PreparationOptions | None = None) -> Pr
     on one CPU thread (:func:`rankbind.platforms.single_threaded_cpu`). The seed is
     recorded in the metadata under ``random_seed``."""
     options = options or PreparationOptions()
-    options.validate()
     with seeded_random(options.seed), single_threaded_cpu():
         prepared = _prepare(assembly, options)
     prepared.metadata["random_seed"] = {
@@ -311,7 +222,7 @@ def _prepare(assembly: Assembly, options: PreparationOptions) -> PreparedSystem:
         "assembly_kind": assembly.kind,
         "provenance": assembly.provenance,
         "chains": [asdict(c) for c in assembly.chains],
-        "options": asdict(options) | {"water_model": options.resolved_water_model()},
+        "options": options.model_dump() | {"water_model": options.resolved_water_model()},
         "forcefield_files": options.forcefield_files(),
         "removed_heterogens": removed,
         "terminal_missing_residues_not_built": terminal,

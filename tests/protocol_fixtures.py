@@ -73,7 +73,9 @@ def frames_task(ctx) -> dict:
         topology, nonbondedMethod=app.NoCutoff, constraints=app.HBonds
     )
     integrator = openmm.LangevinMiddleIntegrator(
-        ctx.physics["temperature"], ctx.physics["friction"] / u.picosecond, ctx.physics["timestep"]
+        ctx.physics.temperature_K * u.kelvin,
+        ctx.physics.friction_per_ps / u.picosecond,
+        ctx.physics.timestep_fs * u.femtosecond,
     )
     integrator.setRandomNumberSeed(ctx.seed)
     context = openmm.Context(system, integrator, openmm.Platform.getPlatformByName("Reference"))
@@ -88,7 +90,7 @@ def frames_task(ctx) -> dict:
     else:
         context.setPositions(positions)
         openmm.LocalEnergyMinimizer.minimize(context, 10.0, 200)
-        context.setVelocitiesToTemperature(ctx.physics["temperature"], ctx.seed)
+        context.setVelocitiesToTemperature(ctx.physics.temperature_K * u.kelvin, ctx.seed)
         log.write_text("")
         frame = 0
     while frame < p["frames"]:
@@ -232,3 +234,5 @@ register_task(
     ),
 )
 register_task("boom", boom_task, stage="analysis")
+# a kind declared without an implementation (the runner reports it)
+register_task("declared_only", None, stage="analysis", doc="no implementation (runner test)")

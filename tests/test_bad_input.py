@@ -106,7 +106,8 @@ def test_unknown_platform(tmp_path, capsys):
     status, err = _run(
         ["simulate", str(tmp_path), "--out", str(out), "--platform", "metal"], capsys
     )
-    assert status == 2 and "unknown platform 'metal'" in err
+    assert status == 2 and "PlatformSettings.name: Input should be 'auto', 'CUDA'" in err
+    assert "(got 'metal')" in err
     assert not out.exists()
 
 

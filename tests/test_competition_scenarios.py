@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from rankbind.competition import competition_cli
+from rankbind.cli import compete as competition_cli
 from rankbind.competition import scenarios as sc
 from rankbind.competition.config import EXAMPLE
 from rankbind.competition.model import Affinity, CompetitionError, EquilibriumModel

@@ -1,4 +1,4 @@
-"""``rankbind contacts`` (rankbind.analysis.contacts_cli) on a rankbind-written PDB + DCD."""
+"""``rankbind contacts`` (rankbind.cli.contacts) on a rankbind-written PDB + DCD."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import mdtraj
 import numpy as np
 import pytest
 
-from rankbind.analysis import contacts_cli
+from rankbind.cli import contacts as contacts_cli
 from rankbind.errors import StructureError
 from rankbind.structures import build_assembly
 

@@ -105,7 +105,7 @@ def test_run_local_markers_provenance_and_skip(tmp_path):
     assert means["human-r0"] == pytest.approx(sum(energies) / len(energies))
     # provenance: resolved protocol, versions, seeds, input checksums, wall time
     record = json.loads((run_dir / "md/human-r0/provenance.json").read_text())
-    assert record["protocol"]["physics"]["timestep"] == "0.002 ps"
+    assert record["protocol"]["physics"]["timestep"] == "2.0 fs"
     assert (
         record["seeds"]["protocol"] == 7
         and record["seeds"]["task"] == expand(load_protocol(path)).stages["md"][0].seed
@@ -315,11 +315,13 @@ def test_failure_blocks_dependants_only(tmp_path):
 
 
 def test_unimplemented_kind_and_reused_run_dir(tmp_path):
-    path = write_protocol(tmp_path, [{"name": "pmf", "task": "pmf", "over": ["human"]}])
+    path = write_protocol(tmp_path, [{"name": "pmf", "task": "declared_only", "over": ["human"]}])
     summary = run_local(path, tmp_path / "run")
-    assert "task kind 'pmf' has no implementation registered" in summary.failed["pmf/human"]
+    assert (
+        "task kind 'declared_only' has no implementation registered" in summary.failed["pmf/human"]
+    )
     other = write_protocol(
-        tmp_path, [{"name": "pmf", "task": "pmf", "over": ["mouse"]}], name="other"
+        tmp_path, [{"name": "pmf", "task": "declared_only", "over": ["mouse"]}], name="other"
     )
     with pytest.raises(ProtocolError, match="already holds a run of protocol 'tiny'"):
         run_local(other, tmp_path / "run")
@@ -331,9 +333,7 @@ def test_unimplemented_kind_and_reused_run_dir(tmp_path):
 
 def test_cli_run_check_and_errors(tmp_path, monkeypatch, capsys):
     from rankbind import cli
-    from rankbind.protocols import CLI_COMMANDS
 
-    monkeypatch.setattr(cli, "COMMANDS", dict(CLI_COMMANDS))
     assert cli.main(["run", str(ROOT / "protocols" / "umbrella_pmf.yaml"), "--check"]) == 0
     out = capsys.readouterr().out
     assert "windows: 24 task(s) of umbrella: rankl_rank-w000" in out

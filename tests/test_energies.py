@@ -192,7 +192,7 @@ def test_mmgbsa_jax_matches_openmm_engine_and_decomposes_exactly(fragment, wild_
         frames,
         receptor,
         ligand,
-        dataclasses.replace(model.settings, engine="openmm"),
+        model.settings.replace(engine="openmm"),
         model=model,
     )
     np.testing.assert_allclose(
@@ -260,7 +260,7 @@ def test_alanine_scan_far_interface_and_multi_residue(fragment, wild_type):
         receptor,
         ligand,
         [[hot]],
-        dataclasses.replace(settings, engine="jax"),
+        settings.replace(engine="jax"),
         wild_type=wild_type[1],
     )
     np.testing.assert_allclose(jax_scan[0].ddg_frames / KCAL, hot_scan.ddg_frames / KCAL, atol=0.01)
@@ -331,7 +331,7 @@ def test_cli_writes_result_with_selections_and_scan(fragment, tmp_path):
     import argparse
     import json
 
-    from rankbind.energies import mmgbsa_cli
+    from rankbind.cli import mmgbsa as mmgbsa_cli
     from rankbind.errors import SelectionError
 
     topology, frames, *_ = fragment
@@ -369,7 +369,9 @@ def test_pair_matrix_is_the_gas_phase_interaction_without_solvent(fragment):
     """With solvent dielectric = solute dielectric the GB terms vanish, so the residue pair
     matrix must sum to ΔE_coulomb + ΔE_LJ of the same frame."""
     topology, frames, receptor, ligand, _ = fragment
-    settings = MMGBSASettings(solvent_dielectric=1.0, nonpolar="none", n_bootstrap=10)
+    settings = MMGBSASettings(
+        solvent_dielectric=1.0, salt_concentration=0.0, nonpolar="none", n_bootstrap=10
+    )
     result = mmgbsa(topology, frames[:1], receptor, ligand, settings, decompose=True)
     assert np.abs(result.delta["gb"]).max() < 1e-9
     direct = result.delta["coulomb"][0] + result.delta["lj"][0]

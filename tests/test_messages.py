@@ -10,7 +10,7 @@ import yaml
 from helpers import fragment
 
 from rankbind.cli import main
-from rankbind.errors import ProtocolError, SimulationError, StructureError
+from rankbind.errors import ProtocolError, SettingsError, SimulationError, StructureError
 from rankbind.platforms import select_platform
 from rankbind.protocols import load_protocol
 from rankbind.simulation import SimulationOptions, StagedSimulation
@@ -50,16 +50,16 @@ def test_chain_offset_not_an_integer(tmp_path, capsys):
 def test_zero_timestep_or_report_interval(tmp_path, capsys, flag, field):
     out = tmp_path / "out"
     status, err = _run(["simulate", str(tmp_path), "--out", str(out), flag, "0"], capsys)
-    assert status == 2 and f"{field} must be positive, got 0" in err, err
+    assert status == 2 and f"{field}: Input should be greater than 0 (got 0" in err, err
     assert not out.exists()
     if flag == "--timestep":  # a float option: NaN reaches the settings check
         status, err = _run(["simulate", str(tmp_path), "--out", str(out), flag, "nan"], capsys)
-        assert status == 2 and "timestep_fs: nan is not a finite number" in err, err
+        assert status == 2 and "timestep_fs: Input should be a finite number (got nan)" in err, err
 
 
 def test_nan_in_simulation_options():
-    with pytest.raises(SimulationError, match="friction_per_ps: nan is not a finite number"):
-        SimulationOptions(friction_per_ps=float("nan")).validate()
+    with pytest.raises(SettingsError, match="friction_per_ps: Input should be a finite number"):
+        SimulationOptions(friction_per_ps=float("nan"))
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +126,7 @@ BASE = {
 
 def test_protocol_nan_duplicates_and_huge_values(tmp_path):
     data = dict(BASE, physics={"friction": float("nan")})
-    with pytest.raises(ProtocolError, match=r"friction: nan is not a finite number"):
+    with pytest.raises(ProtocolError, match=r"physics.friction: Input should be a finite number"):
         load_protocol(_protocol(tmp_path, yaml.safe_dump(data)))
     text = (
         "name: x\nsystems:\n  rankl: {entry: 4GIQ}\n  rankl: {entry: 3ME2}\n"

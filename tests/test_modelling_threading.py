@@ -141,7 +141,7 @@ def test_hurankl_chimera_segment_from_data():
 def test_model_cli_isoform_and_bad_record(capsys, tmp_path):
     import argparse
 
-    from rankbind.modelling import model_cli
+    from rankbind.cli import model as model_cli
 
     parser = argparse.ArgumentParser()
     model_cli.configure(parser)

@@ -9,7 +9,7 @@ import openmm
 import pytest
 from helpers import FRAGMENT, fragment
 
-from rankbind.errors import PreparationError
+from rankbind.errors import PreparationError, SettingsError
 from rankbind.preparation import PreparationOptions, load_prepared, prepare, write_prepared
 from rankbind.structures import build_assembly, get_entry
 from rankbind.structures.assembly import extract
@@ -92,12 +92,16 @@ def test_explicit_solvent_amber19_opc():
 
 
 def test_bad_options_are_named():
-    with pytest.raises(PreparationError, match="gb_model 'GBn7'"):
-        PreparationOptions(gb_model="GBn7").validate()
-    with pytest.raises(PreparationError, match="water_model"):
-        PreparationOptions(forcefield="amber14", water_model="spc").validate()
-    with pytest.raises(PreparationError, match="ph"):
-        PreparationOptions(ph=15).validate()
+    with pytest.raises(
+        SettingsError, match=r"gb_model: Input should be 'GBn2' or 'OBC2' \(got 'GBn7'\)"
+    ):
+        PreparationOptions(gb_model="GBn7")
+    with pytest.raises(SettingsError, match="water_model"):
+        PreparationOptions(forcefield="amber14", water_model="spc")
+    with pytest.raises(SettingsError, match="ph: Input should be less than or equal to 14"):
+        PreparationOptions(ph=15)
+    with pytest.raises(SettingsError, match="finite"):
+        PreparationOptions(padding_nm=float("nan"))
 
 
 def test_glycan_kept_fails_clearly():

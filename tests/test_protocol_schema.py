@@ -14,7 +14,7 @@ from rankbind.errors import ProtocolError
 from rankbind.protocols import expand, load_protocol, protocol_from_dict, register_task, registry
 from rankbind.protocols.registry import Resources, get_kind
 from rankbind.protocols.schema import Key, Number, Record
-from rankbind.protocols.units import format_quantity, parse_quantity
+from rankbind.units import format_quantity, parse_quantity
 
 PROTOCOLS = sorted((Path(__file__).parents[1] / "protocols").glob("*.yaml"))
 
@@ -23,7 +23,7 @@ BASE = {
     "systems": {"mouse": {"entry": "4GIQ", "kind": "interface"}},
     "stages": [
         {"name": "prep", "task": "prepare"},
-        {"name": "md", "task": "simulate", "replicas": 2, "params": {"length": "1 ns"}},
+        {"name": "md", "task": "equilibrate", "replicas": 2, "params": {"length": "1 ns"}},
         {
             "name": "scan",
             "task": "alanine_scan",
@@ -109,7 +109,7 @@ def _with(change):
         ),
         (
             lambda d: d.update(physics={"timestep": "10 fs"}),
-            "physics.timestep: '10 fs' is above the maximum 0.005 ps",
+            "physics.timestep: Input should be less than or equal to 5 fs (got '10 fs')",
         ),
         (lambda d: d.update(physics={"temperature": "300 C"}), "not a temperature unit"),
         (
@@ -222,7 +222,7 @@ def test_defaults_and_windows_are_resolved():
     )
     protocol = protocol_from_dict(data)
     physics = protocol.resolved["physics"]
-    assert physics["timestep"].value_in_unit(u.picosecond) == pytest.approx(0.002)
+    assert physics.timestep_fs is None and physics.hydrogen_mass_amu == 1.5  # auto: 4 fs with HMR
     assert protocol.resolved["stages"][1]["after"] == ["prep"]  # default: previous stage
     centres = [w.value_in_unit(u.nanometer) for w in protocol.stage("us")["windows"]]
     assert centres == pytest.approx([2.0, 2.25, 2.5, 2.75, 3.0])
@@ -230,6 +230,10 @@ def test_defaults_and_windows_are_resolved():
 
 
 def test_register_task_in_one_call_makes_kind_valid(monkeypatch):
+    # imported (and its kinds registered) before the registry is swapped for a copy below,
+    # so that later tests find the fixture kinds whatever the test order
+    import protocol_fixtures  # noqa: F401
+
     monkeypatch.setattr(registry, "_KINDS", registry.kinds())  # keep the global registry clean
     with pytest.raises(ProtocolError, match="unknown task kind 'hydrate'"):
         protocol_from_dict(_with(lambda d: d["stages"].append({"name": "h", "task": "hydrate"})))
@@ -251,7 +255,7 @@ def test_register_task_in_one_call_makes_kind_valid(monkeypatch):
     assert get_kind("hydrate").function is hydrate and get_kind("hydrate").resources.gpu
     # completing a declared kind keeps its schema
     register_task("pmf", hydrate, stage="analysis")
-    assert "estimator" in get_kind("pmf").params.keys
+    assert "site_max" in get_kind("pmf").params.keys
     register_task("lazy", "protocol_fixtures:boom_task", stage="analysis")
     assert get_kind("lazy").implementation().__name__ == "boom_task"
     register_task("broken", "no_such_module:run", stage="analysis")

@@ -190,7 +190,7 @@ def test_slurm_resubmission_sends_the_stable_indices(tmp_path):
     # the task the array index names is the deleted one
     env = dict(os.environ, SLURM_ARRAY_TASK_ID="1", PYTHONPATH=f"{ROOT}{os.pathsep}{TESTS}")
     out = subprocess.run(
-        [sys.executable, "-m", "rankbind.protocols.task_cli", str(run_dir), "md"],
+        [sys.executable, "-m", "rankbind.cli.task", str(run_dir), "md"],
         env=env,
         capture_output=True,
         text=True,

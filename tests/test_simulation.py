@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import random
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 import mdtraj
 import numpy as np
@@ -13,7 +13,7 @@ import openmm
 import pytest
 from helpers import fragment
 
-from rankbind.errors import SimulationError
+from rankbind.errors import SettingsError, SimulationError
 from rankbind.platforms import select_platform
 from rankbind.simulation import Progress, SimulationOptions, StagedSimulation, timestep_fs
 from rankbind.simulation.reporters import AtomicCheckpointReporter
@@ -182,17 +182,17 @@ def test_resume_refuses_other_settings_or_system_and_extends_on_request(tmp_path
     )  # fmt: skip
     StagedSimulation(prepared, tmp_path, options, reference).run()
     record = (tmp_path / "simulation.json").read_text()
-    hotter = SimulationOptions(**(asdict(options) | {"temperature_K": 310.0}))
+    hotter = options.replace(temperature_K=310.0)
     with pytest.raises(SimulationError, match=r"other settings \(temperature_K 300.0 -> 310.0"):
         StagedSimulation(prepared, tmp_path, hotter, reference).run()
-    sparse = SimulationOptions(**(asdict(options) | {"report_interval_steps": 10}))
+    sparse = options.replace(report_interval_steps=10)
     with pytest.raises(SimulationError, match="report_interval_steps 5 -> 10"):
         StagedSimulation(prepared, tmp_path, sparse, reference).run()
     system = openmm.XmlSerializer.clone(prepared.system)
     system.setParticleMass(0, system.getParticleMass(0) * 1.5)
     with pytest.raises(SimulationError, match="another system"):
         StagedSimulation(replace(prepared, system=system), tmp_path, options, reference).run()
-    longer = SimulationOptions(**(asdict(options) | {"production_ps": 0.16}))
+    longer = options.replace(production_ps=0.16)
     with pytest.raises(SimulationError, match="pass --extend"):
         StagedSimulation(prepared, tmp_path, longer, reference).run()
     assert (tmp_path / "simulation.json").read_text() == record  # refusals change nothing
@@ -205,7 +205,7 @@ def test_resume_refuses_other_settings_or_system_and_extends_on_request(tmp_path
     record = json.loads((tmp_path / "simulation.json").read_text())
     assert record["options"]["production_ps"] == 0.16
     assert record["extensions"][0]["production_ps_from"] == 0.08
-    shorter = SimulationOptions(**(asdict(options) | {"production_ps": 0.04}))
+    shorter = options.replace(production_ps=0.04)
     with pytest.raises(SimulationError, match="shorter production"):
         StagedSimulation(prepared, tmp_path, shorter, reference, extend=True).run()
 
@@ -310,8 +310,8 @@ def test_progress_bar_shows_eta():
 
 
 def test_checkpoint_interval_must_be_multiple_of_report_interval():
-    with pytest.raises(SimulationError, match="multiple"):
-        SimulationOptions(report_interval_steps=30, checkpoint_interval_steps=100).validate()
+    with pytest.raises(SettingsError, match="multiple"):
+        SimulationOptions(report_interval_steps=30, checkpoint_interval_steps=100)
 
 
 def test_explicit_solvent_npt_stage_runs_with_pme(tmp_path):

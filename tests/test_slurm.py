@@ -26,13 +26,7 @@ from rankbind.protocols.status import task_states
 TESTS = Path(__file__).parent
 EVIL = "run $(touch PWNED1); touch PWNED2 `touch PWNED3` 'q\"d"
 
-# The CLI as rankbind/cli.py will have it once the lead registers these subcommands.
-DISPATCH = (
-    "import sys, rankbind.cli as cli\n"
-    "from rankbind.protocols import CLI_COMMANDS\n"
-    "cli.COMMANDS.update(CLI_COMMANDS)\n"
-    "sys.exit(cli.main(sys.argv[1:]))\n"
-)
+DISPATCH = "import sys, rankbind.cli as cli\nsys.exit(cli.main(sys.argv[1:]))\n"
 
 
 def rankbind_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -91,7 +85,7 @@ def test_script_quotes_everything(tmp_path, monkeypatch):
     assert shlex.split(exec_line)[1:] == [
         sys.executable,
         "-m",
-        "rankbind.protocols.task_cli",
+        "rankbind.cli.task",
         str(run_dir),
         "md",
     ]
@@ -107,7 +101,7 @@ def test_script_quotes_everything(tmp_path, monkeypatch):
     path.write_text(script)
     out = subprocess.run(["bash", str(path)], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == ["-m", "rankbind.protocols.task_cli", str(run_dir), "md"]
+    assert json.loads(out.stdout) == ["-m", "rankbind.cli.task", str(run_dir), "md"]
     assert not list(tmp_path.rglob("PWNED*"))
 
 

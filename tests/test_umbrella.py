@@ -285,7 +285,7 @@ def test_analyse_windows_recovers_closed_form_binding_free_energy(tmp_path):
 
     from test_pmf import CENTRES, KAPPA, R_SITE, SAMPLES, exact_dG_kT, well
 
-    from rankbind.freeenergy import umbrella_cli
+    from rankbind.cli import umbrella as umbrella_cli
     from rankbind.freeenergy.pmf import kT_kJ
     from rankbind.freeenergy.umbrella import analyse_windows, write_window
 
@@ -347,7 +347,7 @@ def test_analyse_windows_recovers_closed_form_binding_free_energy(tmp_path):
 def test_cli_plan_from_pdb_and_system_xml(fragment, tmp_path):
     import argparse
 
-    from rankbind.freeenergy import umbrella_cli
+    from rankbind.cli import umbrella as umbrella_cli
 
     chains, topology, xyz, system = fragment
     with open(tmp_path / "frag.pdb", "w") as handle:

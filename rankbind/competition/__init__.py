@@ -5,7 +5,7 @@ denosumab, RANK-c and soluble RANKL3 compete for RANKL trimers.
 * :mod:`.solver`: JAX float64 Newton on log free concentrations, implicit derivatives.
 * :mod:`.model`: inputs with provenance (:class:`Affinity`), systems, outputs, IC50.
 * :mod:`.scenarios`: RANKL/OPG sweep, decoys at equal molar doses, RANKL3 co-expression.
-* :mod:`.config` / :mod:`.competition_cli`: YAML configurations, ``rankbind compete``.
+* :mod:`.config` / :mod:`.runs`: YAML configurations and running them (``rankbind compete``).
 * :mod:`.plots`: occupancy curves and dose-response surfaces (PNG).
 * :mod:`.seeds`: the curated literature data in ``seeds/``.
 """

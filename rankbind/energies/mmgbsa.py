@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import openmm
@@ -44,74 +44,10 @@ from rankbind.energies.parameters import (
     subsystem,
 )
 from rankbind.errors import RankbindError, SelectionError
+from rankbind.settings import GB_MODELS, MMGBSASettings
 
-GB_FILES = {"GBn2": "implicit/gbn2.xml", "OBC2": "implicit/obc2.xml"}
 COMPONENTS = ("bond", "angle", "torsion", "cmap", "coulomb", "lj", "gb", "nonpolar")
 KJ_PER_NM2_PER_KCAL_PER_A2 = KJ_PER_KCAL * 100.0
-
-
-@dataclass(frozen=True)
-class MMGBSASettings:
-    """Physics choices, recorded with every result. Lengths nm, temperature K."""
-
-    forcefield: tuple[str, ...] = ("amber14-all.xml",)
-    gb_model: str = "GBn2"  # "GBn2" (igb=8) or "OBC2" (igb=5)
-    solute_dielectric: float = 1.0
-    solvent_dielectric: float = 78.5
-    salt_concentration: float = 0.0  # mol/L -> Debye κ (preparation.debye_kappa, openmm-amber)
-    nonpolar: str = "sasa"  # "sasa", "ace" or "none"
-    surface_tension: float = 0.0072  # kcal/mol/Å² (nonpolar="sasa")
-    probe_radius: float = 0.14  # nm (Shrake-Rupley)
-    sphere_points: int = 960
-    temperature: float = 298.15  # K (κ and the entropy estimate)
-    entropy: str = "none"  # "none" or "interaction"
-    n_bootstrap: int = 1000
-    seed: int = 0
-    engine: str = "jax"  # "jax" or "openmm"
-    batch_size: int = 8  # frames per compiled JAX batch
-    platform: str = "Reference"  # OpenMM engine platform
-
-    def __post_init__(self):
-        choices = {
-            "gb_model": tuple(GB_FILES),
-            "nonpolar": ("sasa", "ace", "none"),
-            "entropy": ("none", "interaction"),
-            "engine": ("jax", "openmm"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise RankbindError(
-                    f"MM/GBSA setting {name}={getattr(self, name)!r}: choose one of {allowed}"
-                )
-        if self.salt_concentration < 0 or self.surface_tension < 0:
-            raise RankbindError("MM/GBSA salt_concentration and surface_tension must be >= 0")
-
-    @property
-    def kappa(self) -> float:
-        """Debye screening κ (nm⁻¹) at ``temperature``: :func:`rankbind.preparation.debye_kappa`,
-        OpenMM/Amber convention (incl. the 0.73 ion-exclusion factor), as preparation uses."""
-        from rankbind.preparation import debye_kappa
-
-        return debye_kappa(
-            self.salt_concentration,
-            self.temperature,
-            convention="openmm-amber",
-            solvent_dielectric=self.solvent_dielectric,
-        )
-
-    def as_dict(self) -> dict:
-        out = asdict(self)
-        out["forcefield"] = list(self.forcefield) + [GB_FILES[self.gb_model]]
-        out["kappa_per_nm"] = self.kappa
-        out["nonbonded_method"] = "NoCutoff (all pairs, non-periodic)"
-        out["setting"] = "single-trajectory MM/GBSA"
-        if self.nonpolar == "sasa":
-            out["sasa"] = (
-                f"mdtraj.shrake_rupley, {self.sphere_points} points, probe "
-                f"{self.probe_radius} nm, mdtraj element radii; gamma "
-                f"{self.surface_tension} kcal/mol/A^2, no offset; OpenMM ACE term off"
-            )
-        return out
 
 
 @dataclass(frozen=True)
@@ -248,7 +184,7 @@ def bootstrap_mean(
 def build_system(topology: app.Topology, settings: MMGBSASettings) -> openmm.System:
     """The implicit-solvent System MM/GBSA evaluates (NoCutoff, no constraints, ACE term
     only when ``settings.nonpolar == "ace"``)."""
-    forcefield = app.ForceField(*settings.forcefield, GB_FILES[settings.gb_model])
+    forcefield = app.ForceField(*settings.forcefield, GB_MODELS[settings.gb_model])
     try:
         return forcefield.createSystem(
             topology,
@@ -263,7 +199,7 @@ def build_system(topology: app.Topology, settings: MMGBSASettings) -> openmm.Sys
     except ValueError as exc:
         raise RankbindError(
             f"cannot parametrise the MM/GBSA complex with {settings.forcefield} + "
-            f"{GB_FILES[settings.gb_model]}: {exc}"
+            f"{GB_MODELS[settings.gb_model]}: {exc}"
         ) from exc
 
 

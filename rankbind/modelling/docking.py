@@ -51,6 +51,7 @@ from rankbind.modelling.rotations import (  # noqa: F401  (public here since the
     quaternion_matrices,
     super_fibonacci_quaternions,
 )
+from rankbind.settings import DockingSettings
 from rankbind.structures.geometry import pairs_within, superpose
 
 COULOMB_KCAL = 332.06
@@ -63,38 +64,6 @@ CHARGES = {
     ("GLU", "OE1"): -0.5,
     ("GLU", "OE2"): -0.5,
 }
-
-
-@dataclass(frozen=True)
-class DockingSettings:
-    """Grid and scoring choices (recorded with every result). Lengths in Å."""
-
-    spacing: float = 1.2
-    n_rotations: int = 600
-    rotation_seed: int = 0
-    core_radius: float = 1.4
-    surface_radius: float = 3.4
-    rho: float = -15.0
-    elec_weight: float = 1.0
-    restraint_cutoff: float = 6.0
-    restraint_min_atoms: int = 10
-    batch: int = 4
-    cluster_rmsd: float = 6.0
-    n_keep: int = 20
-    grid_size: int | None = None  # default: smallest FFT-friendly size that avoids wrap-around
-    # --- added with issue 16 (defaults keep the earlier shape + electrostatics protocol)
-    rotation_spacing_deg: float | None = None  # if set, overrides n_rotations (median NN angle)
-    orientation_cone_deg: float | None = None  # restrict rotations: paratope faces epitope
-    desolv_weight: float = 0.0
-    desolv_cutoff: float = 6.0
-    buried_area_per_pair: float = 1.0  # Å² buried per heavy-atom pair within desolv_cutoff
-    pair_weight: float = 0.0
-    pair_cutoff: float = 6.5
-    pair_terms: int = 3
-    restraint_mode: str = "required"  # "required" | "favoured"
-    restraint_weight: float = 0.0
-    rescore_top: int = 0  # FFT poses rescored with PRODIGY-type contacts before clustering
-    rank_by: str = "score"  # "score" (FFT) | "prodigy" | "consensus" (mean of ranks)
 
 
 def recommended_settings(**overrides) -> DockingSettings:

@@ -41,11 +41,3 @@ __all__ = [
     "submit_slurm",
     "task_states",
 ]
-
-# Subcommands for rankbind/cli.py: COMMANDS.update(CLI_COMMANDS)
-CLI_COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("rankbind.protocols.run_cli", "run a protocol's tasks on this machine"),
-    "submit": ("rankbind.protocols.submit_cli", "submit a protocol as SLURM job arrays"),
-    "status": ("rankbind.protocols.status_cli", "done/running/failed/pending tasks of a run"),
-    "task": ("rankbind.protocols.task_cli", "run one task of a run directory (SLURM arrays)"),
-}

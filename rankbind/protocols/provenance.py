@@ -88,7 +88,9 @@ def host_record(device: str | None) -> dict[str, Any]:
 
 
 def structure_checksums(systems: dict[str, dict]) -> dict[str, dict[str, str]]:
-    """system -> {input file: sha256} for the structures and sequences a system uses."""
+    """system -> {input file: sha256} for the structures and sequences a system names.
+    Inputs chosen while building (the Fab templates and sequences of a docked antibody)
+    are recorded by the prepare task's own result."""
     from rankbind.fileio import sha256_file
     from rankbind.structures.catalogue import get_entry
 
@@ -100,11 +102,7 @@ def structure_checksums(systems: dict[str, dict]) -> dict[str, dict[str, str]]:
             files[f"catalogue:{entry.name}:{entry.path.name}"] = sha256_file(entry.path)
         if "file" in system:
             files[system["file"]] = sha256_file(system["file"])
-        if "fab" in system:
-            template = get_entry(system["fab"]["template"])
-            files[f"catalogue:{template.name}:{template.path.name}"] = sha256_file(template.path)
-            files[system["fab"]["sequence"]] = sha256_file(system["fab"]["sequence"])
-        for sequence in system.get("model", {}).get("sequences", []):
+        for sequence in system.get("model", {}).get("sequences", {}).values():
             files[sequence] = sha256_file(sequence)
         out[name] = files
     return out

@@ -60,8 +60,8 @@ class TaskContext:
     directory: Path
     run_dir: Path
     params: dict[str, Any]
-    physics: dict[str, Any]
-    platform: dict[str, Any]
+    physics: Any  # rankbind.settings.PhysicsSettings
+    platform: Any  # rankbind.settings.PlatformSettings
     system: dict[str, Any] | None
     systems: dict[str, dict[str, Any]]
     window: Any | None
@@ -494,7 +494,7 @@ class RunSummary:
 def task_command(run_dir: Path, stage: str, index: int | str | None) -> list[str]:
     """The command running one task in a fresh process: by array index (int), by task
     id (str), or with ``index`` None from $SLURM_ARRAY_TASK_ID (the sbatch scripts)."""
-    cmd = [sys.executable, "-m", "rankbind.protocols.task_cli", str(run_dir), stage]
+    cmd = [sys.executable, "-m", "rankbind.cli.task", str(run_dir), stage]
     if index is None:
         return cmd
     return [*cmd, "--id", index] if isinstance(index, str) else [*cmd, "--index", str(index)]

@@ -17,7 +17,7 @@ from typing import Any
 import openmm.unit as u
 
 from rankbind.errors import ProtocolError, SelectionError
-from rankbind.protocols.units import (
+from rankbind.units import (
     DIMENSIONS,
     UnitError,
     canonical_value,
@@ -144,7 +144,8 @@ class Quantity(Spec):
 
 @dataclass
 class Selection(Spec):
-    """A residue selection ``MOLECULE[/CHAIN][:N[-M],...]`` (rankbind.structures.selection)."""
+    """A residue selection ``MOLECULE[/CHAIN][:N[-M],...]`` (rankbind.structures.selection),
+    or a union of them joined by ``+`` (``FAB_HEAVY+FAB_LIGHT``)."""
 
     doc: str = ""
 
@@ -154,7 +155,8 @@ class Selection(Spec):
         if not isinstance(value, str):
             raise SchemaViolation(where, f"expected a residue selection string, got {short(value)}")
         try:
-            parse_selection(value)
+            for part in value.split("+"):
+                parse_selection(part)
         except (SelectionError, ValueError) as exc:
             raise SchemaViolation(where, str(exc)) from None
         return value
@@ -275,8 +277,28 @@ class FilePath(Spec):
         return str(path.resolve())
 
 
+@dataclass
+class Model(Spec):
+    """A block validated by a settings model (rankbind.settings); resolves to the model."""
+
+    model: type
+    doc: str = ""
+
+    def check(self, value, where):
+        from rankbind.errors import SettingsError
+
+        if isinstance(value, self.model):
+            return value
+        try:
+            return self.model.load(value, where)
+        except SettingsError as exc:
+            raise SchemaViolation("", str(exc)) from None
+
+
 def to_data(value: Any) -> Any:
     """Resolved value -> plain data (quantities as canonical unit strings)."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json", by_alias=True)
     if isinstance(value, u.Quantity):
         for dimension, (unit, _, _) in DIMENSIONS.items():
             if value.unit.is_compatible(unit):

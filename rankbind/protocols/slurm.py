@@ -1,6 +1,6 @@
 """SLURM submission: one job array per stage, chained with ``--dependency=afterok``.
 
-Each array task runs ``python -m rankbind.protocols.task_cli RUN_DIR STAGE --index
+Each array task runs ``python -m rankbind.cli.task RUN_DIR STAGE --index
 $SLURM_ARRAY_TASK_ID`` with the submitting interpreter (``sys.executable``) and this
 checkout on PYTHONPATH, so an uninstalled checkout works. Jobs are ``--requeue``-able
 and the task runner is idempotent: a requeued task (time limit, preemption, node

@@ -44,6 +44,7 @@ from rankbind.errors import SimulationError
 from rankbind.fileio import atomic_open, write_json, write_text
 from rankbind.platforms import PlatformChoice, minimisation_platform, select_platform
 from rankbind.preparation import PreparedSystem
+from rankbind.settings import SimulationOptions
 from rankbind.simulation.reporters import (
     AtomicCheckpointReporter,
     ChunkedTrajectoryReporter,
@@ -52,7 +53,6 @@ from rankbind.simulation.reporters import (
     ProgressReporter,
     read_pointer,
 )
-from rankbind.validation import require_finite
 
 BACKBONE = ("N", "CA", "C", "O")
 LOG_FIELDS = (
@@ -65,58 +65,6 @@ LOG_FIELDS = (
     "speed_ns_day",
 )
 RESTRAINT_PARAMETER = "rankbind_restraint_k"
-
-
-@dataclass(frozen=True)
-class SimulationOptions:
-    """Run-time physics and output choices. Units: K, bar, 1/ps, fs, ps, kJ/mol/nm².
-
-    ``timestep_fs`` None means 4 fs when the system has hydrogen mass repartitioning
-    (H mass ≥ 1.5 amu) and 2 fs otherwise. Stage lengths of 0 skip the stage; NPT is
-    skipped for non-periodic (implicit/vacuum) systems."""
-
-    temperature_K: float = 300.0
-    pressure_bar: float = 1.0
-    friction_per_ps: float = 1.0
-    timestep_fs: float | None = None
-    minimise_tolerance_kJ_mol_nm: float = 10.0
-    minimise_max_iterations: int = 1000
-    nvt_ps: float = 100.0
-    npt_ps: float = 100.0
-    production_ps: float = 1000.0
-    restraint_k_kJ_mol_nm2: float = 1000.0
-    report_interval_steps: int = 1000
-    checkpoint_interval_steps: int = 10000
-    seed: int = 1
-    max_energy_per_atom_kJ_mol: float = 1.0e4
-
-    def validate(self) -> None:
-        """SimulationError naming the field for NaN/infinite, non-positive or
-        inconsistent values (checked before any arithmetic on them)."""
-        for name, value in asdict(self).items():
-            if value is not None:
-                require_finite(name, value, SimulationError)
-        for name in (
-            "temperature_K",
-            "friction_per_ps",
-            "report_interval_steps",
-            "checkpoint_interval_steps",
-        ):
-            if getattr(self, name) <= 0:
-                raise SimulationError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.timestep_fs is not None and self.timestep_fs <= 0:
-            raise SimulationError(f"timestep_fs must be positive, got {self.timestep_fs}")
-        for name in ("report_interval_steps", "checkpoint_interval_steps", "seed"):
-            if int(getattr(self, name)) != getattr(self, name):
-                raise SimulationError(f"{name} must be an integer, got {getattr(self, name)}")
-        for name in ("nvt_ps", "npt_ps", "production_ps", "restraint_k_kJ_mol_nm2"):
-            if getattr(self, name) < 0:
-                raise SimulationError(f"{name} must be ≥ 0, got {getattr(self, name)}")
-        if self.checkpoint_interval_steps % self.report_interval_steps:
-            raise SimulationError(
-                f"checkpoint_interval_steps ({self.checkpoint_interval_steps}) must be a multiple "
-                f"of report_interval_steps ({self.report_interval_steps})"
-            )
 
 
 def _nm(positions) -> np.ndarray:
@@ -306,7 +254,6 @@ class StagedSimulation:
         self.initial_state = initial_state
         self.out = Path(out_dir)
         self.options = options or SimulationOptions()
-        self.options.validate()
         self.platform = platform or select_platform()
         self.extend = extend
         self.stream = stream or sys.stderr
@@ -372,7 +319,7 @@ class StagedSimulation:
 
     def record(self) -> dict:
         return {
-            "options": asdict(self.options),
+            "options": self.options.model_dump(),
             "timestep_fs": self.dt_fs,
             "hydrogen_mass_repartitioning": self.hmr,
             "integrator": "LangevinMiddleIntegrator",

@@ -1,5 +1,5 @@
-"""The ``rankbind`` command line. Each subcommand lives in its own module, which
-provides ``configure(parser)`` and ``run(args) -> int``."""
+"""The ``rankbind`` command line: one package, one module per subcommand, each providing
+``configure(parser)`` and ``run(args) -> int``. No argparse outside this package."""
 
 from __future__ import annotations
 
@@ -9,39 +9,39 @@ import sys
 
 from rankbind.errors import RankbindError
 from rankbind.interrupts import Interrupted
-from rankbind.protocols import CLI_COMMANDS
 
-# subcommand -> (module, one-line help)
+# subcommand -> (module, one-line help); every module is rankbind.cli.<name> with
+# configure(parser) and run(args) -> int: flags -> settings (rankbind.settings) -> API -> output
 COMMANDS: dict[str, tuple[str, str]] = {
-    "prepare": ("rankbind.prepare_cli", "build an assembly and prepare it for OpenMM"),
-    "simulate": ("rankbind.simulate_cli", "staged, restartable MD of a prepared system"),
+    "prepare": ("rankbind.cli.prepare", "build an assembly and prepare it for OpenMM"),
+    "simulate": ("rankbind.cli.simulate", "staged, restartable MD of a prepared system"),
     "umbrella": (
-        "rankbind.freeenergy.umbrella_cli",
+        "rankbind.cli.umbrella",
         "umbrella sampling of receptor unbinding: plan, window, analyse",
     ),
     "contacts": (
-        "rankbind.analysis.contacts_cli",
+        "rankbind.cli.contacts",
         "interfaces, footprints, H-bonds/salt bridges, PRODIGY and competition map",
     ),
     "mmgbsa": (
-        "rankbind.energies.mmgbsa_cli",
+        "rankbind.cli.mmgbsa",
         "MM/GBSA binding energies, decomposition and alanine scanning",
     ),
-    "compete": (
-        "rankbind.competition.competition_cli",
-        "competitive-binding equilibria of the RANKL axis",
-    ),
+    "compete": ("rankbind.cli.compete", "competitive-binding equilibria of the RANKL axis"),
     "model": (
-        "rankbind.modelling.model_cli",
+        "rankbind.cli.model",
         "threading, mutants, isoforms, Fab model and FFT docking (models, labelled as such)",
     ),
-    "report": ("rankbind.report_cli", "Markdown + HTML report of a run directory"),
+    "report": ("rankbind.cli.report", "Markdown + HTML report of a run directory"),
+    "run": ("rankbind.cli.run", "run a protocol's tasks on this machine"),
+    "submit": ("rankbind.cli.submit", "submit a protocol as SLURM job arrays"),
+    "status": ("rankbind.cli.status", "done/running/failed/pending tasks of a run"),
+    "task": ("rankbind.cli.task", "run one task of a run directory (SLURM arrays)"),
     "benchmark": (
         "rankbind.cli_benchmark",
         "accuracy on public benchmarks: docking, affinity, ddG (results JSON, summary, plots)",
     ),
 }
-COMMANDS.update(CLI_COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import shutil
 from pathlib import Path
 
 from rankbind.errors import StructureError
-from rankbind.preparation import (
+from rankbind.preparation import prepare, write_prepared
+from rankbind.settings import (
     BOX_SHAPES,
     FORCEFIELDS,
     GB_MODELS,
     SOLVENTS,
     PreparationOptions,
-    prepare,
-    write_prepared,
+    default_of,
 )
 from rankbind.structures import KINDS, build_assembly, from_pdb
 from rankbind.structures.assembly import read_assembly, read_chain_records
@@ -35,17 +36,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="for a PDB file without rankbind chain records: what chain ID is, e.g. A=RANKL Z=OPG:21 (repeat per chain)",
     )
     parser.add_argument("--out", required=True, type=Path, help="output directory")
-    parser.add_argument("--forcefield", default="amber14", choices=sorted(FORCEFIELDS))
-    parser.add_argument("--solvent", default="implicit", choices=SOLVENTS)
-    parser.add_argument("--gb-model", default="GBn2", choices=sorted(GB_MODELS))
-    parser.add_argument("--water-model", default=None, choices=["tip3p", "opc"])
-    parser.add_argument("--ph", type=float, default=7.0)
-    parser.add_argument("--ionic-strength", type=float, default=0.15, help="molar")
-    parser.add_argument("--padding", type=float, default=1.0, help="nm")
-    parser.add_argument("--box-shape", default="dodecahedron", choices=BOX_SHAPES)
-    parser.add_argument("--no-hmr", action="store_true", help="keep hydrogen masses (2 fs steps)")
+    d = functools.partial(default_of, PreparationOptions)
+    parser.add_argument("--forcefield", default=d("forcefield"), choices=sorted(FORCEFIELDS))
+    parser.add_argument("--solvent", default=d("solvent"), choices=SOLVENTS)
+    parser.add_argument("--gb-model", default=d("gb_model"), choices=sorted(GB_MODELS))
+    parser.add_argument(
+        "--water-model",
+        default=d("water_model"),
+        choices=["tip3p", "opc"],
+        help="default: the force field's own (tip3p for amber14, opc for amber19)",
+    )
+    parser.add_argument("--ph", type=float, default=d("ph"))
+    parser.add_argument(
+        "--temperature", type=float, default=d("temperature_K"), help="K (GB Debye screening)"
+    )
+    parser.add_argument(
+        "--ionic-strength", type=float, default=d("ionic_strength_molar"), help="molar"
+    )
+    parser.add_argument("--padding", type=float, default=d("padding_nm"), help="nm")
+    parser.add_argument("--box-shape", default=d("box_shape"), choices=BOX_SHAPES)
+    parser.add_argument(
+        "--no-hmr",
+        action="store_true",
+        help=f"keep hydrogen masses (default: {d('hydrogen_mass_amu')} amu, 4 fs steps)",
+    )
     parser.add_argument("--keep-water", action="store_true")
     parser.add_argument("--keep-ions", action="store_true")
+    parser.add_argument("--seed", type=int, default=d("seed"))
 
 
 def _chain_specs(items: list[str], path: str) -> dict[str, ChainSpec]:
@@ -73,14 +90,17 @@ def run(args: argparse.Namespace) -> int:
         gb_model=args.gb_model,
         water_model=args.water_model,
         ph=args.ph,
+        temperature_K=args.temperature,
         ionic_strength_molar=args.ionic_strength,
         padding_nm=args.padding,
         box_shape=args.box_shape,
-        hydrogen_mass_amu=None if args.no_hmr else 1.5,
+        hydrogen_mass_amu=None
+        if args.no_hmr
+        else default_of(PreparationOptions, "hydrogen_mass_amu"),
         remove_water=not args.keep_water,
         remove_ions=not args.keep_ions,
+        seed=args.seed,
     )
-    options.validate()
     assembly = load_structure(args)
     prepared = prepare(assembly, options)
     existed = args.out.exists()

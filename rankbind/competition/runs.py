@@ -1,12 +1,8 @@
-"""``rankbind compete``: competitive-binding equilibria of the RANKL axis.
-
-rankbind compete example [-o config.yaml]   write an example configuration
-rankbind compete run config.yaml -o outdir  solve; write results.json and PNGs
-"""
+"""Run a competition configuration (``rankbind compete run``, the ``competition`` task):
+solve the baseline and every scenario, write ``results.json`` (and PNG plots)."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import sys
@@ -15,28 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from rankbind.competition import scenarios as sc
-from rankbind.competition.config import EXAMPLE, load_config, parse_range
+from rankbind.competition.config import load_config, parse_range
 from rankbind.competition.model import CompetitionError, EquilibriumModel, describe_assumptions
 from rankbind.errors import ProtocolError
-from rankbind.fileio import write_json, write_text
+from rankbind.fileio import write_json
 
 BRIDGED_WARNING = 0.1  # bridged-trimer fraction above which truncation is flagged
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="compete_command", required=True)
-    example = sub.add_parser("example", help="write an example configuration (placeholders)")
-    example.add_argument("-o", "--output", help="file to write (default: stdout)")
-    run_ = sub.add_parser("run", help="solve the scenarios of a configuration")
-    run_.add_argument("config", help="YAML configuration (schema rankbind.competition/1)")
-    run_.add_argument("-o", "--out", required=True, help="output folder")
-    run_.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    cited = sub.add_parser(
-        "cited", help="the seed scenarios on cited inputs (seeds/competition_inputs.yaml)"
-    )
-    cited.add_argument("-o", "--out", required=True, help="output folder")
-    cited.add_argument("--inputs", help="inputs file (default: seeds/competition_inputs.yaml)")
-    cited.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
 
 def _jsonable(value):
@@ -183,31 +163,19 @@ def _run_scenario(model, system, scenario, where, out: Path, plots: bool) -> dic
     raise ProtocolError(f"{where}.kind: unknown scenario {kind!r}")
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.compete_command == "example":
-        if args.output:
-            write_text(args.output, EXAMPLE)
-        else:
-            sys.stdout.write(EXAMPLE)
-        return 0
-    if args.compete_command == "cited":
-        from rankbind.competition.cited import run_cited
-
-        result = run_cited(args.inputs, out_dir=args.out, plots=not args.no_plots)
-        for row in result["conclusions"]:
-            print(f"{row['scenario']}: signalling {row['signalling_relative']:.3g} x baseline")
-        print(f"wrote {Path(args.out) / 'cited_competition.json'}")
-        return 0
-    system, scenarios, raw = load_config(args.config)
-    out = Path(args.out)
+def run_config(config: str | Path, out: str | Path, plots: bool = True) -> dict:
+    """Solve configuration ``config`` into folder ``out``; returns the results path, the
+    scenario count and warnings (bridged-trimer truncation)."""
+    system, scenarios, raw = load_config(config)
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model = EquilibriumModel(system)
     base = model.solve()
     results = []
     for i, scenario in enumerate(scenarios):
-        where = f"{args.config}.scenarios[{i}]"
+        where = f"{config}.scenarios[{i}]"
         try:
-            result = _run_scenario(model, system, scenario, where, out, not args.no_plots)
+            result = _run_scenario(model, system, scenario, where, out, plots)
         except CompetitionError as exc:
             raise ProtocolError(f"{where}: {exc}") from None
         results.append({"scenario": scenario, "result": _jsonable(result)})
@@ -217,8 +185,6 @@ def run(args: argparse.Namespace) -> int:
         for name, frac in zip(base.pool_names, base.bridged_trimer_fraction, strict=True)
         if frac > BRIDGED_WARNING
     ]
-    for w in warnings:
-        print(f"rankbind compete: warning: {w}", file=sys.stderr)
     write_json(
         out / "results.json",
         {
@@ -242,5 +208,4 @@ def run(args: argparse.Namespace) -> int:
             "environment": _environment(),
         },
     )
-    print(f"wrote {out / 'results.json'} ({len(results)} scenarios)")
-    return 0
+    return {"results": out / "results.json", "scenarios": len(results), "warnings": warnings}

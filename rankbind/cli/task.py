@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point for ``python -m rankbind.protocols.task_cli`` (used by sbatch scripts
+    """Entry point for ``python -m rankbind.cli.task`` (used by sbatch scripts
     and the local process pool, so it works whether or not ``task`` is registered)."""
     from rankbind.errors import RankbindError
 

@@ -31,6 +31,39 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--check", action="store_true", help="only validate the protocol and print its tasks"
     )
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="smoke run: every stage's tiny parameters (a few MD steps, one replica, two "
+        "windows, few docking rotations); the run directory records what ran",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key before validation, e.g. physics.temperature=310K or "
+        "stages.relax.params.length='10 ps' (VALUE is YAML; repeatable)",
+    )
+
+
+def overrides_from(items: list[str]) -> dict:
+    """``a.b.c=VALUE`` items -> nested mapping (VALUE parsed as YAML)."""
+    import yaml
+
+    out: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise RankbindError(
+                f"--set {item!r}: expected KEY=VALUE, e.g. physics.temperature=310K"
+            )
+        *path, last = key.split(".")
+        node = out
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = yaml.safe_load(value)
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from rankbind.protocols.protocol import load_protocol
     from rankbind.protocols.runner import TaskInterrupted, run_local
 
-    protocol = load_protocol(args.protocol)
+    protocol = load_protocol(args.protocol, overrides_from(args.set), tiny=args.tiny)
     plan = expand(protocol)
     if args.check:
         for stage, tasks in plan.stages.items():

@@ -15,7 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from rankbind.errors import RankbindError, SelectionError, StructureError
+from rankbind.settings import GB_MODELS, MMGBSASettings, default_of
 from rankbind.structures.assembly import read_chain_records
+
+
+def M(name: str):
+    """Default of MMGBSASettings field ``name`` (rankbind.settings)."""
+    return default_of(MMGBSASettings, name)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -31,23 +37,29 @@ def configure(parser: argparse.ArgumentParser) -> None:
     side.add_argument("--ligand-chains", help="comma list of chain ids instead of --ligand")
     phys = parser.add_argument_group("physics (recorded in the result)")
     phys.add_argument(
-        "--forcefield", action="append", help="force field XML (default amber14-all.xml)"
+        "--forcefield",
+        action="append",
+        help=f"force field XML (default {' '.join(M('forcefield'))})",
     )
-    phys.add_argument("--gb", choices=["GBn2", "OBC2"], default="GBn2")
-    phys.add_argument("--nonpolar", choices=["sasa", "ace", "none"], default="sasa")
+    phys.add_argument("--gb", choices=sorted(GB_MODELS), default=M("gb_model"))
+    phys.add_argument("--nonpolar", choices=["sasa", "ace", "none"], default=M("nonpolar"))
     phys.add_argument(
-        "--surface-tension", type=float, default=0.0072, help="kcal/mol/A^2 (default 0.0072)"
+        "--surface-tension", type=float, default=M("surface_tension"), help="kcal/mol/A^2"
     )
-    phys.add_argument("--salt", type=float, default=0.0, help="salt concentration, mol/L")
-    phys.add_argument("--solute-dielectric", type=float, default=1.0)
-    phys.add_argument("--temperature", type=float, default=298.15, help="K")
-    phys.add_argument("--entropy", choices=["none", "interaction"], default="none")
+    phys.add_argument(
+        "--salt", type=float, default=M("salt_concentration"), help="salt concentration, mol/L"
+    )
+    phys.add_argument("--solute-dielectric", type=float, default=M("solute_dielectric"))
+    phys.add_argument("--temperature", type=float, default=M("temperature"), help="K")
+    phys.add_argument("--entropy", choices=["none", "interaction"], default=M("entropy"))
     run_ = parser.add_argument_group("run")
-    run_.add_argument("--engine", choices=["jax", "openmm"], default="jax")
-    run_.add_argument("--platform", default="Reference", help="OpenMM platform (engine openmm)")
-    run_.add_argument("--batch-size", type=int, default=8, help="frames per JAX batch")
-    run_.add_argument("--bootstrap", type=int, default=1000, help="bootstrap samples")
-    run_.add_argument("--seed", type=int, default=0)
+    run_.add_argument("--engine", choices=["jax", "openmm"], default=M("engine"))
+    run_.add_argument("--platform", default=M("platform"), help="OpenMM platform (engine openmm)")
+    run_.add_argument(
+        "--batch-size", type=int, default=M("batch_size"), help="frames per JAX batch"
+    )
+    run_.add_argument("--bootstrap", type=int, default=M("n_bootstrap"), help="bootstrap samples")
+    run_.add_argument("--seed", type=int, default=M("seed"))
     run_.add_argument("--decompose", action="store_true", help="per-residue and pair decomposition")
     scan = parser.add_argument_group("alanine scanning")
     scan.add_argument("--scan-interface", action="store_true", help="scan every interface residue")
@@ -139,7 +151,7 @@ def run(args) -> int:
     from rankbind.fileio import write_json
 
     settings = MMGBSASettings(
-        forcefield=tuple(args.forcefield or ["amber14-all.xml"]),
+        forcefield=tuple(args.forcefield or M("forcefield")),
         gb_model=args.gb,
         solute_dielectric=args.solute_dielectric,
         salt_concentration=args.salt,

@@ -16,6 +16,7 @@ import numpy as np
 
 from rankbind.errors import ProtocolError
 from rankbind.fileio import write_json
+from rankbind.settings import PMFSettings, UmbrellaSettings, default_of
 
 
 def _pair(text: str) -> tuple[float, float]:
@@ -24,6 +25,11 @@ def _pair(text: str) -> tuple[float, float]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected 'VALUE,ERROR', got '{text}'") from None
     return a, b
+
+
+def U(name: str):
+    """Default of UmbrellaSettings field ``name`` (rankbind.settings)."""
+    return default_of(UmbrellaSettings, name)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -43,24 +49,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--receptor", required=True, help="selection, e.g. RANK, OPG, FAB_HEAVY+FAB_LIGHT"
     )
     plan.add_argument("--ligand", default="RANKL", help="selection of the RANKL side")
-    plan.add_argument("--atoms", default="heavy", choices=("heavy", "ca", "all"))
-    plan.add_argument("--pull", type=float, default=2.0, help="separation range, nm")
-    plan.add_argument("--spacing", type=float, default=0.1, help="window spacing, nm")
-    plan.add_argument("--k", type=float, default=1000.0, help="umbrella constant, kJ/mol/nm²")
+    plan.add_argument("--atoms", default=U("atom_set"), choices=("heavy", "ca", "all"))
+    plan.add_argument("--pull", type=float, default=U("pull_nm"), help="separation range, nm")
+    plan.add_argument("--spacing", type=float, default=U("spacing_nm"), help="window spacing, nm")
+    plan.add_argument(
+        "--k", type=float, default=U("force_constant"), help="umbrella constant, kJ/mol/nm²"
+    )
     plan.add_argument(
         "--boresch",
         nargs=4,
         metavar=("A2", "A3", "B2", "B3"),
         help="reference-group selections for Boresch orientational restraints",
     )
-    plan.add_argument("--boresch-k", type=float, default=41.84, help="kJ/mol/rad²")
+    plan.add_argument(
+        "--boresch-k", type=float, default=U("boresch_force_constant"), help="kJ/mol/rad²"
+    )
     plan.add_argument("--rmsd", help="selection for an RMSD conformational restraint")
-    plan.add_argument("--rmsd-k", type=float, default=1000.0, help="kJ/mol/nm²")
-    plan.add_argument("--temperature", type=float, default=300.0, help="K")
-    plan.add_argument("--timestep", type=float, default=0.002, help="ps")
-    plan.add_argument("--samples", type=int, default=1000)
-    plan.add_argument("--steps-per-sample", type=int, default=500)
-    plan.add_argument("--equilibration-steps", type=int, default=25000)
+    plan.add_argument("--rmsd-k", type=float, default=U("rmsd_force_constant"), help="kJ/mol/nm²")
+    plan.add_argument("--temperature", type=float, default=U("temperature_K"), help="K")
+    plan.add_argument("--timestep", type=float, default=U("timestep_ps"), help="ps")
+    plan.add_argument("--samples", type=int, default=U("samples"))
+    plan.add_argument("--steps-per-sample", type=int, default=U("steps_per_sample"))
+    plan.add_argument("--equilibration-steps", type=int, default=U("equilibration_steps"))
     plan.add_argument("--out", type=Path, required=True, help="plan JSON to write")
 
     window = sub.add_parser("window", help="run one umbrella window")
@@ -82,7 +92,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     analyse.add_argument("--dir", type=Path, required=True, help="results folder of the windows")
     analyse.add_argument("--site-max", type=float, required=True, help="bound site r < this, nm")
     analyse.add_argument("--bulk-shell", type=float, nargs=2, required=True, metavar=("LO", "HI"))
-    analyse.add_argument("--bin-width", type=float, default=0.05, help="PMF bin width, nm")
+    analyse.add_argument(
+        "--bin-width",
+        type=float,
+        default=default_of(PMFSettings, "bin_width_nm"),
+        help="PMF bin width, nm",
+    )
     analyse.add_argument(
         "--site-release", type=_pair, help="'dG,err' kJ/mol: restraints on in the complex"
     )

@@ -1,14 +1,14 @@
-"""``rankbind contacts``: interface, footprint, interface chemistry, PRODIGY and the
-competition map of one or more RANKL complexes.
+"""Survey of RANKL complexes: interface contacts, footprint on RANKL, H-bonds, salt bridges,
+PRODIGY affinity estimate and (several inputs) the competition map; ``rankbind contacts``
+and the ``contacts`` task call :func:`survey`.
 
-Inputs are catalogue entries (``3URF``, ``4GIQ``, ``3ME2``; built as ``--kind``) or PDB files
+Inputs are catalogue entries (``3URF``, ``4GIQ``, ``3ME2``; built as ``kind``) or PDB files
 written by rankbind (their ``REMARK 250 CHAIN`` records say what each chain is), optionally
-with a trajectory (``--traj``, one PDB input). Every output file is written atomically.
+with a trajectory (one PDB input). Every output file is written atomically.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import platform
@@ -19,23 +19,6 @@ import numpy as np
 
 from rankbind.errors import StructureError
 from rankbind.fileio import write_json, write_text
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", metavar="ENTRY_OR_PDB")
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--kind", default="hexamer", help="assembly kind for catalogue entries")
-    parser.add_argument(
-        "--binder",
-        help="binder selection, e.g. 'OPG/R' or 'FAB_HEAVY/H+FAB_LIGHT/L' "
-        "(default: the molecule of chain R, '/R')",
-    )
-    parser.add_argument("--target", default="RANKL", help="target selection (default RANKL)")
-    parser.add_argument("--cutoff", type=float, default=0.40, help="contact cutoff, nm")
-    parser.add_argument("--traj", type=Path, help="trajectory for a single PDB input")
-    parser.add_argument("--stride", type=int, default=1, help="frame stride for SASA/H-bonds")
-    parser.add_argument("--chunk", type=int, default=100, help="frames per streamed chunk")
-    parser.add_argument("--no-prodigy", action="store_true", help="skip the PRODIGY estimate")
 
 
 def read_rankbind_pdb(path: Path):
@@ -67,13 +50,17 @@ def _load(name: str, kind: str):
     return Path(name).stem, chains, traj, {"file": name}
 
 
-def _default_binder(chains, name: str) -> str:
+def _default_binder(chains, target: str) -> str:
+    """The receptor chain R (e.g. 'OPG/R'); without one (a docked antibody), every chain not
+    of the target's molecule, e.g. 'FAB_HEAVY/H+FAB_LIGHT/L'."""
     for info in chains:
         if info.chain_id == "R":
             return f"{info.molecule}/R"
-    raise StructureError(
-        f"{name}: no receptor chain R; give the binder with --binder (e.g. 'FAB_HEAVY/H')"
-    )
+    molecule = target.split("/")[0].split(":")[0]
+    others = [f"{c.molecule}/{c.chain_id}" for c in chains if c.molecule != molecule]
+    if not others:
+        raise StructureError(f"no chain besides {molecule}: give the binder (e.g. 'OPG/R')")
+    return "+".join(others)
 
 
 def _csv_text(header: list[str], rows) -> str:
@@ -84,44 +71,59 @@ def _csv_text(header: list[str], rows) -> str:
     return buffer.getvalue()
 
 
-def _stream(args, topology_file: str):
-    import mdtraj
-
-    return mdtraj.iterload(str(args.traj), top=topology_file, chunk=args.chunk)
-
-
-def run(args) -> int:
+def survey(
+    inputs: list[str],
+    out: str | Path,
+    kind: str = "hexamer",
+    binder: str | None = None,
+    target: str = "RANKL",
+    cutoff_nm: float = 0.40,
+    trajectory: str | Path | None = None,
+    stride: int = 1,
+    chunk: int = 100,
+    prodigy_estimate: bool = True,
+) -> dict:
+    """Interface, footprint on ``target``, H-bonds, salt bridges, PRODIGY (optional) of each
+    input (catalogue entry built as ``kind``, or a rankbind-written PDB), and the
+    competition map when there are several. ``binder`` default: the chains other than
+    the target's molecule. Returns {"summaries": {label: summary.json path},
+    "competition": competition.json path or None, "lines": one line per input}."""
     import mdtraj
 
     from rankbind.analysis import contacts, footprints, interface, prodigy
 
-    if args.traj is not None and len(args.inputs) != 1:
-        raise StructureError("--traj needs exactly one PDB input (its topology)")
-    prints, complexes = [], []
-    for name in args.inputs:
-        label, chains, traj, provenance = _load(name, args.kind)
-        binder = args.binder or _default_binder(chains, name)
-        if args.traj is not None:
-            frames = mdtraj.load(str(args.traj), top=name, stride=args.stride)
+    out = Path(out)
+    if trajectory is not None and len(inputs) != 1:
+        raise StructureError("a trajectory needs exactly one PDB input (its topology)")
+    prints, complexes, summaries, lines = [], [], {}, []
+    for name in inputs:
+        label, chains, traj, provenance = _load(name, kind)
+        partner_text = binder or _default_binder(chains, target)
+        if trajectory is not None:
+            frames = mdtraj.load(str(trajectory), top=name, stride=stride)
             frames = frames.atom_slice(frames.topology.select("protein"))
         else:
             frames = traj
         top = frames.topology
-        target = contacts.select(top, chains, args.target)
-        partner = contacts.select(top, chains, binder)
-        folder = args.out / re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
+        target_atoms = contacts.select(top, chains, target)
+        partner = contacts.select(top, chains, partner_text)
+        folder = out / re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
         # contact frequencies over every frame (streamed) for a trajectory input
-        source = frames if args.traj is None else _stream(args, name)
-        iface = contacts.interface(source, target, partner, cutoff=args.cutoff)
+        source = (
+            frames
+            if trajectory is None
+            else mdtraj.iterload(str(trajectory), top=name, chunk=chunk)
+        )
+        iface = contacts.interface(source, target_atoms, partner, cutoff=cutoff_nm)
         numbering = footprints.numbering_for(frames, chains, "RANKL")
         fp = footprints.footprint(
-            frames, chains, binder, args.target, args.cutoff, numbering,
-            name=f"{footprints.binder_label(binder)} ({label})",
+            frames, chains, partner_text, target, cutoff_nm, numbering,
+            name=f"{footprints.binder_label(partner_text)} ({label})",
             species=next((c.species for c in chains if c.molecule == "RANKL"), "unknown"),
         )  # fmt: skip
         fp.provenance = dict(provenance)
         prints.append(fp)
-        complexes.append(footprints.Complex(frames[0], chains, binder, numbering))
+        complexes.append(footprints.Complex(frames[0], chains, partner_text, numbering))
         residues = list(top.residues)
         write_text(
             folder / "interface_pairs.csv",
@@ -134,13 +136,13 @@ def run(args) -> int:
                 ),
             ),
         )  # fmt: skip
-        hb = interface.hydrogen_bonds(frames, target, partner)
+        hb = interface.hydrogen_bonds(frames, target_atoms, partner)
         write_text(
             folder / "hbonds.csv",
             _csv_text(["bond", "occupancy"], ((lab, f"{o:.4f}") for lab, o in
                                               zip(hb.labels, hb.occupancy, strict=True))),
         )  # fmt: skip
-        sb = interface.salt_bridges(frames, target, partner)
+        sb = interface.salt_bridges(frames, target_atoms, partner)
         write_text(
             folder / "salt_bridges.csv",
             _csv_text(["pair", "occupancy"], ((lab, f"{o:.4f}") for lab, o in
@@ -149,9 +151,9 @@ def run(args) -> int:
         write_json(folder / "footprint.json", fp.to_json())
         summary = {
             "input": name,
-            "binder": binder,
-            "target": args.target,
-            "cutoff_nm": args.cutoff,
+            "binder": partner_text,
+            "target": target,
+            "cutoff_nm": cutoff_nm,
             "scheme": "closest-heavy",
             "n_frames": iface.n_frames,
             "hbond_criterion": hb.criterion,
@@ -160,9 +162,9 @@ def run(args) -> int:
             "provenance": provenance,
             "versions": _versions(),
         }
-        if not args.no_prodigy:
+        if prodigy_estimate:
             results, stats = prodigy.predict_frames(
-                frames, [target, partner], [args.target, binder]
+                frames, [target_atoms, partner], [target, partner_text]
             )
             write_json(
                 folder / "prodigy.json",
@@ -170,17 +172,19 @@ def run(args) -> int:
             )
             summary["prodigy"] = stats
         write_json(folder / "summary.json", summary)
-        print(f"{label}: {len(fp.residues)} {args.target} residues contact {binder} "
-              f"(protomers {','.join(fp.protomers)}); outputs in {folder}")  # fmt: skip
+        summaries[label] = folder / "summary.json"
+        lines.append(f"{label}: {len(fp.residues)} {target} residues contact {partner_text} "
+                     f"(protomers {','.join(fp.protomers)}); outputs in {folder}")  # fmt: skip
+    competition = None
     if len(prints) > 1:
         cmap = footprints.competition_map(prints, complexes)
-        write_json(args.out / "competition.json", cmap.to_json())
-        footprints.write_residue_csv(args.out / "competition_residues.csv", cmap)
-        footprints.plot_competition(args.out / "competition.png", cmap)
-        for p in cmap.pairs:
-            print(f"{p.first} vs {p.second}: {len(p.shared)} shared, Jaccard {p.jaccard:.2f}, "
-                  f"{p.verdict}")  # fmt: skip
-    return 0
+        competition = out / "competition.json"
+        write_json(competition, cmap.to_json())
+        footprints.write_residue_csv(out / "competition_residues.csv", cmap)
+        footprints.plot_competition(out / "competition.png", cmap)
+        lines += [f"{p.first} vs {p.second}: {len(p.shared)} shared, Jaccard {p.jaccard:.2f}, "
+                  f"{p.verdict}" for p in cmap.pairs]  # fmt: skip
+    return {"summaries": summaries, "competition": competition, "lines": lines}
 
 
 def _versions() -> dict:
