@@ -98,9 +98,10 @@ def _prepared(variant: Variant, settings: DDGSettings, cache: Path):
     chains = variant.partner_a + variant.partner_b
     stem = f"{variant.complex}_{''.join(variant.partner_a)}_{''.join(variant.partner_b)}"
     pdb = cache / f"{stem}_prepared.pdb"
+    from rankbind.benchmark.docking import plain
     from rankbind.benchmark.runner import settings_hash
 
-    physics = settings_hash(asdict(mmgbsa_settings(settings.affinity_settings())))
+    physics = settings_hash(plain(mmgbsa_settings(settings.affinity_settings())))
     wt_file = cache / f"{stem}_wild_type_{physics}.json"
     if pdb.is_file():
         structure = app.PDBFile(str(pdb))

@@ -76,12 +76,19 @@ class DockingBenchmarkSettings:
         )
 
     def as_dict(self) -> dict:
-        return asdict(self) | {"docking_settings": asdict(self.docking_settings())}
+        return asdict(self) | {"docking_settings": plain(self.docking_settings())}
 
     def case_dict(self) -> dict:
         """The settings a single case's result depends on (its resume key): not the mode
         list, so modes can run as separate processes into one directory."""
         return {k: v for k, v in self.as_dict().items() if k not in ("modes", "tops")}
+
+
+def plain(settings) -> dict:
+    """A settings object (dataclass or pydantic model) as a plain dict."""
+    if hasattr(settings, "model_dump"):
+        return settings.model_dump(mode="json")
+    return asdict(settings)
 
 
 def _case_seed(name: str, seed: int) -> int:
