@@ -375,3 +375,59 @@ def test_pair_matrix_is_the_gas_phase_interaction_without_solvent(fragment):
     direct = result.delta["coulomb"][0] + result.delta["lj"][0]
     assert abs(direct) > 100
     assert result.decomposition.pairs.sum() == pytest.approx(direct, abs=1e-6)
+
+
+@pytest.mark.parametrize("gb_model", ["GBn2", "OBC2"])
+def test_solute_dielectric_scales_coulomb_and_gb_consistently(fragment, gb_model):
+    """Reference: OpenMM's own System with soluteDielectric=2 (its GB force at ε_in = 2)
+    and its unscaled NonbondedForce Coulomb energy divided by 2; both MM/GBSA engines."""
+    topology, frames, receptor, ligand, _ = fragment
+    frames = frames[:2]
+    eps_in = 2.0
+    forcefield = app.ForceField("amber14-all.xml", f"implicit/{gb_model.lower()}.xml")
+    native = forcefield.createSystem(
+        topology,
+        nonbondedMethod=app.NoCutoff,
+        constraints=None,
+        soluteDielectric=eps_in,
+        sasaMethod=None,
+    )
+    reference, _ = _reference_by_force(native, frames)
+    lj_only = openmm.XmlSerializer.clone(native)
+    nb = [f for f in lj_only.getForces() if isinstance(f, openmm.NonbondedForce)][0]
+    for i in range(nb.getNumParticles()):
+        q, s, e = nb.getParticleParameters(i)
+        nb.setParticleParameters(i, 0.0, s, e)
+    for i in range(nb.getNumExceptions()):
+        a, b, qq, s, e = nb.getExceptionParameters(i)
+        nb.setExceptionParameters(i, a, b, 0.0, s, e)
+    lj_reference, _ = _reference_by_force(lj_only, frames)
+    settings = MMGBSASettings(gb_model=gb_model, solute_dielectric=eps_in, nonpolar="none")
+    params = extract_parameters(build_system(topology, settings))
+    assert params.gb.solute_dielectric == eps_in
+    ours = EnergyModel(params, batch_size=2, block=128).components(frames)
+    for f in range(len(frames)):
+        coulomb_at_1 = reference[f]["NonbondedForce"] - lj_reference[f]["NonbondedForce"]
+        assert abs(coulomb_at_1) > 100  # a real Coulomb energy
+        assert ours["coulomb"][f] == pytest.approx(coulomb_at_1 / eps_in, abs=1e-4)
+        assert ours["lj"][f] == pytest.approx(lj_reference[f]["NonbondedForce"], abs=1e-4)
+        assert ours["gb"][f] == pytest.approx(reference[f]["CustomGBForce"], abs=1e-4)
+    # both engines give the same ΔG, and ΔCoulomb is the ε_in = 1 value over ε_in
+    model = ComplexModel(topology, receptor, ligand, settings)
+    jax_run = mmgbsa(topology, frames, receptor, ligand, settings, model=model)
+    omm_run = mmgbsa(
+        topology,
+        frames,
+        receptor,
+        ligand,
+        dataclasses.replace(settings, engine="openmm"),
+        model=model,
+    )
+    np.testing.assert_allclose(jax_run.delta_total, omm_run.delta_total, atol=1e-3)
+    at_one = mmgbsa(
+        topology, frames, receptor, ligand, dataclasses.replace(settings, solute_dielectric=1.0)
+    )
+    np.testing.assert_allclose(
+        jax_run.delta["coulomb"], at_one.delta["coulomb"] / eps_in, rtol=1e-9, atol=1e-6
+    )
+    assert "Coulomb/eps_in" in jax_run.as_dict()["settings"]["electrostatics"]

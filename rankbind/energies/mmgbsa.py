@@ -22,6 +22,14 @@ direct Coulomb + LJ + GB pair energies across the interface in the complex; it d
 contain desolvation (Born-radius changes, self and nonpolar terms), which sits on the
 per-residue values only.
 
+Solute dielectric ε_in (``settings.solute_dielectric``) applies to ALL solute
+electrostatics, consistently: the Coulomb term is ``138.935 q_i q_j / (ε_in r)`` (the
+System's NonbondedForce charges are scaled by 1/√ε_in, exception charge products by
+1/ε_in) and the GB term uses ``(1/ε_in − e^{−κf}/ε_out)`` (OpenMM's own soluteDielectric).
+OpenMM's ``createSystem(soluteDielectric=...)`` changes only the GB term; before this was
+fixed rankbind did the same, which made ε_in = 2 scores (Coulomb at ε=1, GB at ε=2)
+meaningless (4GIQ: −398.7 kcal/mol).
+
 The score is enthalpy-like (no solute entropy) unless ``settings.entropy ==
 "interaction"`` (see :mod:`rankbind.energies.entropy`); results say which.
 """
@@ -56,7 +64,7 @@ class MMGBSASettings:
 
     forcefield: tuple[str, ...] = ("amber14-all.xml",)
     gb_model: str = "GBn2"  # "GBn2" (igb=8) or "OBC2" (igb=5)
-    solute_dielectric: float = 1.0
+    solute_dielectric: float = 1.0  # ε_in: divides Coulomb AND enters GB (see module doc)
     solvent_dielectric: float = 78.5
     salt_concentration: float = 0.0  # mol/L -> Debye κ as OpenMM's AmberPrmtopFile
     nonpolar: str = "sasa"  # "sasa", "ace" or "none"
@@ -83,6 +91,8 @@ class MMGBSASettings:
                 raise RankbindError(
                     f"MM/GBSA setting {name}={getattr(self, name)!r}: choose one of {allowed}"
                 )
+        if self.solute_dielectric <= 0 or self.solvent_dielectric <= 0:
+            raise RankbindError("MM/GBSA solute_dielectric and solvent_dielectric must be > 0")
         if self.salt_concentration < 0 or self.surface_tension < 0:
             raise RankbindError("MM/GBSA salt_concentration and surface_tension must be >= 0")
 
@@ -97,6 +107,10 @@ class MMGBSASettings:
         out["forcefield"] = list(self.forcefield) + [GB_FILES[self.gb_model]]
         out["kappa_per_nm"] = self.kappa
         out["nonbonded_method"] = "NoCutoff (all pairs, non-periodic)"
+        out["electrostatics"] = (
+            f"Coulomb/eps_in and GB (1/eps_in - exp(-kappa f)/eps_out) with eps_in="
+            f"{self.solute_dielectric}, eps_out={self.solvent_dielectric}"
+        )
         out["setting"] = "single-trajectory MM/GBSA"
         if self.nonpolar == "sasa":
             out["sasa"] = (
@@ -243,7 +257,7 @@ def build_system(topology: app.Topology, settings: MMGBSASettings) -> openmm.Sys
     only when ``settings.nonpolar == "ace"``)."""
     forcefield = app.ForceField(*settings.forcefield, GB_FILES[settings.gb_model])
     try:
-        return forcefield.createSystem(
+        system = forcefield.createSystem(
             topology,
             nonbondedMethod=app.NoCutoff,
             constraints=None,
@@ -258,6 +272,27 @@ def build_system(topology: app.Topology, settings: MMGBSASettings) -> openmm.Sys
             f"cannot parametrise the MM/GBSA complex with {settings.forcefield} + "
             f"{GB_FILES[settings.gb_model]}: {exc}"
         ) from exc
+    scale_coulomb(system, settings.solute_dielectric)
+    return system
+
+
+def scale_coulomb(system: openmm.System, solute_dielectric: float) -> None:
+    """Divide the NonbondedForce Coulomb energy by ``solute_dielectric`` in place (charges
+    × 1/√ε_in, exception charge products × 1/ε_in; LJ and the GB force's own charges
+    untouched), so Coulomb and GB share one solute dielectric."""
+    if solute_dielectric <= 0:
+        raise RankbindError(f"MM/GBSA solute_dielectric={solute_dielectric}: must be > 0")
+    if solute_dielectric == 1.0:
+        return
+    root = math.sqrt(solute_dielectric)
+    for force in system.getForces():
+        if isinstance(force, openmm.NonbondedForce):
+            for i in range(force.getNumParticles()):
+                q, s, e = force.getParticleParameters(i)
+                force.setParticleParameters(i, q / root, s, e)
+            for i in range(force.getNumExceptions()):
+                a, b, qq, s, e = force.getExceptionParameters(i)
+                force.setExceptionParameters(i, a, b, qq / solute_dielectric, s, e)
 
 
 def subtopology(topology: app.Topology, atoms: Sequence[int]) -> app.Topology:

@@ -39,7 +39,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--surface-tension", type=float, default=0.0072, help="kcal/mol/A^2 (default 0.0072)"
     )
     phys.add_argument("--salt", type=float, default=0.0, help="salt concentration, mol/L")
-    phys.add_argument("--solute-dielectric", type=float, default=1.0)
+    phys.add_argument(
+        "--solute-dielectric",
+        type=float,
+        default=1.0,
+        help="solute (interior) dielectric eps_in: divides the Coulomb term and enters the GB "
+        "term as 1/eps_in - 1/eps_out (default 1)",
+    )
     phys.add_argument("--temperature", type=float, default=298.15, help="K")
     phys.add_argument("--entropy", choices=["none", "interaction"], default="none")
     run_ = parser.add_argument_group("run")
