@@ -60,6 +60,10 @@ class PreparationOptions:
     nonbonded_cutoff_nm: float = 1.0
     implicit_cutoff_nm: float | None = None  # None: NoCutoff (exact GB); else CutoffNonPeriodic
     seed: int = 2024
+    protonation: str = "template"  # "template" (Modeller, pH only) or "propka" (PDB2PQR)
+    relax: str = "none"  # "none" or "implicit" (OBC2, heavy atoms restrained)
+    relax_restraint_k: float = 1000.0  # kJ/mol/nm², heavy-atom restraint during relax
+    relax_max_iterations: int = 200
 
     def resolved_water_model(self) -> str:
         return self.water_model or ("opc" if self.forcefield == "amber19" else "tip3p")
@@ -98,6 +102,14 @@ class PreparationOptions:
             raise PreparationError(f"padding_nm must be positive, got {self.padding_nm}")
         if self.constraints not in ("None", "HBonds", "AllBonds", "HAngles"):
             raise PreparationError(f"constraints '{self.constraints}' unknown")
+        from rankbind.protonation import PROTONATION_METHODS
+
+        if self.protonation not in PROTONATION_METHODS:
+            raise PreparationError(
+                f"protonation '{self.protonation}' unknown; choose {', '.join(PROTONATION_METHODS)}"
+            )
+        if self.relax not in ("none", "implicit"):
+            raise PreparationError(f"relax '{self.relax}' unknown; choose none, implicit")
         if self.hydrogen_mass_amu is not None and not 1.0 <= self.hydrogen_mass_amu <= 4.0:
             raise PreparationError(f"hydrogen_mass_amu {self.hydrogen_mass_amu} outside 1-4 amu")
 
@@ -225,10 +237,43 @@ def prepare(assembly: Assembly, options: PreparationOptions | None = None) -> Pr
     protonation_ff = app.ForceField(
         *[f for f in options.forcefield_files() if not f.startswith("implicit/")]
     )
+    protonation: dict = {"method": "template (Modeller residue templates at pH)", "ph": options.ph}
+    variants = None
+    if options.protonation == "propka":
+        from rankbind.protonation import apply_plan, plan_protonation
+
+        plan = plan_protonation(modeller.topology, modeller.positions, options.ph)
+        flipped_positions, variants = apply_plan(modeller.topology, modeller.positions, plan)
+        modeller = app.Modeller(modeller.topology, flipped_positions)
+        protonation = plan.as_dict()
     try:
-        modeller.addHydrogens(protonation_ff, pH=options.ph, platform=cpu)
+        modeller.addHydrogens(protonation_ff, pH=options.ph, variants=variants, platform=cpu)
     except ValueError as exc:
         raise PreparationError(f"{assembly.name}: cannot add hydrogens: {exc}") from None
+    from rankbind.protonation import applied_states, audit, relax_implicit
+
+    if options.protonation == "propka":
+        states = applied_states(modeller.topology)
+        wrong = [
+            c["label"]
+            for c in protonation["residues"]
+            if (c["chain"], c["residue"], c["insertion"]) in states
+            and states[(c["chain"], c["residue"], c["insertion"])] != c["state"]
+        ]
+        if wrong:
+            raise PreparationError(f"{assembly.name}: protonation plan not applied to {wrong}")
+    relaxation = None
+    if options.relax == "implicit":
+        relaxed, relaxation = relax_implicit(
+            modeller.topology,
+            modeller.positions,
+            forcefield=FORCEFIELDS[options.forcefield][0],
+            restraint_k=options.relax_restraint_k,
+            max_iterations=options.relax_max_iterations,
+            platform=cpu,
+        )
+        modeller = app.Modeller(modeller.topology, relaxed)
+    structure_audit = audit(modeller.topology, modeller.positions)
 
     solvation: dict = {"solvent": options.solvent}
     if options.solvent == "explicit":
@@ -292,6 +337,9 @@ def prepare(assembly: Assembly, options: PreparationOptions | None = None) -> Pr
         "n_atoms": modeller.topology.getNumAtoms(),
         "n_residues": modeller.topology.getNumResidues(),
         "solvation": solvation,
+        "protonation": protonation,
+        "relaxation": relaxation,
+        "audit": structure_audit,
         "versions": _version_info(),
     }
     if metadata["disulfide_bonds"] < metadata["ssbond_records"]:
