@@ -44,6 +44,7 @@ import numpy as np
 import openmm
 from openmm import app, unit
 
+from rankbind.energies.bootstrap import bootstrap_mean, mean_sem  # noqa: F401 (re-export)
 from rankbind.energies.entropy import KJ_PER_KCAL, InteractionEntropy, interaction_entropy
 from rankbind.energies.parameters import (
     copy_custom_gb,
@@ -74,6 +75,8 @@ class MMGBSASettings:
     temperature: float = 298.15  # K (κ and the entropy estimate)
     entropy: str = "none"  # "none" or "interaction"
     n_bootstrap: int = 1000
+    uncertainty: str = "iid"  # "iid" (independent replicas) or "block" (correlated frames)
+    block_length: int = 0  # frames per bootstrap block (uncertainty="block"); 0 = 5·g
     seed: int = 0
     engine: str = "jax"  # "jax" or "openmm"
     batch_size: int = 8  # frames per compiled JAX batch
@@ -85,6 +88,7 @@ class MMGBSASettings:
             "nonpolar": ("sasa", "ace", "none"),
             "entropy": ("none", "interaction"),
             "engine": ("jax", "openmm"),
+            "uncertainty": ("iid", "block"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -235,21 +239,6 @@ class MMGBSAResult:
             "info": self.info,
             "decomposition": None if self.decomposition is None else self.decomposition.as_dict(),
         }
-
-
-def bootstrap_mean(
-    values: np.ndarray, n_bootstrap: int = 1000, seed: int = 0
-) -> tuple[float, float]:
-    """(mean, bootstrap standard error of the mean) of iid samples (F,). Frames from a
-    trajectory should be decorrelated first (stride by the correlation time)."""
-    values = np.asarray(values, dtype=float)
-    if values.ndim != 1 or len(values) == 0:
-        raise ValueError("bootstrap_mean needs a non-empty 1-D array")
-    if len(values) == 1:
-        return float(values[0]), 0.0
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(values), size=(n_bootstrap, len(values)))
-    return float(values.mean()), float(values[idx].mean(axis=1).std(ddof=1))
 
 
 def build_system(topology: app.Topology, settings: MMGBSASettings) -> openmm.System:
@@ -563,7 +552,9 @@ def mmgbsa(
         cx, rec, lig = model.energies_openmm(x)
     delta = {k: cx[k] - rec[k] - lig[k] for k in COMPONENTS}
     total = sum(delta.values())
-    mean, sem = bootstrap_mean(total, settings.n_bootstrap, settings.seed)
+    mean, sem, uncertainty = mean_sem(
+        total, settings.uncertainty, settings.block_length, settings.n_bootstrap, settings.seed
+    )
     entropy = None
     if settings.entropy == "interaction":
         interaction = delta["coulomb"] + delta["lj"]
@@ -585,6 +576,7 @@ def mmgbsa(
             "receptor_atoms": int(len(model.receptor_local)),
             "ligand_atoms": int(len(model.ligand_local)),
             "openmm_version": openmm.__version__,
+            "uncertainty": uncertainty,
         },
     )
 
@@ -600,7 +592,13 @@ def _decompose(model, x, bound, apart, settings) -> Decomposition:
     lig_res = np.array([k for k, r in enumerate(residues) if r[3] == "ligand"])
     pairs = model.model.pair_matrix(x, onehot[:, rec_res], onehot[:, lig_res])
     sems = [
-        bootstrap_mean(per_residue[:, k], settings.n_bootstrap, settings.seed)[1]
+        mean_sem(
+            per_residue[:, k],
+            settings.uncertainty,
+            settings.block_length,
+            settings.n_bootstrap,
+            settings.seed,
+        )[1]
         for k in range(n_res)
     ]
     return Decomposition(
