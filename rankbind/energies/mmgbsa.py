@@ -81,6 +81,7 @@ class MMGBSASettings:
     engine: str = "jax"  # "jax" or "openmm"
     batch_size: int = 8  # frames per compiled JAX batch
     platform: str = "Reference"  # OpenMM engine platform
+    trim_nm: float = 0.0  # interface trimming: keep residues within this of the partner; 0 = off
 
     def __post_init__(self):
         choices = {
@@ -97,6 +98,8 @@ class MMGBSASettings:
                 )
         if self.solute_dielectric <= 0 or self.solvent_dielectric <= 0:
             raise RankbindError("MM/GBSA solute_dielectric and solvent_dielectric must be > 0")
+        if self.trim_nm < 0:
+            raise RankbindError(f"MM/GBSA trim_nm={self.trim_nm}: must be >= 0 (0 = no trim)")
         if self.salt_concentration < 0 or self.surface_tension < 0:
             raise RankbindError("MM/GBSA salt_concentration and surface_tension must be >= 0")
 
@@ -116,6 +119,13 @@ class MMGBSASettings:
             f"{self.solute_dielectric}, eps_out={self.solvent_dielectric}"
         )
         out["setting"] = "single-trajectory MM/GBSA"
+        out["interface_trim"] = (
+            "none (whole complex)"
+            if self.trim_nm == 0
+            else f"residues with a heavy atom within {self.trim_nm} nm of the partner in any "
+            "frame; System parametrised whole, then cut (bonded terms reaching outside "
+            "dropped: they cancel in single-trajectory dG); GB Born radii from kept atoms only"
+        )
         if self.nonpolar == "sasa":
             out["sasa"] = (
                 f"mdtraj.shrake_rupley, {self.sphere_points} points, probe "
@@ -328,14 +338,33 @@ class ComplexModel:
         receptor: Sequence[int],
         ligand: Sequence[int],
         settings: MMGBSASettings,
+        keep_residues: Sequence[int] | None = None,
     ):
+        """``keep_residues``: residue indices of ``topology`` to keep (interface trimming;
+        see :func:`trim_residues`); None keeps the whole complex."""
         _check_split(topology.getNumAtoms(), receptor, ligand)
         self.settings = settings
-        self.atoms = np.array(sorted(set(map(int, receptor)) | set(map(int, ligand))))
+        whole = np.array(sorted(set(map(int, receptor)) | set(map(int, ligand))))
+        self.trimmed = keep_residues is not None
+        self.keep_residues = None if keep_residues is None else sorted(map(int, keep_residues))
+        if keep_residues is None:
+            self.atoms = whole
+            self.topology = subtopology(topology, self.atoms)
+            self.system = build_system(self.topology, settings)
+        else:
+            keep = set(self.keep_residues)
+            residue_of = np.array([a.residue.index for a in topology.atoms()])
+            local = np.flatnonzero(np.isin(residue_of[whole], list(keep)))
+            if len(local) == 0:
+                raise SelectionError("interface trimming kept no atoms")
+            self.atoms = whole[local]
+            full = build_system(subtopology(topology, whole), settings)
+            self.system = subsystem(full, local, cut=True)
+            self.topology = subtopology(topology, self.atoms)
         ligand_set = set(map(int, ligand))
         self.group = np.array([1 if a in ligand_set else 0 for a in self.atoms], dtype=np.int64)
-        self.topology = subtopology(topology, self.atoms)
-        self.system = build_system(self.topology, settings)
+        if self.group.min() == self.group.max():
+            raise SelectionError("interface trimming left only one side of the complex")
         self.receptor_local = np.flatnonzero(self.group == 0)
         self.ligand_local = np.flatnonzero(self.group == 1)
         # raises if a bond, angle, torsion or exception crosses the split
@@ -496,6 +525,7 @@ def _physics(settings: MMGBSASettings) -> tuple:
         settings.probe_radius,
         settings.sphere_points,
         settings.temperature,
+        settings.trim_nm,
     )
 
 
@@ -509,6 +539,30 @@ def _residues_of(model: ComplexModel) -> tuple[list, np.ndarray]:
     return residues, index
 
 
+def trim_residues(
+    topology: app.Topology,
+    frames: np.ndarray,
+    receptor: Sequence[int],
+    ligand: Sequence[int],
+    cutoff_nm: float,
+) -> list[int]:
+    """Residue indices with a heavy atom within ``cutoff_nm`` of the other side in any
+    frame (the interface-trimmed system; k-d tree, O(N log N))."""
+    from scipy.spatial import cKDTree
+
+    frames = np.asarray(frames, dtype=float).reshape(-1, topology.getNumAtoms(), 3)
+    atoms = list(topology.atoms())
+    heavy = np.array([a.element is not None and a.element.symbol != "H" for a in atoms])
+    rec = np.array([i for i in receptor if heavy[i]], dtype=np.int64)
+    lig = np.array([i for i in ligand if heavy[i]], dtype=np.int64)
+    found: set[int] = set()
+    for x in frames:
+        for near, far in ((rec, lig), (lig, rec)):
+            d, _ = cKDTree(x[far]).query(x[near], distance_upper_bound=cutoff_nm)
+            found.update(atoms[i].residue.index for i in near[np.isfinite(d)])
+    return sorted(found)
+
+
 def mmgbsa(
     topology: app.Topology,
     frames: np.ndarray,
@@ -517,12 +571,15 @@ def mmgbsa(
     settings: MMGBSASettings | None = None,
     decompose: bool = False,
     model: ComplexModel | None = None,
+    keep_residues: Sequence[int] | None = None,
 ) -> MMGBSAResult:
     """Single-trajectory MM/GBSA over ``frames`` (F, N, 3) nm of ``topology``.
 
     receptor, ligand: disjoint atom indices (whole molecules) of ``topology``; see
     :func:`selection_atoms`. ``model`` reuses a :class:`ComplexModel` (and its compiled
-    kernel). Returns per-frame components and ΔG with a bootstrap standard error."""
+    kernel). With ``settings.trim_nm > 0`` the complex is trimmed to the residues of
+    :func:`trim_residues` (or ``keep_residues`` when given, e.g. the wild type's for a
+    mutant). Returns per-frame components and ΔG with a bootstrap standard error."""
     settings = settings or MMGBSASettings()
     frames = np.asarray(frames, dtype=float)
     if frames.ndim == 2:
@@ -534,9 +591,12 @@ def mmgbsa(
     if not np.all(np.isfinite(frames)):
         raise RankbindError("frames contain NaN or infinite coordinates")
     if model is None:
-        model = ComplexModel(topology, receptor, ligand, settings)
-    elif _physics(model.settings) != _physics(settings) or not np.array_equal(
-        model.atoms, sorted(set(map(int, receptor)) | set(map(int, ligand)))
+        if keep_residues is None and settings.trim_nm > 0:
+            keep_residues = trim_residues(topology, frames, receptor, ligand, settings.trim_nm)
+        model = ComplexModel(topology, receptor, ligand, settings, keep_residues)
+    elif _physics(model.settings) != _physics(settings) or (
+        not model.trimmed
+        and not np.array_equal(model.atoms, sorted(set(map(int, receptor)) | set(map(int, ligand))))
     ):
         raise RankbindError("the ComplexModel was built for other atoms or physics settings")
     x = frames[:, model.atoms]
@@ -577,6 +637,7 @@ def mmgbsa(
             "ligand_atoms": int(len(model.ligand_local)),
             "openmm_version": openmm.__version__,
             "uncertainty": uncertainty,
+            "trimmed_residues": None if not model.trimmed else len(model.keep_residues),
         },
     )
 
