@@ -123,8 +123,9 @@ class MMGBSASettings:
             "none (whole complex)"
             if self.trim_nm == 0
             else f"residues with a heavy atom within {self.trim_nm} nm of the partner in any "
-            "frame; System parametrised whole, then cut (bonded terms reaching outside "
-            "dropped: they cancel in single-trajectory dG); GB Born radii from kept atoms only"
+            "frame, parametrised alone (templates without external bonds; terms reaching "
+            "deleted atoms absent: they cancel in single-trajectory dG); GB Born radii "
+            "from kept atoms only"
         )
         if self.nonpolar == "sasa":
             out["sasa"] = (
@@ -251,9 +252,13 @@ class MMGBSAResult:
         }
 
 
-def build_system(topology: app.Topology, settings: MMGBSASettings) -> openmm.System:
+def build_system(
+    topology: app.Topology, settings: MMGBSASettings, ignore_external_bonds: bool = False
+) -> openmm.System:
     """The implicit-solvent System MM/GBSA evaluates (NoCutoff, no constraints, ACE term
-    only when ``settings.nonpolar == "ace"``)."""
+    only when ``settings.nonpolar == "ace"``). ``ignore_external_bonds``: match residue
+    templates without their inter-residue bonds (a trimmed system, whose chains are cut,
+    keeps internal-residue parameters at the cuts)."""
     forcefield = app.ForceField(*settings.forcefield, GB_FILES[settings.gb_model])
     try:
         system = forcefield.createSystem(
@@ -265,6 +270,7 @@ def build_system(topology: app.Topology, settings: MMGBSASettings) -> openmm.Sys
             solventDielectric=settings.solvent_dielectric,
             implicitSolventKappa=settings.kappa,
             sasaMethod="ACE" if settings.nonpolar == "ace" else None,
+            ignoreExternalBonds=ignore_external_bonds,
         )
     except ValueError as exc:
         raise RankbindError(
@@ -358,9 +364,12 @@ class ComplexModel:
             if len(local) == 0:
                 raise SelectionError("interface trimming kept no atoms")
             self.atoms = whole[local]
-            full = build_system(subtopology(topology, whole), settings)
-            self.system = subsystem(full, local, cut=True)
+            # parametrised on the trimmed residues only (cheap for large complexes):
+            # templates matched without external bonds, so residues at a cut keep their
+            # internal parameters; terms reaching a deleted atom are absent (they cancel in
+            # single-trajectory dG)
             self.topology = subtopology(topology, self.atoms)
+            self.system = build_system(self.topology, settings, ignore_external_bonds=True)
         ligand_set = set(map(int, ligand))
         self.group = np.array([1 if a in ligand_set else 0 for a in self.atoms], dtype=np.int64)
         if self.group.min() == self.group.max():
