@@ -500,3 +500,24 @@ def test_alanine_mutant_jax_energy_equals_openmm_of_the_mutant_system(fragment):
         expected -= coulomb * (1 - 1 / 2.0)  # rankbind's consistent ε_in: Coulomb / 2
         total = sum(v[f] for v in ours.values())
         assert total == pytest.approx(expected, abs=1e-3)
+
+
+def test_dielectric_variants_from_eps1_components_equal_direct_evaluation(fragment):
+    from rankbind.energies.variants import VARIANTS, rescale, settings_for, variant_total
+
+    topology, frames, receptor, ligand, _ = fragment
+    frames = frames[:1]
+    at_one = mmgbsa(topology, frames, receptor, ligand, settings_for("obc2_e1"))
+    direct = mmgbsa(topology, frames, receptor, ligand, settings_for("obc2_e4"))
+    comps = {k: float(v[0]) for k, v in at_one.delta.items()}
+    scaled = rescale(comps, 4.0)
+    for k in ("coulomb", "gb", "lj", "nonpolar"):
+        assert scaled[k] == pytest.approx(float(direct.delta[k][0]), abs=1e-6)
+    assert variant_total(comps, "obc2_e4") == pytest.approx(direct.delta_total[0], abs=1e-5)
+    assert variant_total(comps, "obc2_e4_nonp0") == pytest.approx(
+        direct.delta_total[0] - direct.delta["nonpolar"][0], abs=1e-5
+    )
+    # residue-type ε_in: charged 4, polar 2, nonpolar 1
+    assert variant_total(comps, "obc2_eres", "LYS") == pytest.approx(direct.delta_total[0])
+    assert variant_total(comps, "obc2_eres", "LEU") == pytest.approx(at_one.delta_total[0])
+    assert {"gbn2_e2", "obc2_e1_nonp0", "gbn2_eres"} <= set(VARIANTS)
