@@ -154,20 +154,24 @@ def ensemble_mmgbsa(
     frames: np.ndarray | None = None,
     decompose: bool = False,
 ):
-    """Sample (unless ``frames`` are given, trajectory mode) and score an ensemble; the
-    uncertainty method follows the mode. Returns (MMGBSAResult, record)."""
+    """Sample (unless ``frames`` are given) and score an ensemble; the uncertainty method
+    follows the mode (given frames without ``ensemble``: a trajectory, block bootstrap).
+    Returns (MMGBSAResult, record)."""
     from dataclasses import replace
 
     from rankbind.energies.mmgbsa import MMGBSASettings, mmgbsa
 
+    given = ensemble
     ensemble = ensemble or EnsembleSettings()
     settings = mmgbsa_settings or MMGBSASettings()
     record: dict = {}
     if frames is None:
         frames, record = sample(topology, positions, ensemble)
-    else:
-        record = {"mode": "trajectory", "n_frames": int(len(frames))}
-    uncertainty = "iid" if record.get("mode", ensemble.mode) == "replicas" else "block"
+        mode = ensemble.mode
+    else:  # given frames: sampled with ``ensemble`` if passed, else a trajectory
+        mode = given.mode if given is not None else "trajectory"
+        record = {"mode": mode, "n_frames": int(len(frames)), "frames": "given"}
+    uncertainty = "iid" if mode == "replicas" else "block"
     settings = replace(settings, uncertainty=uncertainty)
     t0 = time.process_time()
     result = mmgbsa(topology, frames, receptor, ligand, settings, decompose=decompose)
