@@ -145,6 +145,7 @@ def run_abbind(cache: Path, pdbs: list[str] | None, trim: float) -> None:
             (r.chain.id, r.id.strip(), (r.insertionCode or "").strip()): r
             for r in topology.residues()
         }
+        print(pdb, "prepared", f"{time.process_time() - t0:.0f} s cpu", flush=True)
         wt = {g: _components(topology, frames, rec, lig, g, trim, keep) for g in ("GBn2", "OBC2")}
         t_wt = time.process_time() - t0
         mutants = []
@@ -182,6 +183,7 @@ def run_abbind(cache: Path, pdbs: list[str] | None, trim: float) -> None:
             entry["ddg_components"] = comps
             entry["wt_residue"] = res.name
             mutants.append(entry)
+            print(pdb, row["Mutation"], f"{time.process_time() - t0:.0f} s cpu", flush=True)
         record.update(
             {
                 "pdb": pdb,

@@ -260,6 +260,11 @@ def build_system(
     templates without their inter-residue bonds (a trimmed system, whose chains are cut,
     keeps internal-residue parameters at the cuts)."""
     forcefield = app.ForceField(*settings.forcefield, GB_FILES[settings.gb_model])
+    templates = {}
+    if ignore_external_bonds:  # CYS without HG: a (possibly cut) disulfide, CYX not CYM
+        for residue in topology.residues():
+            if residue.name == "CYS" and "HG" not in {a.name for a in residue.atoms()}:
+                templates[residue] = "CYX"
     try:
         system = forcefield.createSystem(
             topology,
@@ -271,6 +276,7 @@ def build_system(
             implicitSolventKappa=settings.kappa,
             sasaMethod="ACE" if settings.nonpolar == "ace" else None,
             ignoreExternalBonds=ignore_external_bonds,
+            residueTemplates=templates,
         )
     except ValueError as exc:
         raise RankbindError(
