@@ -73,15 +73,15 @@ def openmm_loop(model, frames, platform_name: str) -> tuple[float, np.ndarray]:
     import openmm
     from openmm import unit
 
+    from rankbind.platforms import platform_by_name
+
     parts = [
         (model.system, np.arange(len(model.atoms))),
         (model.receptor_system, model.receptor_local),
         (model.ligand_system, model.ligand_local),
     ]
     contexts = [
-        openmm.Context(
-            s, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName(platform_name)
-        )
+        openmm.Context(s, openmm.VerletIntegrator(0.001), platform_by_name(platform_name))
         for s, _ in parts
     ]
     energies = np.zeros((3, len(frames)))

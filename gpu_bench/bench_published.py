@@ -70,12 +70,12 @@ def build(test: str):
     from openmm import app, unit
     from pdbfixer import PDBFixer
 
-    from rankbind.preparation import helper_platform
+    from rankbind.platforms import cpu_platform
     from rankbind.structures import build_assembly
     from rankbind.structures.assembly import extract
 
     protomer = extract(build_assembly("3URF", "asu"), ["RANKL/A"])
-    fixer = PDBFixer(pdbfile=io.StringIO(protomer.to_pdb_text()), platform=helper_platform())
+    fixer = PDBFixer(pdbfile=io.StringIO(protomer.to_pdb_text()), platform=cpu_platform())
     fixer.findMissingResidues()
     fixer.missingResidues = {}
     fixer.findMissingAtoms()
@@ -83,7 +83,7 @@ def build(test: str):
     settings = SETTINGS[test]
     forcefield = app.ForceField(*settings["forcefield"])
     modeller = app.Modeller(fixer.topology, fixer.positions)
-    modeller.addHydrogens(app.ForceField("amber99sb.xml"), pH=7.0, platform=helper_platform())
+    modeller.addHydrogens(app.ForceField("amber99sb.xml"), pH=7.0, platform=cpu_platform())
     if test == "pme":
         protein_atoms = modeller.topology.getNumAtoms()
         waters = (DHFR_ATOMS["pme"] - protein_atoms) // 3
@@ -117,9 +117,9 @@ def equilibrated_state(topology, positions, system, test: str, steps: int):
     """Minimised (CPU platform) and ``steps`` of dynamics: the shared starting State."""
     import openmm
 
-    from rankbind.preparation import helper_platform
+    from rankbind.platforms import cpu_platform
 
-    context = openmm.Context(system, integrator(test), helper_platform())
+    context = openmm.Context(system, integrator(test), cpu_platform())
     context.setPositions(positions)
     if system.usesPeriodicBoundaryConditions():
         context.setPeriodicBoxVectors(*topology.getPeriodicBoxVectors())
@@ -133,7 +133,9 @@ def time_platform(system, state, test: str, name: str, steps: int) -> dict:
     """ns/day as the published script measures it (after 5 initial steps)."""
     import openmm
 
-    platform_ = openmm.Platform.getPlatformByName(name)
+    from rankbind.platforms import platform_by_name
+
+    platform_ = platform_by_name(name)
     properties = {}
     if "Precision" in platform_.getPropertyNames():
         properties["Precision"] = COMMON["precision"]
@@ -172,11 +174,9 @@ def main(argv=None) -> int:
     import openmm
 
     from rankbind.fileio import write_json
-    from rankbind.platforms import opencl_is_cpu_only
+    from rankbind.platforms import available_platforms, opencl_is_cpu_only
 
-    available = {
-        openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())
-    }
+    available = set(available_platforms())
     names = [n for n in args.platforms.split(",") if n in available]
     load_start = os.getloadavg()
     tests = []

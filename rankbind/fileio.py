@@ -1,4 +1,5 @@
-"""Atomic file output: a reader never sees a half-written file under its final name."""
+"""Atomic file output (a reader never sees a half-written file under its final name), and
+the one lookup of rankbind's data folders (:func:`data_dir`)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,60 @@ def sha256_file(path: str | os.PathLike) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+#: The repository's data folders and the environment variables that override them.
+DATA_FOLDERS = {
+    "structures": "RANKBIND_STRUCTURES",
+    "protocols": "RANKBIND_PROTOCOLS",
+    "seeds": "RANKBIND_SEEDS",
+}
+
+
+def data_dir(name: str) -> Path:
+    """The data folder ``name`` (``structures``, ``protocols`` or ``seeds``).
+
+    Looked up in this order: the environment variable (``$RANKBIND_STRUCTURES``,
+    ``$RANKBIND_PROTOCOLS``, ``$RANKBIND_SEEDS``); the copy shipped inside an installed wheel
+    (``rankbind/_data/<name>``, written by ``setup.py`` at build time); the folder of the
+    source checkout the package runs from (editable installs, ``PYTHONPATH=checkout``).
+    Raises :class:`~rankbind.errors.RankbindError` naming every place it looked."""
+    from rankbind.errors import RankbindError
+
+    if name not in DATA_FOLDERS:
+        raise RankbindError(f"unknown data folder '{name}' (known: {', '.join(DATA_FOLDERS)})")
+    env = os.environ.get(DATA_FOLDERS[name])
+    if env:
+        if not Path(env).is_dir():
+            raise RankbindError(f"${DATA_FOLDERS[name]}={env} is not a folder")
+        return Path(env)
+    package = Path(__file__).resolve().parent
+    candidates = (package / "_data" / name, package.parent / name)
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    raise RankbindError(
+        f"rankbind data folder '{name}' not found (looked in {', '.join(map(str, candidates))}); "
+        f"set ${DATA_FOLDERS[name]}, or reinstall rankbind (`pip install .` ships it)"
+    )
+
+
+def shipped_file(path: str | os.PathLike, folder: str) -> Path | None:
+    """``path`` as a file shipped in data folder ``folder``, or None. Accepts the name
+    relative to the folder (``quick.yaml``), with the folder prefix (``protocols/quick.yaml``)
+    and, for protocols, without the suffix (``quick``)."""
+    from rankbind.errors import RankbindError
+
+    relative = Path(path)
+    if relative.is_absolute():
+        return None
+    if relative.parts and relative.parts[0] == folder:
+        relative = Path(*relative.parts[1:]) if len(relative.parts) > 1 else Path()
+    try:
+        root = data_dir(folder)
+    except RankbindError:
+        return None
+    for candidate in (root / relative, root / relative.with_suffix(".yaml")):
+        if relative.parts and candidate.is_file():
+            return candidate
+    return None

@@ -4,12 +4,18 @@ supported. An explicit request either works or fails with a clear error.
 PoCL (OpenCL on a CPU) is never chosen by ``auto``: it is slower than OpenMM's own CPU
 platform, and PoCL 3.1 was seen to segfault inside ``minimizeEnergy``. When it is
 requested explicitly, minimisation runs on the CPU platform instead (see
-:func:`minimisation_platform`), and dynamics continue on OpenCL.
+:func:`minimisation_platform`), and dynamics continue on OpenCL. Helper minimisations
+inside PDBFixer and Modeller (new atoms, hydrogens) always run on :func:`cpu_platform`.
+
+This module is the only place that looks platforms up: everything else asks
+:func:`select_platform`, :func:`platform_by_name` or :func:`cpu_platform`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import openmm
@@ -25,6 +31,42 @@ def available_platforms() -> list[str]:
     return [
         openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())
     ]
+
+
+def platform_by_name(name: str) -> openmm.Platform:
+    """The OpenMM platform called exactly ``name``; :class:`PlatformError` listing the
+    available platforms when it did not load here."""
+    have = available_platforms()
+    if name not in have:
+        raise PlatformError(f"OpenMM platform '{name}' unavailable (available: {', '.join(have)})")
+    return openmm.Platform.getPlatformByName(name)
+
+
+def cpu_platform() -> openmm.Platform:
+    """OpenMM's CPU platform (Reference where CPU did not load) for helper minimisations
+    (PDBFixer, Modeller, restrained clean-ups). Left to choose, OpenMM would pick PoCL
+    OpenCL where it is installed, and PoCL's ``minimizeEnergy`` segfaults."""
+    return openmm.Platform.getPlatformByName(
+        "CPU" if "CPU" in available_platforms() else "Reference"
+    )
+
+
+@contextlib.contextmanager
+def single_threaded_cpu() -> Iterator[openmm.Platform]:
+    """:func:`cpu_platform` whose Contexts use one thread inside the block (the previous
+    default is restored after). The multi-threaded CPU platform sums forces in an order
+    that varies run to run (~1e-5 nm after a minimisation); one thread is bit-reproducible.
+    For helpers such as Modeller.addHydrogens that create their own Context."""
+    platform = cpu_platform()
+    if platform.getName() != "CPU":
+        yield platform
+        return
+    previous = platform.getPropertyDefaultValue("Threads")
+    platform.setPropertyDefaultValue("Threads", "1")
+    try:
+        yield platform
+    finally:
+        platform.setPropertyDefaultValue("Threads", previous)
 
 
 def opencl_is_cpu_only() -> bool:
@@ -43,7 +85,7 @@ class PlatformChoice:
 
     @property
     def platform(self) -> openmm.Platform:
-        return openmm.Platform.getPlatformByName(self.name)
+        return platform_by_name(self.name)
 
     def describe(self) -> dict:
         return {"platform": self.name, "properties": dict(self.properties), "reason": self.reason}

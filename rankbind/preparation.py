@@ -8,9 +8,12 @@ Output directory of :func:`write_prepared`:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import platform as pyplatform
+import random
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from openmm import app, unit
 from rankbind import __version__
 from rankbind.errors import PreparationError
 from rankbind.fileio import atomic_open, write_json, write_text
+from rankbind.platforms import cpu_platform, single_threaded_cpu
 from rankbind.structures.assembly import Assembly, ChainInfo, chain_records
 from rankbind.structures.pdbfile import GLYCANS, IONS, WATERS
 
@@ -49,6 +53,7 @@ class PreparationOptions:
     water_model: str | None = None  # default: tip3p for amber14, opc for amber19
     ph: float = 7.0
     ionic_strength_molar: float = 0.15
+    temperature_K: float = 300.0  # run temperature: sets the GB Debye κ (see debye_kappa)
     padding_nm: float = 1.0
     box_shape: str = "dodecahedron"
     remove_water: bool = True
@@ -96,6 +101,8 @@ class PreparationOptions:
             raise PreparationError(
                 f"ionic_strength_molar {self.ionic_strength_molar} is outside 0-5 M"
             )
+        if not 200.0 <= self.temperature_K <= 500.0:
+            raise PreparationError(f"temperature_K {self.temperature_K} is outside 200-500 K")
         if self.implicit_cutoff_nm is not None and self.implicit_cutoff_nm < 1.0:
             raise PreparationError(f"implicit_cutoff_nm {self.implicit_cutoff_nm} is below 1 nm")
         if self.padding_nm <= 0:
@@ -168,14 +175,6 @@ def _hetero_filter(assembly: Assembly, options: PreparationOptions) -> tuple[Ass
     return with_atoms(assembly, kept), removed_residues
 
 
-def helper_platform() -> openmm.Platform:
-    """CPU platform (Reference if CPU is missing) for PDBFixer/Modeller minimisations."""
-    names = [
-        openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())
-    ]
-    return openmm.Platform.getPlatformByName("CPU" if "CPU" in names else "Reference")
-
-
 def _version_info() -> dict:
     from importlib.metadata import version
 
@@ -188,17 +187,49 @@ def _version_info() -> dict:
     }
 
 
-def prepare(assembly: Assembly, options: PreparationOptions | None = None) -> PreparedSystem:
-    """Clean, complete, protonate, (optionally) solvate and parameterise ``assembly``."""
-    from pdbfixer import PDBFixer
+@contextlib.contextmanager
+def seeded_random(seed: int) -> Iterator[None]:
+    """Seed Python's ``random`` and numpy's global generator with ``seed`` for the block,
+    then restore both states, so callers outside the block see no change. OpenMM's
+    Modeller (hydrogen and ion placement) and PDBFixer draw from these unseeded globals."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()  # noqa: NPY002
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (the legacy global generator is what is used)
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)  # noqa: NPY002
 
+
+def prepare(assembly: Assembly, options: PreparationOptions | None = None) -> PreparedSystem:
+    """Clean, complete, protonate, (optionally) solvate and parameterise ``assembly``.
+
+    Reproducible: the same assembly and options (``options.seed``) give the same
+    coordinates, in any process: random draws are seeded inside :func:`seeded_random`,
+    PDBFixer's minimiser integrator with the same seed, and the helper minimisations run
+    on one CPU thread (:func:`rankbind.platforms.single_threaded_cpu`). The seed is
+    recorded in the metadata under ``random_seed``."""
     options = options or PreparationOptions()
     options.validate()
+    with seeded_random(options.seed), single_threaded_cpu():
+        prepared = _prepare(assembly, options)
+    prepared.metadata["random_seed"] = {
+        "seed": options.seed,
+        "seeds": "python random, numpy global RandomState, PDBFixer minimiser integrator",
+        "helper_minimisation": "CPU platform, 1 thread (bit-reproducible force sums)",
+    }
+    return prepared
+
+
+def _prepare(assembly: Assembly, options: PreparationOptions) -> PreparedSystem:
+    from pdbfixer import PDBFixer
+
     filtered, removed = _hetero_filter(assembly, options)
     # PDBFixer and Modeller minimise internally (new atoms, hydrogens). Pin them to the
     # CPU platform: left to choose, OpenMM picks PoCL OpenCL where installed, and PoCL's
     # minimiser segfaults (observed with PoCL 3.1), killing the process.
-    cpu = helper_platform()
+    cpu = cpu_platform()
     fixer = PDBFixer(pdbfile=io.StringIO(filtered.to_pdb_text()), platform=cpu)
 
     fixer.findMissingResidues()
@@ -308,8 +339,9 @@ def prepare(assembly: Assembly, options: PreparationOptions | None = None) -> Pr
         solvation |= {
             "gb_model": options.gb_model,
             "salt_molar": options.ionic_strength_molar,
-            "debye_kappa_per_nm": debye_kappa(options.ionic_strength_molar),
-            "kappa_temperature_K": 300.0,
+            "debye_kappa_per_nm": debye_kappa(options.ionic_strength_molar, options.temperature_K),
+            "kappa_convention": "openmm-amber",
+            "kappa_temperature_K": options.temperature_K,
             "solute_dielectric": 1.0,
             "solvent_dielectric": 78.5,
             "sasa": "ACE (OpenMM default for GBn2/OBC2 xml)",
@@ -350,12 +382,50 @@ def prepare(assembly: Assembly, options: PreparationOptions | None = None) -> Pr
     return PreparedSystem(modeller.topology, modeller.positions, system, assembly.chains, metadata)
 
 
+#: Conventions of :func:`debye_kappa`.
+KAPPA_CONVENTIONS = ("openmm-amber", "debye-huckel")
+#: Amber's conversion constant, 1/Å for c in mol/L and T in K: 1/sqrt(ε0 kB / (2 NA e² 1000)).
+AMBER_KAPPA_CONSTANT = 50.33355
+#: Ion-exclusion factor of the OpenMM/Amber convention.
+ION_EXCLUSION_FACTOR = 0.73
+
+
 def debye_kappa(
-    salt_molar: float, temperature_kelvin: float = 300.0, dielectric: float = 78.5
+    ionic_strength_molar: float,
+    temperature_K: float,
+    convention: str = "openmm-amber",
+    solvent_dielectric: float = 78.5,
 ) -> float:
-    """Debye screening parameter (1/nm) for GB, as OpenMM's AmberPrmtopFile computes it:
-    kappa = 50.33355 * sqrt(I / (eps * T)) per Å."""
-    return 10.0 * 50.33355 * float(np.sqrt(salt_molar / (dielectric * temperature_kelvin)))
+    """Debye screening parameter κ (1/nm) of a 1:1 salt for generalized Born.
+
+    ``convention``:
+
+    - ``"openmm-amber"`` (default, what every rankbind System uses): κ as OpenMM's
+      ``AmberPrmtopFile.createSystem`` and ``CharmmPsfFile.createSystem`` compute it from a
+      salt concentration, i.e. Amber's ``saltcon``: the Debye–Hückel κ times the ion
+      exclusion factor 0.73, ``κ = 0.73 · 10 · 50.33355 · sqrt(I / (ε_r T))`` nm⁻¹. OpenMM's
+      GBSA forces (``GBSAOBCForce``, ``GBSAGBn2Force`` in ``app/internal/customgbforces``)
+      take κ as given and screen with ``exp(-κ f_GB)``.
+    - ``"debye-huckel"``: the bare inverse Debye length,
+      ``κ² = 2 N_A e² I · 1000 / (ε0 ε_r k_B T)``.
+
+    At 0.15 M, 300 K and ε_r = 78.5: 0.927 nm⁻¹ (openmm-amber), 1.270 nm⁻¹ (debye-huckel).
+    ``temperature_K`` is the run temperature (κ depends on it)."""
+    if convention not in KAPPA_CONVENTIONS:
+        raise PreparationError(
+            f"Debye kappa convention '{convention}' unknown; choose {', '.join(KAPPA_CONVENTIONS)}"
+        )
+    if ionic_strength_molar < 0 or temperature_K <= 0 or solvent_dielectric <= 0:
+        raise PreparationError(
+            f"debye_kappa needs ionic strength >= 0 (got {ionic_strength_molar} M), "
+            f"temperature > 0 (got {temperature_K} K), dielectric > 0 (got {solvent_dielectric})"
+        )
+    kappa = (
+        10.0
+        * AMBER_KAPPA_CONSTANT
+        * float(np.sqrt(ionic_strength_molar / (solvent_dielectric * temperature_K)))
+    )
+    return ION_EXCLUSION_FACTOR * kappa if convention == "openmm-amber" else kappa
 
 
 def _create_system(forcefield: app.ForceField, topology: app.Topology, options: PreparationOptions):
@@ -377,7 +447,7 @@ def _create_system(forcefield: app.ForceField, topology: app.Topology, options: 
             kwargs["nonbondedCutoff"] = options.implicit_cutoff_nm * unit.nanometer
         if options.solvent == "implicit":
             kwargs["implicitSolventKappa"] = (
-                debye_kappa(options.ionic_strength_molar) / unit.nanometer
+                debye_kappa(options.ionic_strength_molar, options.temperature_K) / unit.nanometer
             )
     try:
         return forcefield.createSystem(topology, **kwargs)

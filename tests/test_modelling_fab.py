@@ -12,7 +12,7 @@ from rankbind.modelling.fab import (
     light_cdrs,
     template_identities,
 )
-from rankbind.modelling.sequences import chain_sequence
+from rankbind.structures.sequences import chain_sequence
 
 
 def test_denosumab_kabat_cdrs():

@@ -8,15 +8,15 @@ import pytest
 from rankbind.errors import SelectionError, StructureError
 from rankbind.modelling.isoforms import build_construct, isoform_properties, segment
 from rankbind.modelling.mutations import mutate, select_chains, swap_segment, truncate
-from rankbind.modelling.sequences import (
+from rankbind.modelling.threading import Target, thread
+from rankbind.structures import build_assembly
+from rankbind.structures.sequences import (
     chain_residues,
     chain_sequence,
     compare,
     fasta_sequence,
     uniprot_alignment,
 )
-from rankbind.modelling.threading import Target, thread
-from rankbind.structures import build_assembly
 
 
 @pytest.fixture(scope="module")

@@ -56,3 +56,24 @@ def test_pocl_minimises_on_cpu(opencl_platform):
     choice = select_platform("OpenCL", device_index=0)
     assert choice.properties == {"Precision": "mixed", "DeviceIndex": "0"}
     assert minimisation_platform(choice).name in ("CPU", "OpenCL")
+
+
+def test_named_and_helper_platforms():
+    """platform_by_name names what is available on a miss; cpu_platform is CPU (Reference
+    without it); single_threaded_cpu pins Contexts to one thread and restores the default."""
+    from rankbind.platforms import cpu_platform, platform_by_name, single_threaded_cpu
+
+    assert platform_by_name("Reference").getName() == "Reference"
+    with pytest.raises(PlatformError, match="'Metal' unavailable .*Reference"):
+        platform_by_name("Metal")
+    cpu = cpu_platform()
+    assert cpu.getName() == ("CPU" if "CPU" in available_platforms() else "Reference")
+    if cpu.getName() != "CPU":
+        return
+    before = cpu.getPropertyDefaultValue("Threads")
+    system = openmm.System()
+    system.addParticle(1.0)
+    with single_threaded_cpu() as platform:
+        context = openmm.Context(system, openmm.VerletIntegrator(0.001), platform)
+        assert platform.getPropertyValue(context, "Threads") == "1"
+    assert cpu.getPropertyDefaultValue("Threads") == before

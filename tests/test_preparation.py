@@ -42,12 +42,11 @@ def test_choices_recorded_and_round_trip(tmp_path):
     assert meta["options"]["gb_model"] == "OBC2"
     assert meta["options"]["ph"] == 7.0
     assert meta["forcefield_files"] == ["amber14-all.xml", "implicit/obc2.xml"]
-    # Debye screening from first principles: kappa^2 = 2 N_A e^2 I / (eps0 eps_r k_B T)
-    from scipy import constants as c
-
-    ionic = 0.15 * 1000.0  # mol/m^3
-    kappa = np.sqrt(2 * c.N_A * c.e**2 * ionic / (c.epsilon_0 * 78.5 * c.k * 300.0)) * 1e-9
-    assert meta["solvation"]["debye_kappa_per_nm"] == pytest.approx(kappa, rel=1e-3)
+    # Debye screening, OpenMM/Amber convention (0.73 x the Debye-Hueckel kappa), at 300 K
+    assert meta["solvation"]["debye_kappa_per_nm"] == pytest.approx(
+        0.73 * _debye_huckel_kappa(0.15, 300.0), rel=1e-3
+    )
+    assert meta["solvation"]["kappa_convention"] == "openmm-amber"
     assert meta["versions"]["openmm"] == openmm.__version__
     assert meta["assembly"].startswith("3URF/interface[")
     loaded = load_prepared(out)
@@ -106,3 +105,96 @@ def test_glycan_kept_fails_clearly():
     assembly.atoms.extend(a for a in build_assembly("3URF", "asu").atoms if a.resname == "NAG")
     with pytest.raises(PreparationError, match="NAG|template"):
         prepare(assembly, PreparationOptions(solvent="vacuum", remove_glycans=False))
+
+
+def _debye_huckel_kappa(molar: float, kelvin: float, eps_r: float = 78.5) -> float:
+    """Inverse Debye length (1/nm) of a 1:1 salt from CODATA constants:
+    kappa^2 = 2 N_A e^2 I / (eps0 eps_r k_B T), I in mol/m^3."""
+    from scipy import constants as c
+
+    ionic = molar * 1000.0
+    return float(np.sqrt(2 * c.N_A * c.e**2 * ionic / (c.epsilon_0 * eps_r * c.k * kelvin)) * 1e-9)
+
+
+def _system_kappa(system: openmm.System) -> float:
+    """The kappa written into the energy expressions of the System's CustomGBForce."""
+    import re
+
+    (force,) = [f for f in system.getForces() if isinstance(f, openmm.CustomGBForce)]
+    values = {
+        float(m)
+        for i in range(force.getNumEnergyTerms())
+        for m in re.findall(r"kappa=([-+0-9.eE]+)", force.getEnergyTermParameters(i)[0])
+    }
+    assert len(values) == 1
+    return values.pop()
+
+
+def test_debye_kappa_conventions_against_the_debye_huckel_formula():
+    from rankbind.preparation import debye_kappa
+
+    for molar, kelvin in [(0.15, 300.0), (0.15, 310.0), (0.5, 298.15)]:
+        reference = _debye_huckel_kappa(molar, kelvin)
+        # Amber's 50.33355 constant agrees with CODATA to 9e-4
+        assert debye_kappa(molar, kelvin, "debye-huckel") == pytest.approx(reference, rel=1e-3)
+        assert debye_kappa(molar, kelvin) == pytest.approx(0.73 * reference, rel=1e-3)
+    assert debye_kappa(0.15, 300.0) == pytest.approx(0.927, abs=1e-3)
+    assert debye_kappa(0.0, 300.0) == 0.0
+    with pytest.raises(PreparationError, match="convention 'amber'"):
+        debye_kappa(0.15, 300.0, "amber")
+
+
+def test_kappa_is_equal_in_preparation_and_mmgbsa_at_the_run_temperature():
+    """Both layers build Systems with the same kappa for the same salt and temperature
+    (read back from the CustomGBForce expressions), equal to 0.73 x Debye-Hueckel."""
+    from rankbind.energies.mmgbsa import MMGBSASettings, build_system
+
+    assembly = extract(build_assembly("3URF", "interface"), list(FRAGMENT))
+    options = PreparationOptions(solvent="implicit", temperature_K=310.0, ionic_strength_molar=0.15)
+    prepared = prepare(assembly, options)
+    settings = MMGBSASettings(salt_concentration=0.15, temperature=310.0)
+    kappa_mm = _system_kappa(build_system(prepared.topology, settings))
+    kappa_prep = _system_kappa(prepared.system)
+    assert kappa_prep == pytest.approx(kappa_mm, rel=1e-12)
+    assert settings.kappa == pytest.approx(kappa_prep, rel=1e-12)
+    assert kappa_prep == pytest.approx(0.73 * _debye_huckel_kappa(0.15, 310.0), rel=1e-3)
+    assert prepared.metadata["solvation"]["kappa_temperature_K"] == 310.0
+
+
+_REPRODUCE = """
+import sys
+import numpy as np
+from openmm import unit
+from rankbind.preparation import PreparationOptions, prepare
+from rankbind.structures.assembly import build_assembly, extract
+
+assembly = extract(build_assembly("3URF", "interface"), ["RANKL/A:230-240", "OPG:100-112"])
+prepared = prepare(assembly, PreparationOptions(solvent="vacuum", seed=int(sys.argv[2])))
+np.save(sys.argv[1], np.array(prepared.positions.value_in_unit(unit.nanometer)))
+"""
+
+
+def test_preparation_is_reproducible_across_processes(tmp_path):
+    """Same inputs and seed in two fresh processes (different hash seeds): identical
+    coordinates, bit for bit; the seed is recorded."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = []
+    for k, hash_seed in enumerate(["1", "2"]):
+        path = tmp_path / f"x{k}.npy"
+        env = os.environ | {"PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(root)}
+        subprocess.run(
+            [sys.executable, "-c", _REPRODUCE, str(path), "7"],
+            check=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=300,
+        )
+        out.append(np.load(path))
+    assert out[0].shape[0] > 300  # hydrogens were added
+    np.testing.assert_array_equal(out[0], out[1])
+    assert fragment().metadata["random_seed"]["seed"] == PreparationOptions().seed

@@ -121,6 +121,40 @@ def test_selection_errors_name_the_problem():
         atom_indices(top, assembly.chains, "RANK:100")
 
 
+def test_selection_unions_resolve_once_in_every_layer():
+    """'A+B', a list and the union's parts agree, each residue once; the reference is a
+    walk over the mdtraj topology by chain and residue number."""
+    from rankbind.analysis.contacts import select
+    from rankbind.energies.mmgbsa import selection_atoms
+    from rankbind.structures.assembly import extract
+    from rankbind.structures.selection import select_union, split_union
+
+    assembly = build_assembly("3URF", "interface")
+    top = assembly.to_mdtraj().topology
+    union = "RANKL/A:233-236 + OPG:100-102+RANKL/A:235"
+    assert split_union(union) == ["RANKL/A:233-236", "OPG:100-102", "RANKL/A:235"]
+    opg = next(c.chain_id for c in assembly.chains if c.molecule == "OPG")
+    wanted = {("A", n) for n in range(233, 237)} | {(opg, n) for n in range(100, 103)}
+    expected = sorted(
+        a.index for a in top.atoms if (a.residue.chain.chain_id, a.residue.resSeq) in wanted
+    )
+    as_list = ["RANKL/A:233-236", "OPG:100-102+RANKL/A:235"]
+    assert atom_indices(top, assembly.chains, union) == expected
+    assert atom_indices(top, assembly.chains, as_list) == expected
+    assert selection_atoms(top, assembly.chains, union) == expected
+    residues = select(top, assembly.chains, union)
+    assert sorted(
+        (top.residue(i).chain.chain_id, top.residue(i).resSeq) for i in residues
+    ) == sorted(wanted)
+    present = {c.chain_id: assembly.residue_numbers(c.chain_id) for c in assembly.chains}
+    keys = select_union(assembly.chains, present, union)
+    assert len(keys) == len(set(keys)) == 7 and set(keys) == wanted
+    fragment = extract(assembly, as_list)
+    assert {(a.chain, a.resseq) for a in fragment.atoms} == wanted
+    with pytest.raises(SelectionError, match="empty residue selection"):
+        split_union(" + ")
+
+
 def test_fab_templates_give_heavy_and_light_chains():
     for name in ("1N8Z", "2NYY", "3BDY", "3BN9"):
         fab = build_assembly(name, "fab")
@@ -150,7 +184,7 @@ def test_assembly_pdb_text_round_trips_through_the_parser(tmp_path):
 def test_expression_tags_are_left_out():
     """3URF's OPG construct (UniProt 22-186, structures/sequences/3URF_constructs.fasta)
     ends in a His6 tag, three residues of which are observed: assemblies stop at 186."""
-    from rankbind.modelling.sequences import fasta_sequence
+    from rankbind.structures.sequences import fasta_sequence
 
     core = fasta_sequence("3URF_constructs.fasta", "3URF_Z_core")
     assembly = build_assembly("3URF", "asu")
@@ -175,3 +209,26 @@ def test_seqadv_expression_tag_residues_are_left_out(tmp_path):
     assembly = from_pdb(path, {"A": ChainSpec("A", "RANKL", "human", None, None)})
     assert assembly.residue_numbers("A") == [1, 2]
     assert assembly.provenance["expression_tag_residues_removed_pdb_numbering"] == {"A": [3]}
+
+
+def test_one_aligner_with_free_end_gaps_for_sequences_and_numbering():
+    """A fragment inside a longer reference aligns at its offset with no penalty for the
+    overhangs: the score is the BLOSUM62 diagonal sum (read from biopython's matrix file),
+    and the numbering map (footprints' API) is the same alignment."""
+    from Bio.Align import substitution_matrices
+
+    from rankbind.analysis.footprints import align_numbering as footprint_numbering
+    from rankbind.structures.sequences import align, align_numbering, fasta_sequence
+
+    reference = fasta_sequence("3URF_constructs.fasta", "3URF_A_core")  # O14788 162-317
+    query = reference[20:120]
+    aln = align(query, reference)
+    blosum = substitution_matrices.load("BLOSUM62")
+    assert aln.score == sum(blosum[a][a] for a in query)
+    assert aln.query_to_reference() == {i: i + 20 for i in range(len(query))}
+    numbers = footprint_numbering(
+        (list(range(1, 101)), query), (list(range(162, 162 + len(reference))), reference)
+    )
+    assert footprint_numbering is align_numbering
+    assert numbers.mapping == {n: n + 181 for n in range(1, 101)}
+    assert numbers.identity == 1.0 and numbers.n_aligned == 100

@@ -25,7 +25,7 @@ import numpy as np
 
 import rankbind.jaxconfig  # noqa: F401  (float64 available; kernels cast explicitly)
 from rankbind.errors import SelectionError
-from rankbind.structures.selection import select_residues
+from rankbind.structures.selection import select_union
 
 SCHEMES = ("closest-heavy", "closest", "ca")
 _WIDTHS = (1, 4, 8, 16, 24, 32, 48, 64)  # few widths -> few jit compilations
@@ -288,11 +288,8 @@ def select(topology, chains, texts: str | Sequence[str]) -> np.ndarray:
     by_chain: dict[str, list[int]] = {}
     for chain_id, number in index:
         by_chain.setdefault(chain_id, []).append(number)
-    out: list[int] = []
-    for text in [texts] if isinstance(texts, str) else texts:
-        for part in text.split("+"):
-            out += [index[key] for key in select_residues(chains, by_chain, part.strip())]
-    return np.array(sorted(set(out)), dtype=np.int64)
+    out = {index[key] for key in select_union(chains, by_chain, texts)}
+    return np.array(sorted(out), dtype=np.int64)
 
 
 def cross_pairs(residues_a: np.ndarray, residues_b: np.ndarray) -> np.ndarray:

@@ -3,8 +3,9 @@
 A footprint is the set of RANKL residues within ``cutoff`` (closest heavy atoms) of one
 binder copy, with contact frequency and buried SASA, in UniProt numbering of the entry's
 species and mapped to the reference numbering: **human RANKL (UniProt O14788)**. Mouse
-RANKL (O35235) numbers are mapped by a global alignment (biopython PairwiseAligner,
-BLOSUM62, gap open -10, extend -0.5) of the observed residues of the two structures.
+RANKL (O35235) numbers are mapped by a global alignment of the observed residues of the
+two structures (:func:`rankbind.structures.sequences.align_numbering`: BLOSUM62, gap open
+-10, extend -0.5, end gaps free).
 
 Competition criterion (``compare``): two binders are *mutually exclusive at a site* when,
 after superposing the second complex's RANKL trimer onto the first's (CA atoms of aligned
@@ -21,13 +22,17 @@ from dataclasses import asdict, dataclass, field
 
 import mdtraj
 import numpy as np
-from Bio import Align
-from Bio.Align import substitution_matrices
-from Bio.SeqUtils import seq1
 
 from rankbind.analysis import contacts, interface
 from rankbind.errors import SelectionError
 from rankbind.fileio import atomic_open
+from rankbind.structures.geometry import count_pairs_within, nearest_distances, superpose
+from rankbind.structures.sequences import (  # noqa: F401 (NumberingMap: part of this API)
+    NumberingMap,
+    align_numbering,
+    identity_numbering,
+    one_letter,
+)
 
 REFERENCE_SPECIES = "human"
 REFERENCE_UNIPROT = "O14788"
@@ -44,60 +49,7 @@ def observed_sequence(topology, chains, selection: str) -> tuple[list[int], str]
     (one chain, e.g. ``"RANKL/A"``)."""
     residues = list(topology.residues)
     index = contacts.select(topology, chains, selection)
-    return [residues[i].resSeq for i in index], "".join(seq1(residues[i].name) for i in index)
-
-
-@dataclass
-class NumberingMap:
-    """Residue-number mapping query -> reference from a global alignment.
-    ``mapping`` holds aligned (non-gap) positions only; identity over aligned positions."""
-
-    query: str
-    reference: str
-    mapping: dict[int, int]
-    identity: float
-    n_aligned: int
-    alignment: str
-
-    def to_json(self) -> dict:
-        return asdict(self) | {"mapping": {str(k): v for k, v in self.mapping.items()}}
-
-
-def align_numbering(
-    query: tuple[list[int], str],
-    reference: tuple[list[int], str],
-    query_name: str = "query",
-    reference_name: str = "reference",
-) -> NumberingMap:
-    """Map the residue numbers of ``query`` onto ``reference`` ((numbers, sequence) each)."""
-    q_num, q_seq = query
-    r_num, r_seq = reference
-    if not q_seq or not r_seq:
-        raise SelectionError("cannot align an empty sequence")
-    aligner = Align.PairwiseAligner()
-    aligner.mode = "global"
-    aligner.substitution_matrix = substitution_matrices.load("BLOSUM62")
-    aligner.open_gap_score = -10.0
-    aligner.extend_gap_score = -0.5
-    best = aligner.align(q_seq, r_seq)[0]
-    mapping, same = {}, 0
-    for (q0, q1), (r0, _r1) in zip(*best.aligned, strict=True):
-        for k in range(q1 - q0):
-            mapping[q_num[q0 + k]] = r_num[r0 + k]
-            same += q_seq[q0 + k] == r_seq[r0 + k]
-    return NumberingMap(
-        query_name,
-        reference_name,
-        mapping,
-        same / max(len(mapping), 1),
-        len(mapping),
-        str(best),
-    )
-
-
-def identity_numbering(numbers: list[int], name: str) -> NumberingMap:
-    """The trivial map for a chain already in reference numbering."""
-    return NumberingMap(name, name, {n: n for n in numbers}, 1.0, len(numbers), "")
+    return [residues[i].resSeq for i in index], "".join(one_letter(residues[i].name) for i in index)
 
 
 # --- footprints -------------------------------------------------------------------------
@@ -255,16 +207,6 @@ def entry_footprint(
 # --- competition ------------------------------------------------------------------------
 
 
-def _kabsch(mobile: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Rotation R, translation t (x -> x @ R.T + t) superposing mobile on target; RMSD."""
-    mc, tc = mobile.mean(0), target.mean(0)
-    u, _, vt = np.linalg.svd((mobile - mc).T @ (target - tc))
-    d = np.sign(np.linalg.det(u @ vt))
-    rot = (u @ np.diag([1.0, 1.0, d]) @ vt).T
-    moved = (mobile - mc) @ rot.T + tc
-    return rot, tc - mc @ rot.T, float(np.sqrt(((moved - target) ** 2).sum(1).mean()))
-
-
 @dataclass
 class Complex:
     """Coordinates needed to test steric overlap: a frame, chain records, the binder
@@ -319,16 +261,15 @@ def steric_overlap(first: Complex, second: Complex) -> dict:
             common = sorted(set(ca1[c1]) & set(ca2[c2]))
             x1 += [ca1[c1][n] for n in common]
             x2 += [ca2[c2][n] for n in common]
-        rot, trans, rmsd = _kabsch(np.array(x2), np.array(x1))
-        moved = b2 @ rot.T + trans
-        d2 = ((b1[:, None, :] - moved[None, :, :]) ** 2).sum(-1)
-        n_clash = int((d2 < CLASH_DISTANCE_NM**2).sum())
+        fit = superpose(np.array(x2), np.array(x1))
+        moved = fit.apply(b2)
+        n_clash = count_pairs_within(b1, moved, CLASH_DISTANCE_NM)
         result = {
             "assignment": dict(zip(order, chains1, strict=True)),
-            "ca_rmsd_nm": rmsd,
+            "ca_rmsd_nm": fit.rmsd,
             "n_ca": len(x1),
             "clash_pairs": n_clash,
-            "min_distance_nm": float(np.sqrt(d2.min())),
+            "min_distance_nm": float(nearest_distances(b1, moved).min()),
         }
         if best is None or n_clash > best["clash_pairs"]:
             best = result

@@ -31,6 +31,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     run_.add_argument("config", help="YAML configuration (schema rankbind.competition/1)")
     run_.add_argument("-o", "--out", required=True, help="output folder")
     run_.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    cited = sub.add_parser(
+        "cited", help="the seed scenarios on cited inputs (seeds/competition_inputs.yaml)"
+    )
+    cited.add_argument("-o", "--out", required=True, help="output folder")
+    cited.add_argument("--inputs", help="inputs file (default: seeds/competition_inputs.yaml)")
+    cited.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
 
 def _jsonable(value):
@@ -39,9 +45,11 @@ def _jsonable(value):
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return np.where(np.isfinite(value), value, np.nan).tolist()
+        return [_jsonable(v) for v in value.tolist()]
     if isinstance(value, np.generic):
-        return value.item()
+        return _jsonable(value.item())
+    if isinstance(value, float) and not np.isfinite(value):
+        return None  # JSON has no NaN: an absent pool's fractions, an unreachable IC50
     return value
 
 
@@ -182,6 +190,14 @@ def run(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(EXAMPLE)
         return 0
+    if args.compete_command == "cited":
+        from rankbind.competition.cited import run_cited
+
+        result = run_cited(args.inputs, out_dir=args.out, plots=not args.no_plots)
+        for row in result["conclusions"]:
+            print(f"{row['scenario']}: signalling {row['signalling_relative']:.3g} x baseline")
+        print(f"wrote {Path(args.out) / 'cited_competition.json'}")
+        return 0
     system, scenarios, raw = load_config(args.config)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -212,10 +228,11 @@ def run(args: argparse.Namespace) -> int:
             "species": len(model.network.labels),
             "baseline": {
                 "pools": list(base.pool_names),
-                "receptor_site_fraction": base.receptor_site_fraction.tolist(),
-                "signalling_fraction": base.signalling_fraction.tolist(),
-                "receptor_engaged_fraction": base.receptor_engaged_fraction.tolist(),
-                "signalling_molar": base.signalling_molar.tolist(),
+                "pool_totals_molar": [p.total_trimer_molar for p in system.pools],
+                "receptor_site_fraction": _jsonable(base.receptor_site_fraction),
+                "signalling_fraction": _jsonable(base.signalling_fraction),
+                "receptor_engaged_fraction": _jsonable(base.receptor_engaged_fraction),
+                "signalling_molar": _jsonable(base.signalling_molar),
                 "receptor_bound_fraction": base.receptor_bound_fraction,
                 "free_molar": base.free_molar,
                 "max_relative_residual": base.max_relative_residual,

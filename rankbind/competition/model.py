@@ -122,7 +122,9 @@ class Binder:
     """A RANKL binder. ``affinity`` is per site (valency 1) or per arm (valency 2).
     ``c_eff_intra_molar``: effective concentration for the second arm on the same
     trimer (None: no intramolecular loops). ``bridging``: a bivalent binder may join
-    two trimers."""
+    two trimers. ``target``: the name of another binder this one binds instead of
+    RANKL (a partner: TRAIL or a heparan-sulfate sink for OPG), 1:1, exclusive of the
+    target's RANKL binding; ``affinity`` is then the partner-target Kd."""
 
     name: str
     total_molar: float
@@ -133,8 +135,13 @@ class Binder:
     bridging: bool = False
     cooperativity: float | None = None
     cooperativity_source: str = ""
+    target: str | None = None
 
     def __post_init__(self):
+        if self.target is not None and (
+            self.valency != 1 or self.bridging or self.c_eff_intra_molar is not None
+        ):
+            raise CompetitionError(f"partner {self.name}: binds its target 1:1 (valency 1)")
         if self.valency not in (1, 2):
             raise CompetitionError(f"binder {self.name}: valency must be 1 or 2")
         if self.cooperativity is not None:
@@ -194,6 +201,15 @@ class System:
             raise CompetitionError(f"receptor {self.receptor!r} is not among the binders")
         if receptor[0].valency != 1:
             raise CompetitionError(f"receptor {self.receptor!r} must be monovalent")
+        if receptor[0].target is not None:
+            raise CompetitionError(f"receptor {self.receptor!r} must bind RANKL, not a binder")
+        trimer_binders = {b.name for b in self.binders if b.target is None}
+        for b in self.binders:
+            if b.target is not None and b.target not in trimer_binders:
+                raise CompetitionError(
+                    f"partner {b.name}: target {b.target!r} is not a RANKL binder "
+                    f"(have {sorted(trimer_binders)})"
+                )
 
     def with_total(self, name: str, total_molar: float) -> System:
         """Copy with one pool or binder total replaced."""
@@ -238,6 +254,7 @@ class System:
                     b.c_eff_intra_molar is not None,
                     b.bridging,
                     b.cooperativity is not None,
+                    None if b.target is None else [x.name for x in self.binders].index(b.target),
                 )
                 for b in self.binders
             ),
@@ -362,10 +379,15 @@ class EquilibriumModel:
         receptor_total = s.binders[self._receptor].total_molar
         free = dict(zip(s.component_names, np.exp(np.asarray(u)) * UNIT_M, strict=True))
         bound = max(receptor_total - free[s.receptor], 0.0)
+        # a pool with zero total has no sites: its fractions are undefined (NaN), not the
+        # occupancy a vanishing trace of trimers would have
+        absent = np.array([p.total_trimer_molar <= 0 for p in s.pools])
+        site_fraction = np.where(absent, np.nan, np.asarray(site_fraction))
+        signalling = np.where(absent, np.nan, np.asarray(signalling))
         return Equilibrium(
             pool_names=tuple(p.name for p in s.pools),
-            receptor_site_fraction=np.asarray(site_fraction),
-            signalling_fraction=np.asarray(signalling),
+            receptor_site_fraction=site_fraction,
+            signalling_fraction=signalling,
             receptor_engaged_fraction=np.asarray(engaged),
             signalling_molar=np.asarray(sig_molar),
             receptor_bound_fraction=bound / receptor_total if receptor_total > 0 else 0.0,
@@ -375,6 +397,26 @@ class EquilibriumModel:
             max_relative_residual=residual,
             assumptions=describe_assumptions(s),
         )
+
+    def site_fractions(self, eq: Equilibrium, system: System | None = None) -> dict:
+        """{binder name: (P,) fraction of each pool's sites it holds} at ``eq``, and
+        "free": the sites nobody holds (NaN for an absent pool)."""
+        s = system or self.system
+        totals = np.array([p.total_trimer_molar * p.sites for p in s.pools])
+        held = np.einsum("s,spb->pb", eq.species_molar, self.network.site_count)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.where(totals[:, None] > 0, held / totals[:, None], np.nan)
+        out = {b.name: frac[:, i] for i, b in enumerate(s.binders) if b.target is None}
+        out["free"] = 1.0 - np.nansum(frac, axis=1) + np.where(totals > 0, 0.0, np.nan)
+        return out
+
+    def free_trimer_fraction(self, eq: Equilibrium, system: System | None = None):
+        """(P,) fraction of each pool's trimers with no binder at all (NaN if absent)."""
+        s = system or self.system
+        totals = np.array([p.total_trimer_molar for p in s.pools])
+        free = np.array([eq.free_molar[p.name] for p in s.pools])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(totals > 0, free / totals, np.nan)
 
     def _bridged_fraction(self, species_molar: np.ndarray, system: System) -> np.ndarray:
         """(P,) fraction of each pool's trimers held in two-trimer (bridged) complexes."""
@@ -468,6 +510,10 @@ def describe_assumptions(system: System) -> dict[str, str]:
     }
     for b in system.binders:
         notes[f"Kd:{b.name}"] = f"{b.affinity.kd_molar:.4g} M ({b.affinity.source})"
+        if b.target is not None:
+            notes[f"partner:{b.name}"] = (
+                f"binds free {b.target} 1:1; the {b.target}.{b.name} complex cannot bind RANKL"
+            )
         if b.valency == 2:
             loop = (
                 f"c_eff_intra {b.c_eff_intra_molar:.4g} M ({b.c_eff_source})"

@@ -54,6 +54,9 @@ class BinderSpec:
     ``bridging``: a bivalent binder may join two trimers.
     ``cooperative``: a monovalent binder gets a pairwise factor omega for every pair of
     its molecules on one trimer (parameter ``logomega:<name>``).
+    ``target``: a *partner* (e.g. TRAIL or a heparan-sulfate sink for OPG) binds only
+    free molecules of binder ``target``, 1:1, with its own Kd (``logK:<name>``); the
+    complex cannot bind a trimer (competitive with the target's trimer binding).
     """
 
     name: str
@@ -61,6 +64,7 @@ class BinderSpec:
     loops: bool = False
     bridging: bool = False
     cooperative: bool = False
+    target: int | None = None  # index of the binder this one binds (a partner), else None
 
 
 # A per-trimer state: sorted tuple of (kind, binder_index) with repetition; a loop
@@ -110,6 +114,8 @@ def _sites_held(state: TrimerState, binder: int) -> int:
 def _single_site_kinds(binders: tuple[BinderSpec, ...]) -> list[tuple[str, int]]:
     kinds: list[tuple[str, int]] = []
     for i, b in enumerate(binders):
+        if b.target is not None:
+            continue
         kinds.append((MONO if b.valency == 1 else DANGLING, i))
     return kinds
 
@@ -120,7 +126,9 @@ def _trimer_states(
     """All per-trimer states (free sites implicit); ``bridge`` is the index of the
     binder holding one site as a bridge (None: no bridge)."""
     single = _single_site_kinds(binders)
-    loop_binders = [i for i, b in enumerate(binders) if b.valency == 2 and b.loops]
+    loop_binders = [
+        i for i, b in enumerate(binders) if b.valency == 2 and b.loops and b.target is None
+    ]
     n_bridge = 0 if bridge is None else 1
     out: set[TrimerState] = set()
     for n_loops in range(0, (sites - n_bridge) // 2 + 1):
@@ -169,6 +177,11 @@ def build_network(pools: tuple[PoolSpec, ...], binders: tuple[BinderSpec, ...]) 
             raise ValueError(f"binder {b.name!r}: valency must be 1 or 2, got {b.valency}")
         if b.cooperative and b.valency != 1:
             raise ValueError(f"binder {b.name!r}: cooperativity needs valency 1")
+        if b.target is not None:
+            if not (0 <= b.target < len(binders)) or binders[b.target].target is not None:
+                raise ValueError(f"binder {b.name!r}: target must be a trimer binder")
+            if b.valency != 1 or b.loops or b.bridging or b.cooperative:
+                raise ValueError(f"partner {b.name!r}: must be monovalent, no loops/bridges")
     P, B = len(pools), len(binders)
     loop_idx = [i for i, b in enumerate(binders) if b.valency == 2 and b.loops]
     coop_idx = [i for i, b in enumerate(binders) if b.cooperative]
@@ -216,6 +229,16 @@ def build_network(pools: tuple[PoolSpec, ...], binders: tuple[BinderSpec, ...]) 
         stoich = np.zeros(P + B, dtype=np.int64)
         stoich[P + i] = 1
         add_species(stoich, 0.0, np.zeros(Q, dtype=np.int64), np.zeros((P, B)), (), b.name)
+    # partner complexes: target binder . partner (1:1, off the trimers)
+    for i, b in enumerate(binders):
+        if b.target is None:
+            continue
+        stoich = np.zeros(P + B, dtype=np.int64)
+        stoich[P + i] = 1
+        stoich[P + b.target] = 1
+        params = np.zeros(Q, dtype=np.int64)
+        params[i] = 1
+        add_species(stoich, 0.0, params, np.zeros((P, B)), (), f"{binders[b.target].name}.{b.name}")
     # single-trimer complexes
     for p, pool in enumerate(pools):
         for state in _trimer_states(pool.sites, binders, None):
@@ -231,7 +254,7 @@ def build_network(pools: tuple[PoolSpec, ...], binders: tuple[BinderSpec, ...]) 
             )
     # two trimers joined by one bridging binder
     for b, spec in enumerate(binders):
-        if not (spec.valency == 2 and spec.bridging):
+        if not (spec.valency == 2 and spec.bridging) or spec.target is not None:
             continue
         halves = [
             (p, st) for p, pool in enumerate(pools) for st in _trimer_states(pool.sites, binders, b)

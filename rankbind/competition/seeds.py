@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from rankbind.errors import RankbindError
+from rankbind.fileio import data_dir
 
 REFERENCE_CELL = re.compile(r"^\[\d+(?:[–,]\d+)*\]$")
 NCT_ID = re.compile(r"^NCT\d{8}$")
@@ -26,9 +27,8 @@ class SeedError(RankbindError):
 
 
 def seeds_dir() -> Path:
-    """The seeds folder: $RANKBIND_SEEDS, else ``seeds/`` at the repository root."""
-    env = os.environ.get("RANKBIND_SEEDS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "seeds"
+    """The seeds folder: :func:`rankbind.fileio.data_dir` ``("seeds")``."""
+    return data_dir("seeds")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from rankbind.energies.mmgbsa import (
     trim_residues,
 )
 from rankbind.errors import RankbindError
+from rankbind.structures.geometry import pairs_within
 
 CH_BOND_NM = 0.109
 _BACKBONE = {"N", "H", "H1", "H2", "H3", "CA", "HA", "C", "O", "OXT", "CB"}
@@ -203,9 +204,9 @@ def interface_residues(
     lig = np.array([i for i in ligand if heavy[i]])
     close_r, close_l = np.zeros(len(rec), bool), np.zeros(len(lig), bool)
     for x in frames:
-        d = np.linalg.norm(x[rec][:, None] - x[lig][None], axis=-1) < cutoff
-        close_r |= d.any(axis=1)
-        close_l |= d.any(axis=0)
+        pairs = pairs_within(x[rec], x[lig], cutoff)
+        close_r[pairs[:, 0]] = True
+        close_l[pairs[:, 1]] = True
     found = {atoms[i].residue.index for i in rec[close_r]} | {
         atoms[i].residue.index for i in lig[close_l]
     }

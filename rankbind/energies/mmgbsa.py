@@ -67,7 +67,7 @@ class MMGBSASettings:
     gb_model: str = "GBn2"  # "GBn2" (igb=8) or "OBC2" (igb=5)
     solute_dielectric: float = 1.0  # ε_in: divides Coulomb AND enters GB (see module doc)
     solvent_dielectric: float = 78.5
-    salt_concentration: float = 0.0  # mol/L -> Debye κ as OpenMM's AmberPrmtopFile
+    salt_concentration: float = 0.0  # mol/L -> Debye κ (preparation.debye_kappa, openmm-amber)
     nonpolar: str = "sasa"  # "sasa", "ace" or "none"
     surface_tension: float = 0.0072  # kcal/mol/Å² (nonpolar="sasa")
     probe_radius: float = 0.14  # nm (Shrake-Rupley)
@@ -105,9 +105,16 @@ class MMGBSASettings:
 
     @property
     def kappa(self) -> float:
-        """Debye screening κ (nm⁻¹), OpenMM/Amber convention incl. the 0.73 ion-exclusion factor."""
-        c = self.salt_concentration
-        return 7.3 * 50.33355 * math.sqrt(c / self.solvent_dielectric / self.temperature)
+        """Debye screening κ (nm⁻¹) at ``temperature``: :func:`rankbind.preparation.debye_kappa`,
+        OpenMM/Amber convention (incl. the 0.73 ion-exclusion factor), as preparation uses."""
+        from rankbind.preparation import debye_kappa
+
+        return debye_kappa(
+            self.salt_concentration,
+            self.temperature,
+            convention="openmm-amber",
+            solvent_dielectric=self.solvent_dielectric,
+        )
 
     def as_dict(self) -> dict:
         out = asdict(self)
@@ -319,12 +326,7 @@ def selection_atoms(topology: app.Topology, chains, selections: str | Sequence[s
     grammar, e.g. ``"RANKL"``, ``["RANKL/A", "RANKL/C"]``, ``"OPG"``)."""
     from rankbind.structures.selection import atom_indices
 
-    if isinstance(selections, str):
-        selections = [s for s in selections.split("+") if s.strip()]
-    out: set[int] = set()
-    for text in selections:
-        out.update(atom_indices(topology, chains, text.strip()))
-    return sorted(out)
+    return atom_indices(topology, chains, selections)
 
 
 def _check_split(n_atoms: int, receptor: Sequence[int], ligand: Sequence[int]) -> None:
@@ -511,11 +513,11 @@ def openmm_components(
     system: openmm.System, frames: np.ndarray, platform: str = "Reference"
 ) -> dict[str, np.ndarray]:
     """{component: (F,)} kJ/mol of ``system`` over frames (F, n, 3) nm, by OpenMM."""
+    from rankbind.platforms import platform_by_name
+
     split, groups = _component_system(system)
     try:
-        context = openmm.Context(
-            split, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName(platform)
-        )
+        context = openmm.Context(split, openmm.VerletIntegrator(0.001), platform_by_name(platform))
     except openmm.OpenMMException as exc:
         raise RankbindError(f"OpenMM platform '{platform}' unusable: {exc}") from exc
     out = {c: np.zeros(len(frames)) for c in COMPONENTS}

@@ -183,13 +183,7 @@ def group_atoms(topology, chains, selection: str, atom_set: str = "heavy") -> li
     ``FAB_HEAVY+FAB_LIGHT`` for a Fab."""
     if atom_set not in ATOM_SETS:
         raise ProtocolError(f"atom set '{atom_set}' not one of {ATOM_SETS}")
-    indices = sorted(
-        {
-            i
-            for part in selection.split("+")
-            for i in atom_indices(topology, chains, part.strip(), heavy=atom_set != "all")
-        }
-    )
+    indices = atom_indices(topology, chains, selection, heavy=atom_set != "all")
     if atom_set == "ca":
         names = {a.index: a.name for a in topology.atoms()}
         indices = [i for i in indices if names[i] == "CA"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rankbind.errors import PlatformError, ProtocolError
+from rankbind.errors import ProtocolError
 from rankbind.fileio import write_json
 
 
@@ -165,7 +165,7 @@ def run(args) -> int:
         return 0
 
     if args.umbrella_command == "window":
-        import openmm
+        from rankbind.platforms import platform_by_name
 
         plan = umbrella.UmbrellaPlan.read(args.plan)
         index = args.index
@@ -174,18 +174,7 @@ def run(args) -> int:
             if task is None:
                 raise ProtocolError("no --index and no $SLURM_ARRAY_TASK_ID")
             index = int(task)
-        platform = None
-        if args.platform:
-            try:
-                platform = openmm.Platform.getPlatformByName(args.platform)
-            except Exception:
-                names = [
-                    openmm.Platform.getPlatform(i).getName()
-                    for i in range(openmm.Platform.getNumPlatforms())
-                ]
-                raise PlatformError(
-                    f"OpenMM platform '{args.platform}' unavailable (have: {names})"
-                ) from None
+        platform = platform_by_name(args.platform) if args.platform else None
         _, xyz = _load_pdb(args.pdb)
         path = umbrella.run_window(
             plan,

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rankbind.errors import StructureError
+from rankbind.structures.geometry import pairs_within, superpose
 
 COULOMB_KCAL = 332.06
 CHARGES = {
@@ -428,19 +429,7 @@ def score_pose_direct(
 
 
 def _contacts(a_xyz, a_res, b_xyz, b_res, cutoff: float) -> set:
-    from scipy.spatial import cKDTree
-
-    pairs = cKDTree(a_xyz).query_ball_tree(cKDTree(b_xyz), cutoff)
-    return {(a_res[i], b_res[j]) for i, js in enumerate(pairs) for j in js}
-
-
-def _kabsch_rmsd(p: np.ndarray, q: np.ndarray) -> float:
-    p0, q0 = p - p.mean(0), q - q.mean(0)
-    u, s, vt = np.linalg.svd(p0.T @ q0)
-    d = np.sign(np.linalg.det(u @ vt))
-    s[-1] *= d
-    e = (p0**2).sum() + (q0**2).sum() - 2 * s.sum()
-    return float(np.sqrt(max(e, 0.0) / len(p)))
+    return {(a_res[i], b_res[j]) for i, j in pairs_within(a_xyz, b_xyz, cutoff)}
 
 
 def capri_metrics(receptor: Molecule, ligand: Molecule, native_xyz: np.ndarray,
@@ -461,10 +450,10 @@ def capri_metrics(receptor: Molecule, ligand: Molecule, native_xyz: np.ndarray,
     lig_if = {b for _, b in near}
     rmask = np.array([r in rec_if for r in receptor.residues]) & receptor.is_backbone
     lmask = np.array([r in lig_if for r in ligand.residues]) & ligand.is_backbone
-    i_rmsd = _kabsch_rmsd(
+    i_rmsd = superpose(
         np.concatenate([receptor.xyz[rmask], model_xyz[lmask]]),
         np.concatenate([receptor.xyz[rmask], native_xyz[lmask]]),
-    )
+    ).rmsd
     if fnat >= 0.5 and (l_rmsd <= 1.0 or i_rmsd <= 1.0):
         quality = "high"
     elif fnat >= 0.3 and (l_rmsd <= 5.0 or i_rmsd <= 2.0):
@@ -486,10 +475,10 @@ CAPRI_ORDER = {"incorrect": 0, "acceptable": 1, "medium": 2, "high": 3}
 
 def interface_residues(receptor: Molecule, ligand_xyz: np.ndarray, cutoff: float = 5.0) -> set:
     """Receptor (chain, number) residues with a heavy atom within ``cutoff`` Å of the ligand."""
-    from scipy.spatial import cKDTree
-
-    hits = cKDTree(ligand_xyz).query_ball_point(receptor.xyz, cutoff)
-    return {receptor.residues[i] for i, h in enumerate(hits) if h}
+    return {
+        receptor.residues[i]
+        for i in np.unique(pairs_within(receptor.xyz, ligand_xyz, cutoff)[:, 0])
+    }
 
 
 # ---------------------------------------------------------------- pipelines and output

@@ -24,9 +24,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from rankbind.errors import StructureError
-from rankbind.modelling.sequences import align, chain_residues, fasta_sequence
 from rankbind.modelling.threading import Target, ThreadingResult, thread
 from rankbind.structures import Assembly, build_assembly, catalogue
+from rankbind.structures.geometry import nearest_distances, superpose
+from rankbind.structures.sequences import align, chain_residues, fasta_sequence
 
 DENOSUMAB_FASTA = "denosumab.fasta"
 J_LIGHT = 10  # F-G-x-G-T-K-V-E-I-K: the light-chain J segment after CDR-L3
@@ -120,15 +121,6 @@ def template_identities() -> list[dict]:
     return rows
 
 
-def _kabsch(mobile: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rotation R and translation t minimising |mobile @ R.T + t - target|."""
-    mc, tc = mobile.mean(0), target.mean(0)
-    u, _, vt = np.linalg.svd((mobile - mc).T @ (target - tc))
-    d = np.sign(np.linalg.det(vt.T @ u.T))
-    rot = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
-    return rot, tc - mc @ rot.T
-
-
 def composite_template(vh_template: str, vl_template: str, fab: bool) -> tuple[Assembly, dict]:
     """Heavy chain of ``vh_template`` + the VL of ``vl_template`` superposed onto the VL of
     ``vh_template`` (+ its CL for a Fab). Returns the assembly and a superposition record."""
@@ -145,8 +137,8 @@ def composite_template(vh_template: str, vl_template: str, fab: bool) -> tuple[A
     pairs = [(d_res[q], f_res[r]) for q, r in aln.items()]
     mob = np.array([dca[("L", d.number, d.icode)] for d, _ in pairs])
     tgt = np.array([ca[("L", f.number, f.icode)] for _, f in pairs])
-    rot, trans = _kabsch(mob, tgt)
-    rmsd = float(np.sqrt(np.mean(np.sum((mob @ rot.T + trans - tgt) ** 2, 1))))
+    fit = superpose(mob, tgt)
+    rot, trans, rmsd = fit.rotation, fit.translation, fit.rmsd
     keep_vl = {(r.number, r.icode) for r in d_res[:nd]}
     keep_h = {(r.number, r.icode) for r in (h_res if fab else h_res[:nh])}
     keep_cl = {(r.number, r.icode) for r in f_res[nf:]} if fab else set()
@@ -241,8 +233,6 @@ def fab_on_docked_fv(
     ``relax_iterations`` > 0 then relieves the clashes of the rigid pose (the docked
     interface, the Fab model's own) by C-alpha-restrained minimisation
     (:func:`rankbind.modelling.threading.relax`), recorded under ``relaxation``."""
-    from scipy.spatial import cKDTree
-
     for name, assembly in (("pose", pose), ("Fab", fab)):
         missing = [c for c in FAB_CHAINS if c not in assembly.chain_ids()]
         if missing:
@@ -265,8 +255,8 @@ def fab_on_docked_fv(
             f"only {len(pairs)} C-alpha atoms shared by {fab.name} and {pose.name}'s Fv"
         )
     mobile, target = (np.array(x, dtype=float) for x in zip(*pairs, strict=True))
-    rot, trans = _kabsch(mobile, target)
-    rmsd = float(np.sqrt(np.mean(np.sum((mobile @ rot.T + trans - target) ** 2, 1))))
+    fit = superpose(mobile, target)
+    rot, trans, rmsd = fit.rotation, fit.translation, fit.rmsd
     placed = [
         replace(a, xyz=tuple(np.asarray(a.xyz) @ rot.T + trans))
         for a in fab.atoms
@@ -279,7 +269,7 @@ def fab_on_docked_fv(
         [a.xyz for a in placed if (a.chain, a.resseq) not in ca_pose and a.element != "H"]
     )
     heavy = np.array([a.xyz for a in antigen_atoms if a.element != "H"])
-    nearest, _ = cKDTree(heavy).query(constant)  # (n_constant,) Å to the closest antigen atom
+    nearest = nearest_distances(constant, heavy)  # (n_constant,) Å to the closest antigen atom
     record = {
         "label": "MODEL: Fab homology model placed rigidly on a docked Fv pose",
         "fv_superposition_ca_rmsd_angstrom": round(rmsd, 3),

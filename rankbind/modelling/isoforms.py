@@ -14,13 +14,14 @@ from pathlib import Path
 import yaml
 
 from rankbind.errors import StructureError
+from rankbind.fileio import data_dir
 from rankbind.modelling.mutations import select_chains, truncate
 from rankbind.structures import Assembly, build_assembly
 
 
 def seeds_path() -> Path:
-    """``seeds/isoform_constructs.yaml`` of the source checkout."""
-    return Path(__file__).resolve().parents[2] / "seeds" / "isoform_constructs.yaml"
+    """``isoform_constructs.yaml`` in the seeds folder (:func:`rankbind.fileio.data_dir`)."""
+    return data_dir("seeds") / "isoform_constructs.yaml"
 
 
 @lru_cache(maxsize=1)

@@ -82,9 +82,9 @@ def _write_model(assembly, report: dict, out: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from rankbind.modelling import pipelines
     from rankbind.modelling.mutations import mutate, select_chains
-    from rankbind.modelling.sequences import fasta_sequence
     from rankbind.modelling.threading import Target, thread
     from rankbind.structures import build_assembly
+    from rankbind.structures.sequences import fasta_sequence
 
     cmd = args.model_command
     if cmd == "thread":

@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass, replace
 
 from rankbind.errors import SelectionError
-from rankbind.modelling.sequences import ONE_TO_THREE, chain_residues
 from rankbind.modelling.threading import Target, ThreadingResult, thread
 from rankbind.structures import Assembly
+from rankbind.structures.sequences import ONE_TO_THREE, chain_residues
 
 _MUTATION = re.compile(r"^(?P<chain>[A-Za-z0-9]):(?P<wt>[A-Z])(?P<num>-?\d+)(?P<new>[A-Z\-])$")
 

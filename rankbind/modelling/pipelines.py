@@ -113,7 +113,7 @@ def _epitope_for(target: str, chains: list[str]) -> tuple[set, dict]:
 
     Human: T233-Y241 (Schieferdecker 2014). Mouse: the residues aligned to them
     (4GIQ numbering is human - 1 in this region), from a global alignment."""
-    from rankbind.modelling.sequences import align, chain_residues
+    from rankbind.structures.sequences import align, chain_residues
 
     seg = segment("denosumab_epitope")
     human = build_assembly("3URF", "asu")
@@ -198,7 +198,7 @@ def species_comparison() -> dict:
     segment (seeds/isoform_constructs.yaml, with their confidence), the OPG-contact residues of
     3URF (within 5 Å, trimer + OPG) and everything else. Human RANK vs mouse RANK is not
     computed: the human RANK sequence (Q9Y6Q6) is not available here."""
-    from rankbind.modelling.sequences import chain_residues, compare
+    from rankbind.structures.sequences import chain_residues, compare
 
     human, mouse = build_assembly("3URF", "asu"), build_assembly("4GIQ", "asu")
     hexamer = build_assembly("3URF", "trimer_receptor")
@@ -237,7 +237,7 @@ def hurankl_chimera(minimize: bool = True):
     'unknown', see its ``basis``); mouse boundaries are the residues aligned to them.
     Returns a :class:`~rankbind.modelling.threading.ThreadingResult`."""
     from rankbind.modelling.mutations import select_chains, swap_segment
-    from rankbind.modelling.sequences import align, chain_residues
+    from rankbind.structures.sequences import align, chain_residues
 
     seg = segment("exon5")
     human, mouse = (

@@ -3,7 +3,7 @@
 Method (recorded in every result's ``report``):
 
 1. Global alignment of each target sequence to the template chain's observed residues
-   (:func:`rankbind.modelling.sequences.align`).
+   (:func:`rankbind.structures.sequences.align`).
 2. Identical aligned residues keep all template atoms; substituted residues keep the
    backbone (N, CA, C, O) and CB (not for Gly); deleted template residues are removed
    together with one flanking target residue on each side, which are rebuilt.
@@ -25,9 +25,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from rankbind.errors import StructureError
-from rankbind.modelling.sequences import ONE_TO_THREE, align, chain_residues
 from rankbind.structures import Assembly, ChainInfo
 from rankbind.structures.pdbfile import Atom
+from rankbind.structures.sequences import ONE_TO_THREE, align, chain_residues
 
 BACKBONE = ("N", "CA", "C", "O")
 BONDI_RADII_ANGSTROM = {"C": 1.70, "N": 1.55, "O": 1.52, "S": 1.80}
@@ -171,7 +171,7 @@ def clash_report(topology, positions) -> dict:
     sum of Bondi radii. Returns count, clashes per 1000 heavy atoms, worst overlap (Å),
     the first 50 clashes, every clashing residue ("chain:number") and disulfide SG-SG
     distances (Å)."""
-    from scipy.spatial import cKDTree
+    from rankbind.structures.geometry import self_pairs_within
 
     xyz = _heavy_positions_angstrom(positions)
     atoms = list(topology.atoms())
@@ -186,8 +186,8 @@ def clash_report(topology, positions) -> dict:
         for _ in range(3):
             shell = shell | {k for j in shell for k in neighbours[j]}
         excluded[i] = shell
-    tree = cKDTree(xyz[heavy])
-    pairs = tree.query_pairs(2 * max(BONDI_RADII_ANGSTROM.values()) * CLASH_FRACTION)
+    # candidate pairs (sorted, so the listed clashes come in atom order)
+    pairs = self_pairs_within(xyz[heavy], 2 * max(BONDI_RADII_ANGSTROM.values()) * CLASH_FRACTION)
     clashes, residues, worst = [], set(), 0.0
     for p, q in pairs:
         i, j = heavy[p], heavy[q]
@@ -232,10 +232,10 @@ def _fix(pdb_text: str):
     """PDBFixer: internal missing residues, missing heavy atoms, hydrogens (pH 7)."""
     from pdbfixer import PDBFixer
 
-    from rankbind.preparation import helper_platform
+    from rankbind.platforms import cpu_platform
 
     # PoCL's minimiser segfaults; PDBFixer's internal minimisations run on the CPU platform
-    fixer = PDBFixer(pdbfile=io.StringIO(pdb_text), platform=helper_platform())
+    fixer = PDBFixer(pdbfile=io.StringIO(pdb_text), platform=cpu_platform())
     fixer.removeHeterogens(keepWater=False)
     fixer.findMissingResidues()
     chains = list(fixer.topology.chains())
@@ -294,8 +294,11 @@ def minimise(
             n_restrained += 1
     system.addForce(force)
     integrator = openmm.VerletIntegrator(0.001)
-    platform = openmm.Platform.getPlatformByName("CPU")
-    context = openmm.Context(system, integrator, platform, {"Threads": str(threads)})
+    from rankbind.platforms import cpu_platform
+
+    platform = cpu_platform()
+    properties = {"Threads": str(threads)} if platform.getName() == "CPU" else {}
+    context = openmm.Context(system, integrator, platform, properties)
     context.setPositions(positions)
     e0 = (
         context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)

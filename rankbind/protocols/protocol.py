@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from rankbind.errors import ProtocolError, SelectionError, StructureError
+from rankbind.fileio import shipped_file
 from rankbind.protocols import registry
 from rankbind.protocols.schema import (
     NAME,
@@ -213,6 +214,8 @@ class Protocol:
 def load_protocol(path: str | Path) -> Protocol:
     """Read and validate a protocol YAML file."""
     path = Path(path)
+    if not path.is_file():
+        path = shipped_file(path, "protocols") or path  # a shipped protocol: quick, quick.yaml
     if not path.is_file():
         raise ProtocolError(f"protocol file not found: {path}")
     try:

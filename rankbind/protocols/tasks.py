@@ -54,6 +54,7 @@ def preparation_options(physics: dict, params: dict):
         water_model=physics.get("water_model"),
         ph=float(params.get("ph", 7.0)),
         ionic_strength_molar=_value(physics.get("salt", 0.15 * unit.molar), unit.molar),
+        temperature_K=_value(physics.get("temperature", 300.0 * unit.kelvin), unit.kelvin),
         padding_nm=_value(padding, unit.nanometer) if padding is not None else 1.0,
         remove_water=not params.get("keep_crystal_waters", False),
         hydrogen_mass_amu=physics.get("hydrogen_mass"),

@@ -2,7 +2,13 @@
 
 from rankbind.structures.assembly import KINDS, Assembly, ChainInfo, build_assembly, from_pdb
 from rankbind.structures.catalogue import ChainSpec, Entry, catalogue, get_entry, structures_dir
-from rankbind.structures.selection import atom_indices, parse_selection, select_residues
+from rankbind.structures.selection import (
+    atom_indices,
+    parse_selection,
+    select_residues,
+    select_union,
+    split_union,
+)
 
 __all__ = [
     "KINDS",
@@ -17,5 +23,7 @@ __all__ = [
     "get_entry",
     "parse_selection",
     "select_residues",
+    "select_union",
+    "split_union",
     "structures_dir",
 ]

@@ -17,6 +17,7 @@ import numpy as np
 
 from rankbind.errors import StructureError
 from rankbind.structures.catalogue import ChainSpec, Entry, get_entry
+from rankbind.structures.geometry import count_pairs_within
 from rankbind.structures.pdbfile import AMINO_ACIDS, Atom, PDBData, format_atom, read_pdb, transform
 
 KINDS = ("asu", "trimer", "hexamer", "trimer_receptor", "interface", "fab")
@@ -245,16 +246,6 @@ def is_expression_tag(pdb: PDBData, spec: ChainSpec, resseq: int) -> bool:
     )
 
 
-def _contacts(a: np.ndarray, b: np.ndarray, cutoff: float) -> int:
-    """Number of atom pairs closer than ``cutoff`` (Å) between (n,3) and (m,3)."""
-    count = 0
-    for start in range(0, len(a), 512):
-        block = a[start : start + 512]
-        d2 = ((block[:, None, :] - b[None, :, :]) ** 2).sum(-1)
-        count += int((d2 < cutoff * cutoff).sum())
-    return count
-
-
 def _seqres_for(pdb: PDBData, spec: ChainSpec) -> list[str]:
     return list(pdb.seqres.get(spec.chain, []))
 
@@ -369,7 +360,9 @@ def build_assembly(entry: str | Entry, kind: str = "hexamer") -> Assembly:
     full = _build(pdb, entry.chains, ligand_plan + receptor_plan, name, kind, provenance)
     rec_xyz = full.coordinates([RECEPTOR_CHAIN_IDS[0]], heavy=True)
     counts = {
-        cid: _contacts(full.coordinates([cid], heavy=True), rec_xyz, CONTACT_CUTOFF_ANGSTROM)
+        cid: count_pairs_within(
+            full.coordinates([cid], heavy=True), rec_xyz, CONTACT_CUTOFF_ANGSTROM
+        )
         for cid in LIGAND_CHAIN_IDS
     }
     groove = sorted(LIGAND_CHAIN_IDS, key=lambda c: -counts[c])[:2]
@@ -388,12 +381,10 @@ def extract(assembly: Assembly, selections: list[str], name: str | None = None) 
     """A fragment of ``assembly`` holding only the residues matched by ``selections``
     (see :mod:`rankbind.structures.selection`). SEQRES is dropped, so PDBFixer does not
     rebuild what was cut away; gaps become chain breaks (TER), capped as free termini."""
-    from rankbind.structures.selection import select_residues
+    from rankbind.structures.selection import select_union
 
     present = {c.chain_id: assembly.residue_numbers(c.chain_id) for c in assembly.chains}
-    keep: set[tuple[str, int]] = set()
-    for text in selections:
-        keep.update(select_residues(assembly.chains, present, text))
+    keep = set(select_union(assembly.chains, present, selections))
     atoms = [a for a in assembly.atoms if a.record == "ATOM" and (a.chain, a.resseq) in keep]
     chains = tuple(c for c in assembly.chains if any(k[0] == c.chain_id for k in keep))
     ssbonds = [b for b in assembly.ssbonds if b[0] in keep and b[1] in keep]

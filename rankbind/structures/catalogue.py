@@ -3,7 +3,6 @@ molecules, with provenance and a sha256 verified on every load."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -11,20 +10,19 @@ from pathlib import Path
 import yaml
 
 from rankbind.errors import ChecksumError, StructureError
-from rankbind.fileio import sha256_file
+from rankbind.fileio import data_dir, sha256_file
 
 MOLECULES = ("RANKL", "RANK", "OPG", "FAB_HEAVY", "FAB_LIGHT", "ANTIGEN")
 
 
 def structures_dir() -> Path:
-    """The folder holding ``catalogue.yaml``: ``$RANKBIND_STRUCTURES`` if set, else the
-    ``structures/`` folder of the source checkout this package was installed from."""
-    env = os.environ.get("RANKBIND_STRUCTURES")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "structures"
+    """The folder holding ``catalogue.yaml``: :func:`rankbind.fileio.data_dir` ``("structures")``
+    (``$RANKBIND_STRUCTURES``, the copy shipped in the wheel, or the source checkout's)."""
+    path = data_dir("structures")
     if not (path / "catalogue.yaml").is_file():
         raise StructureError(
             f"{path}/catalogue.yaml not found; set RANKBIND_STRUCTURES to the structures "
-            "folder of a rankbind checkout (or install with `pip install -e .`)"
+            "folder of a rankbind checkout"
         )
     return path
 

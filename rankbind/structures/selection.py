@@ -4,11 +4,16 @@ Grammar: ``MOLECULE[/CHAIN][:RANGES]`` where RANGES is a comma list of ``N`` or
 ``N-M`` (UniProt numbers for chains with UniProt numbering, PDB numbers otherwise).
 Examples: ``RANKL:233`` (residue 233 of every RANKL protomer), ``RANKL/B:233-241``,
 ``OPG`` (all OPG residues), ``RANK:86,89,96-98``.
+
+A union joins selections with ``+`` (``FAB_HEAVY+FAB_LIGHT``, ``RANKL/A+RANKL/C:150-160``)
+or is given as a list of selection texts; :func:`split_union`, :func:`select_union` and
+:func:`atom_indices` are the one place unions are resolved.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rankbind.errors import SelectionError
@@ -96,6 +101,27 @@ def select_residues(
     return out
 
 
+def split_union(texts: str | Sequence[str]) -> list[str]:
+    """The single selections of a union: ``"A+B"`` or a list of such texts -> ``["A", "B"]``
+    (whitespace stripped). Raises :class:`SelectionError` when nothing is selected."""
+    items = [texts] if isinstance(texts, str) else list(texts)
+    parts = [part.strip() for text in items for part in str(text).split("+") if part.strip()]
+    if not parts:
+        raise SelectionError(f"empty residue selection {texts!r}")
+    return parts
+
+
+def select_union(
+    chains, residues_by_chain: dict[str, list[int]], texts: str | Sequence[str]
+) -> list[tuple[str, int]]:
+    """:func:`select_residues` of every selection in the union ``texts`` (see
+    :func:`split_union`); each (chain_id, number) once, in order of first match."""
+    out: dict[tuple[str, int], None] = {}
+    for text in split_union(texts):
+        out.update(dict.fromkeys(select_residues(chains, residues_by_chain, text)))
+    return list(out)
+
+
 def _residues(topology):
     residues = topology.residues
     return residues() if callable(residues) else residues
@@ -119,9 +145,10 @@ def topology_residues(topology) -> dict[str, list[int]]:
     return out
 
 
-def atom_indices(topology, chains, text: str, heavy: bool = False) -> list[int]:
-    """Atom indices of an OpenMM or mdtraj ``topology`` matching selection ``text``."""
-    wanted = set(select_residues(chains, topology_residues(topology), text))
+def atom_indices(topology, chains, texts: str | Sequence[str], heavy: bool = False) -> list[int]:
+    """Sorted atom indices of an OpenMM or mdtraj ``topology`` matching the selection or
+    union ``texts`` (heavy atoms only with ``heavy``)."""
+    wanted = set(select_union(chains, topology_residues(topology), texts))
     out = []
     for residue in _residues(topology):
         if _residue_key(residue) in wanted:
