@@ -41,7 +41,7 @@ def _prepare(pdb_text: str, chains: set[str], relax_iterations: int = 100):
     from openmm import app
     from pdbfixer import PDBFixer
 
-    from rankbind.preparation import helper_platform
+    from rankbind.platforms import cpu_platform as helper_platform
     from rankbind.protonation import apply_plan, audit, plan_protonation, relax_implicit
 
     t0 = time.process_time()

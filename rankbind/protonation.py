@@ -424,7 +424,7 @@ def relax_implicit(
     """Minimise in OBC2 implicit solvent (OpenMM's GBSAOBCForce, ``implicit/obc2.xml``),
     heavy atoms held by ``restraint_k`` kJ/mol/nm² harmonic restraints to their input
     positions. Returns (positions, record: energies before/after, heavy-atom RMSD nm)."""
-    from rankbind.preparation import helper_platform
+    from rankbind.platforms import cpu_platform
 
     ff = app.ForceField(forcefield, "implicit/obc2.xml")
     try:
@@ -443,7 +443,7 @@ def relax_implicit(
     for i in heavy:
         restraint.addParticle(i, x0[i].tolist())
     system.addForce(restraint)
-    context = openmm.Context(system, openmm.VerletIntegrator(0.001), platform or helper_platform())
+    context = openmm.Context(system, openmm.VerletIntegrator(0.001), platform or cpu_platform())
     context.setPositions(x0)
     before = (
         context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)

@@ -12,7 +12,8 @@ import pytest
 from openmm import app, unit
 
 from rankbind.errors import PreparationError
-from rankbind.preparation import PreparationOptions, helper_platform, prepare
+from rankbind.platforms import cpu_platform as helper_platform
+from rankbind.preparation import PreparationOptions, prepare
 from rankbind.protonation import (
     POLAR_HH_NM,
     applied_states,
