@@ -164,6 +164,7 @@ def run_abbind(cache: Path, pdbs: list[str] | None, trim: float) -> None:
                 )
                 mutants.append(entry)
                 continue
+            entry["wt_residue"] = res.name
             entry["in_trim"] = res.index in keep
             if not entry["in_trim"]:
                 entry["ddg_components"] = {g: {k: 0.0 for k in wt[g]} for g in wt}

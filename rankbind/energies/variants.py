@@ -140,7 +140,9 @@ def summarize_cache(cache: str | Path, hotspot_kcal: float = 1.0) -> dict:
         for name, spec in VARIANTS.items():
             x = np.array(
                 [
-                    variant_total(m["ddg_components"][spec["gb_model"]], name, m.get("wt_residue"))
+                    variant_total(
+                        m["ddg_components"][spec["gb_model"]], name, m.get("wt_residue", "ALA")
+                    )
                     / KCAL
                     for _, m, _ in rows
                 ]
