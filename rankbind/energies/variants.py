@@ -126,13 +126,16 @@ def summarize_cache(cache: str | Path, hotspot_kcal: float = 1.0) -> dict:
     out: dict = {"variants": {k: dict(v) for k, v in VARIANTS.items()}}
     rows = _abbind_table(cache)
     if rows:
-        groups = [pdb for pdb, _, _ in rows]
+        # a homology model (AB-Bind "HM_" files) is the same complex as its crystal
+        groups = [pdb.removeprefix("HM_") for pdb, _, _ in rows]
         y = np.array([m["ddg_exp"] for _, m, _ in rows])
         table = {}
         section: dict = {
             "n_mutations": len(rows),
             "n_complexes": len(set(groups)),
             "complexes": sorted(set(groups)),
+            "structures": sorted({pdb for pdb, _, _ in rows}),
+            "grouping": "by complex; HM_ homology models grouped with their crystal",
             "hotspot_threshold_kcal": hotspot_kcal,
             "n_outside_trim_predicted_zero": sum(1 for _, m, _ in rows if not m["in_trim"]),
             "by_variant": {},
