@@ -10,9 +10,16 @@ trajectory frame and a log row; every checkpoint interval both write an OpenMM S
 XML. The plain script uses ``openmm.app.Simulation`` with DCDReporter, StateDataReporter
 and ``CheckpointReporter(writeState=True)`` and saves the final State; rankbind runs
 ``StagedSimulation(prepared, out, SimulationOptions(nvt_ps=0, npt_ps=0, ...),
-initial_state=state)``, which also builds a fresh Context at every checkpoint (its
-reproducible-restart design). The timer covers everything each engine does for the run:
+initial_state=state)``: one app.Simulation with rankbind's reporters; each checkpoint
+writes OpenMM's binary checkpoint, the State XML, frame and log chunks and a pointer, and
+never rebuilds the Context. The timer covers everything each engine does for the run:
 System copy, Context creation, stepping, reporting, checkpoints and final files.
+
+Beside the runs it records the cost of one rankbind checkpoint (median of the
+checkpoints of the timed runs: ``capture_s`` and ``wait_previous_s`` on the main thread,
+``write_s`` in the background writer that overlaps the next MD steps) and of one
+resume through the engine's own path (``StagedSimulation._resume``: a new Simulation
+plus loadCheckpoint; and the State-XML fallback with its re-seed).
 
 Runs are interleaved (rankbind, OpenMM, OpenMM, rankbind, ...) after one untimed warm-up
 Context per platform (kernel compilation caches); medians are reported. Small system on
@@ -121,14 +128,62 @@ def starting_state(
     return context.getState(getPositions=True, getVelocities=True, getEnergy=True)
 
 
-def run_rankbind(prepared, state, choice, options, workdir: Path) -> dict:
+def run_rankbind(prepared, state, choice, options, workdir: Path, resume_costs=None) -> dict:
+    """One timed rankbind run; with ``resume_costs`` (a list) also time, untimed for the
+    run, one resume from its last checkpoint by binary checkpoint and by State XML."""
+    import io
+
     from rankbind.simulation import StagedSimulation
 
     start = time.perf_counter()
-    results = StagedSimulation(prepared, workdir, options, choice, initial_state=state).run()
+    simulation = StagedSimulation(
+        prepared, workdir, options, choice, initial_state=state, stream=io.StringIO()
+    )
+    results = simulation.run()
     seconds = time.perf_counter() - start
     (production,) = results
-    return {"seconds": seconds, "stage_wall_s": production.wall_s, "frames": production.frames}
+    timings = [
+        t | {"main_thread_s": t["capture_s"] + t["wait_previous_s"]}
+        for t in simulation.checkpoint_timings
+    ]
+    run = {
+        "seconds": seconds,
+        "stage_wall_s": production.wall_s,
+        "frames": production.frames,
+        "checkpoints": len(timings),
+        "checkpoint_s_median": {
+            k: statistics.median(t[k] for t in timings) for k in timings[0] if k != "step"
+        }
+        if timings
+        else {},
+    }
+    if resume_costs is not None:
+        resume_costs.append(resume_cost(simulation, workdir / "production"))
+    return run
+
+
+def resume_cost(simulation, stage_dir: Path) -> dict:
+    """Seconds for the engine to resume from ``stage_dir``'s checkpoint: by binary
+    checkpoint (the normal path) and by State XML (another platform/device/version)."""
+    import json
+
+    from rankbind.simulation.reporters import read_pointer
+
+    simulation._record = {}
+    info = read_pointer(stage_dir)
+    t0 = time.perf_counter()
+    sim, how = simulation._resume("production", stage_dir, info)
+    sim.context.getState(getEnergy=True)
+    t1 = time.perf_counter()
+    assert how == "binary checkpoint", how
+    del sim
+    other = dict(info, openmm="other")
+    (stage_dir / "checkpoint.json").write_text(json.dumps(other))
+    t2 = time.perf_counter()
+    sim, how = simulation._resume("production", stage_dir, other)
+    sim.context.getState(getEnergy=True)
+    t3 = time.perf_counter()
+    return {"binary_checkpoint_s": t1 - t0, "state_xml_reseeded_s": t3 - t2}
 
 
 def run_openmm(prepared, state, choice, options, steps: int, workdir: Path) -> dict:
@@ -195,32 +250,6 @@ def warm_up(prepared, state, choice) -> dict:
     return {n: platform_.getPropertyValue(context, n) for n in platform_.getPropertyNames()}
 
 
-def rebuild_breakdown(prepared, state, choice, repeats: int) -> dict:
-    """Median seconds of the pieces of one rankbind checkpoint rebuild, as in
-    ``StagedSimulation._context`` / ``_set_state``: Context creation from the cached System,
-    then setState from the State just checkpointed (in memory)."""
-    import openmm
-
-    from rankbind.simulation import add_backbone_restraints
-
-    system = openmm.XmlSerializer.clone(prepared.system)
-    add_backbone_restraints(system, prepared.topology, prepared.positions)
-    times: dict[str, list[float]] = {"context_creation_s": [], "set_state_s": []}
-    for _ in range(repeats):
-        t1 = time.perf_counter()
-        context = openmm.Context(
-            system, openmm.VerletIntegrator(0.001), choice.platform, choice.properties
-        )
-        t2 = time.perf_counter()
-        context.setState(state)
-        context.getState(getEnergy=True)
-        t3 = time.perf_counter()
-        times["context_creation_s"].append(t2 - t1)
-        times["set_state_s"].append(t3 - t2)
-        del context
-    return {k: statistics.median(v) for k, v in times.items()}
-
-
 def ns_per_day(steps: int, dt_fs: float, seconds: float) -> float:
     return steps * dt_fs * 1e-6 * 86400.0 / seconds
 
@@ -247,7 +276,13 @@ def main(argv=None) -> int:
     parser.add_argument("--timestep-fs", type=float, default=None, help="default: 4 with HMR")
     parser.add_argument("--equilibrate-steps", type=int, default=500)
     parser.add_argument("--minimize-iterations", type=int, default=1000)
-    parser.add_argument("--rebuild-repeats", type=int, default=3)
+    parser.add_argument(
+        "--rebuild-repeats",
+        type=int,
+        default=3,
+        help="ignored (no rebuilds since the engine "
+        "rewrite); kept so older command lines still run",
+    )
     parser.add_argument(
         "--minimize-without-gb", action="store_true", help="implicit: minimise without GB"
     )
@@ -295,8 +330,8 @@ def main(argv=None) -> int:
     results = []
     for choice in choices:
         properties = warm_up(prepared, state, choice)
-        breakdown = rebuild_breakdown(prepared, state, choice, args.rebuild_repeats)
         for interval in intervals:
+            resumes: list[dict] = []
             options = SimulationOptions(**(asdict(base) | {"checkpoint_interval_steps": interval}))
             runs: dict[str, list[dict]] = {"rankbind": [], "openmm": []}
             for repeat in range(args.repeats):
@@ -304,7 +339,7 @@ def main(argv=None) -> int:
                 for engine in order:
                     with tempfile.TemporaryDirectory(prefix="bench_md_") as tmp:
                         if engine == "rankbind":
-                            run = run_rankbind(prepared, state, choice, options, Path(tmp))
+                            run = run_rankbind(prepared, state, choice, options, Path(tmp), resumes)
                         else:
                             run = run_openmm(prepared, state, choice, options, steps, Path(tmp))
                     run["ns_per_day"] = ns_per_day(steps, dt_fs, run["seconds"])
@@ -319,19 +354,28 @@ def main(argv=None) -> int:
                 o["ns_per_day"] / r["ns_per_day"]
                 for r, o in zip(runs["rankbind"], runs["openmm"], strict=True)
             ]
-            rebuilds = (steps - 1) // interval  # fresh Contexts rankbind builds mid-run
             context_s = statistics.median(r["context_creation_s"] for r in runs["openmm"])
+            checkpoint_s = statistics.median(
+                r["checkpoint_s_median"]["main_thread_s"] for r in runs["rankbind"]
+            )
             results.append(
                 {
                     "platform": choice.describe() | {"resolved_properties": properties},
                     "checkpoint_interval_steps": interval,
-                    "rankbind_context_rebuilds": rebuilds,
+                    "rankbind_context_rebuilds": 0,
+                    "checkpoints_per_run": runs["rankbind"][0]["checkpoints"],
                     "median_ns_per_day": median,
                     "overhead_ratio": median["openmm"] / median["rankbind"],
                     "overhead_ratio_per_pair_median": statistics.median(pairs),
                     "context_creation_s_median": context_s,
-                    "expected_rebuild_cost_s": rebuilds * sum(breakdown.values()),
-                    "rebuild_breakdown_s_median": breakdown,
+                    "checkpoint_cost_s_median": checkpoint_s,
+                    "checkpoint_cost_parts_s_median": {
+                        k: statistics.median(r["checkpoint_s_median"][k] for r in runs["rankbind"])
+                        for k in runs["rankbind"][0]["checkpoint_s_median"]
+                    },
+                    "resume_cost_s_median": {
+                        k: statistics.median(r[k] for r in resumes) for k in resumes[0]
+                    },
                     "measured_extra_s_median": statistics.median(
                         r["seconds"] for r in runs["rankbind"]
                     )

@@ -42,13 +42,18 @@ def projected_overhead(result: dict, steps: int, interval: int) -> dict:
     step_s = statistics.median(
         (r["seconds"] - r["context_creation_s"]) / steps for r in runs["openmm"]
     )
-    # results before 2026-11-23 also timed a System XML round trip rankbind no longer makes
-    pieces = result["rebuild_breakdown_s_median"]
-    rebuild_s = sum(v for k, v in pieces.items() if k != "system_xml_round_trip_s")
+    if "rebuild_breakdown_s_median" in result:  # engine with a Context rebuild per checkpoint
+        # results before 2026-11-23 also timed a System XML round trip no longer made
+        pieces = result["rebuild_breakdown_s_median"]
+        rebuild_s = sum(v for k, v in pieces.items() if k != "system_xml_round_trip_s")
+    else:  # no rebuilds: the per-interval cost is one whole rankbind checkpoint (an upper
+        # bound: the plain OpenMM script writes a State XML per checkpoint too)
+        rebuild_s = result.get("checkpoint_cost_s_median", 0.0)
     extra = statistics.median(r["seconds"] for r in runs["rankbind"]) - statistics.median(
         r["seconds"] for r in runs["openmm"]
     )
-    fixed_s = extra - result["rankbind_context_rebuilds"] * rebuild_s
+    per_run = result["rankbind_context_rebuilds"] or result.get("checkpoints_per_run", 0)
+    fixed_s = extra - per_run * rebuild_s
     return {
         "openmm_step_s": step_s,
         "fixed_extra_s": fixed_s,

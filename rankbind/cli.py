@@ -8,6 +8,7 @@ import importlib
 import sys
 
 from rankbind.errors import RankbindError
+from rankbind.interrupts import Interrupted
 from rankbind.protocols import CLI_COMMANDS
 
 # subcommand -> (module, one-line help)
@@ -62,6 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"rankbind {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # e.g. an unwritable --out reached past the API's own checks
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"rankbind {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except Interrupted as exc:  # SIGTERM/SIGINT/SIGUSR1 inside interruptible()
+        print(f"rankbind {args.command}: interrupted ({exc}); rerun to resume", file=sys.stderr)
+        return 143
 
 
 if __name__ == "__main__":

@@ -1,9 +1,20 @@
 """Exception types. Every user-facing failure is a :class:`RankbindError` whose
 message names the offending file, field, chain or residue."""
 
+MESSAGE_LIMIT = 1000  # characters; a message echoing a huge value is cut in the middle
+
 
 class RankbindError(Exception):
-    """Base class for errors rankbind reports to users."""
+    """Base class for errors rankbind reports to users. A message longer than
+    MESSAGE_LIMIT keeps its start (file, field) and end, and says how much was cut."""
+
+    def __init__(self, *args):
+        if args and isinstance(args[0], str) and len(args[0]) > MESSAGE_LIMIT:
+            text = args[0]
+            cut = len(text) - MESSAGE_LIMIT + 200
+            text = f"{text[:600]} ...[{cut} characters omitted]... {text[-200:]}"
+            args = (text, *args[1:])
+        super().__init__(*args)
 
 
 class StructureError(RankbindError):

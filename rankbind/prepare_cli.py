@@ -19,6 +19,7 @@ from rankbind.preparation import (
 from rankbind.structures import KINDS, build_assembly, from_pdb
 from rankbind.structures.assembly import read_assembly, read_chain_records
 from rankbind.structures.catalogue import MOLECULES, ChainSpec
+from rankbind.validation import parse_chain_option
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -50,15 +51,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _chain_specs(items: list[str], path: str) -> dict[str, ChainSpec]:
     specs = {}
     for item in items:
-        chain, _, rest = item.partition("=")
-        molecule, _, offset = rest.partition(":")
-        if len(chain) != 1 or molecule.upper() not in MOLECULES:
-            raise StructureError(
-                f"--chain '{item}': expected ID=MOLECULE[:OFFSET] with MOLECULE in {', '.join(MOLECULES)}"
-            )
-        specs[chain] = ChainSpec(
-            chain, molecule.upper(), "unknown", None, int(offset) if offset else None
-        )
+        chain, molecule, offset = parse_chain_option(item, MOLECULES)
+        specs[chain] = ChainSpec(chain, molecule, "unknown", None, offset)
     if not specs:
         raise StructureError(f"{path}: a PDB file needs --chain ID=MOLECULE for each chain")
     return specs

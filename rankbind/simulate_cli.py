@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from rankbind.interrupts import Interrupted, interruptible
 from rankbind.platforms import select_platform
 from rankbind.preparation import load_prepared
 from rankbind.simulation import SimulationOptions, StagedSimulation
@@ -32,6 +34,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--checkpoint-interval", type=int, default=10000, help="steps")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--extend",
+        action="store_true",
+        help="lengthen the production of an existing --out run to --production ps",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,9 +55,20 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_interval_steps=args.checkpoint_interval,
         seed=args.seed,
     )
+    options.validate()  # before the (slow) load: bad numbers are reported at once
     prepared = load_prepared(args.prepared)
-    simulation = StagedSimulation(prepared, args.out, options, platform)
-    for result in simulation.run():
+    simulation = StagedSimulation(prepared, args.out, options, platform, extend=args.extend)
+    try:
+        with interruptible():
+            results = simulation.run()
+    except Interrupted as exc:
+        print(
+            f"rankbind simulate: interrupted ({exc}); the last checkpoint is kept: rerun the "
+            "same command to resume",
+            file=sys.stderr,
+        )
+        return 143
+    for result in results:
         resumed = (
             f", resumed at step {result.resumed_from_step}" if result.resumed_from_step else ""
         )

@@ -115,6 +115,42 @@ def frames_task(ctx) -> dict:
     return {"frames": frame, "atoms": system.getNumParticles(), "platform": "Reference"}
 
 
+def engine_task(ctx) -> dict:
+    """The real MD engine (StagedSimulation: minimise, production) on a tiny peptide on
+    the Reference platform, in the task directory (resumes from its checkpoints)."""
+    import openmm.app as app
+
+    from rankbind.platforms import select_platform
+    from rankbind.preparation import PreparedSystem
+    from rankbind.simulation import SimulationOptions, StagedSimulation
+
+    p = ctx.params
+    random.seed(ctx.seed)
+    topology, positions = _peptide(ctx.system["entry"], p["residues"])
+    system = app.ForceField("amber14-all.xml").createSystem(
+        topology,
+        nonbondedMethod=app.NoCutoff,
+        constraints=app.HBonds,
+        hydrogenMass=1.5 * unit.amu,
+    )
+    options = SimulationOptions(
+        nvt_ps=0,
+        npt_ps=0,
+        production_ps=p["steps"] * 0.004,
+        report_interval_steps=p["report"],
+        checkpoint_interval_steps=p["checkpoint"],
+        seed=ctx.seed,
+        minimise_max_iterations=50,
+    )
+    prepared = PreparedSystem(topology, positions, system, ())
+    results = StagedSimulation(prepared, ctx.directory, options, select_platform("Reference")).run()
+    return {
+        "frames": results[-1].frames,
+        "resumed_from_step": results[-1].resumed_from_step,
+        "resumed_with": results[-1].resumed_with,
+    }
+
+
 def average_task(ctx) -> dict:
     means = {}
     for directory in [d for dirs in ctx.inputs.values() for d in dirs]:
@@ -164,6 +200,20 @@ register_task(
             "frames": Key(Number(integer=True, min=1), required=True),
             "steps_per_frame": Key(Number(integer=True, min=1), default=10),
             "checkpoint_every": Key(Number(integer=True, min=1), default=5),
+        }
+    ),
+)
+register_task(
+    "engine",
+    engine_task,
+    stage="production",
+    resources=Resources(gpu=False, time="00:10:00"),
+    params=Record(
+        {
+            "residues": Key(Number(integer=True, min=2, max=20), default=6),
+            "steps": Key(Number(integer=True, min=1), required=True),
+            "report": Key(Number(integer=True, min=1), default=50),
+            "checkpoint": Key(Number(integer=True, min=1), default=250),
         }
     ),
 )

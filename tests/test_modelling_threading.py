@@ -113,7 +113,9 @@ def test_isoform_properties():
     rankl3 = isoform_properties("RANKL3")
     assert (rankl3.anchored, rankl3.valency) == (False, 3)
     rank_c = isoform_properties("RANK-c")
-    assert (rank_c.anchored, rank_c.valency, rank_c.boundaries_confidence) == (False, 1, "unknown")
+    # boundaries from UniProt isoform 2 (VSP_046901); its identity with RANK-c is medium
+    assert (rank_c.anchored, rank_c.valency, rank_c.boundaries_confidence) == (False, 1, "medium")
+    assert rank_c.construct.entry == "HUMAN_RANK_4GIQ"
     assert isoform_properties("OPG_full_length").valency == 2
     assert isoform_properties("RANKL1").anchored
     assert segment("exon5")["confidence"] == "unknown"

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import io
 import json
+import random
+from dataclasses import asdict, replace
 
 import mdtraj
 import numpy as np
+import openmm
 import pytest
 from helpers import fragment
 
 from rankbind.errors import SimulationError
 from rankbind.platforms import select_platform
 from rankbind.simulation import Progress, SimulationOptions, StagedSimulation, timestep_fs
+from rankbind.simulation.reporters import AtomicCheckpointReporter
 
 N_STEPS, INTERVAL, CHECKPOINT = 100, 10, 50
 OPTIONS = SimulationOptions(
@@ -36,37 +40,174 @@ def _load(run_dir):
     )
 
 
-def test_restart_equals_uninterrupted_run(tmp_path):
+def test_restart_equals_uninterrupted_run(tmp_path, monkeypatch):
+    """Killed right after a checkpoint (with a stray chunk beyond it): the resume loads the
+    binary checkpoint and the trajectory, log and final state are bit-identical."""
     prepared = fragment("vacuum")
     reference = select_platform("Reference")
     straight = StagedSimulation(prepared, tmp_path / "straight", OPTIONS, reference)
     assert straight.dt_fs == 4.0  # HMR -> 4 fs
     straight.run()
 
-    broken = StagedSimulation(prepared, tmp_path / "broken", OPTIONS, reference)
-    write = broken._write_checkpoint
+    save = AtomicCheckpointReporter.save
 
-    def kill_after_half(stage_dir, context, step, frames, rows):
-        xml = write(stage_dir, context, step, frames, rows)
-        if stage_dir.name == "production" and step == N_STEPS // 2:
+    def kill_after_half(self, simulation, step):
+        record = save(self, simulation, step)
+        if self.directory.name == "production" and step == N_STEPS // 2:
             # a frame chunk beyond the checkpoint, as a kill mid-write would leave
-            (stage_dir / "chunks" / f"frames_{step + INTERVAL:012d}.npz").write_bytes(b"partial")
+            chunk = self.directory / "chunks" / f"frames_{step + INTERVAL:012d}.npz"
+            chunk.write_bytes(b"partial")
             raise Killed
-        return xml
+        return record
 
-    broken._write_checkpoint = kill_after_half
+    monkeypatch.setattr(AtomicCheckpointReporter, "save", kill_after_half)
+    broken = StagedSimulation(prepared, tmp_path / "broken", OPTIONS, reference)
     with pytest.raises(Killed):
         broken.run()
+    monkeypatch.undo()
     assert not (tmp_path / "broken" / "production" / "done.json").exists()
     results = StagedSimulation(prepared, tmp_path / "broken", OPTIONS, reference).run()
     assert results[-1].resumed_from_step == N_STEPS // 2
+    assert results[-1].resumed_with == "binary checkpoint"
 
     a, b = _load(tmp_path / "straight"), _load(tmp_path / "broken")
     assert a.n_frames == b.n_frames == N_STEPS // INTERVAL
-    assert np.abs(a.xyz - b.xyz).max() < 1e-6  # nm
+    assert np.array_equal(a.xyz, b.xyz)  # bit-identical continuation
+    for name in ("production/production.dcd", "production/final_state.xml"):
+        assert (tmp_path / "broken" / name).read_bytes() == (
+            tmp_path / "straight" / name
+        ).read_bytes()
     rows = (tmp_path / "broken" / "production" / "log.csv").read_text().splitlines()[1:]
     steps = [int(r.split(",")[0]) for r in rows]
     assert steps == list(range(INTERVAL, N_STEPS + 1, INTERVAL))
+
+    def energies(d):
+        return [r.split(",")[2] for r in (d / "production/log.csv").read_text().splitlines()]
+
+    assert energies(tmp_path / "broken") == energies(tmp_path / "straight")
+    record = json.loads((tmp_path / "broken" / "simulation.json").read_text())
+    assert (
+        len(record["runs"]) == 2 and record["runs"][1]["resumed"]["production"]["from_step"] == 50
+    )
+
+
+class KillAt:
+    """Raises Killed from the log reporter at ``step`` (frames and rows since the last
+    checkpoint are lost, as with SIGKILL)."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def install(self, monkeypatch):
+        from rankbind.simulation.reporters import CSVLogReporter
+
+        report = CSVLogReporter.report
+        target = self.step
+
+        def killing(self, simulation, state):
+            if self.chunk_dir.parent.name == "production" and simulation.currentStep == target:
+                raise Killed
+            report(self, simulation, state)
+
+        monkeypatch.setattr(CSVLogReporter, "report", killing)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_frame_and_row_counts_exact_after_kills_at_random_steps(tmp_path, monkeypatch, seed):
+    rng = random.Random(seed)
+    prepared = fragment("vacuum")
+    reference = select_platform("Reference")
+    options = SimulationOptions(
+        nvt_ps=0, npt_ps=0, production_ps=0.24, report_interval_steps=5,
+        checkpoint_interval_steps=15, seed=seed, minimise_max_iterations=20,
+    )  # fmt: skip
+    kills = sorted(rng.sample(range(5, 61, 5), 2))
+    for kill in kills:
+        with monkeypatch.context() as patch:
+            KillAt(kill).install(patch)
+            with pytest.raises(Killed):
+                StagedSimulation(prepared, tmp_path / "run", options, reference).run()
+    StagedSimulation(prepared, tmp_path / "run", options, reference).run()
+    StagedSimulation(prepared, tmp_path / "straight", options, reference).run()
+    a, b = _load(tmp_path / "straight"), _load(tmp_path / "run")
+    assert a.n_frames == b.n_frames == 12
+    assert np.array_equal(a.xyz, b.xyz), kills
+    rows = (tmp_path / "run" / "production" / "log.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == list(range(5, 61, 5))
+
+
+def test_xml_resume_reseeds_and_says_so(tmp_path, monkeypatch):
+    """A checkpoint from another OpenMM version/device: resumed from the State XML with a
+    new seed, labelled in the log; the continuation differs but samples the same
+    ensemble (mean temperature over the resumed part within 20 K of the uninterrupted run)."""
+    prepared = fragment("vacuum")
+    reference = select_platform("Reference")
+    options = SimulationOptions(
+        nvt_ps=0, npt_ps=0, production_ps=2.0, report_interval_steps=10,
+        checkpoint_interval_steps=250, seed=4, minimise_max_iterations=50,
+    )  # fmt: skip
+    straight = tmp_path / "straight"
+    StagedSimulation(prepared, straight, options, reference).run()
+    KillAt(260).install(monkeypatch)
+    with pytest.raises(Killed):
+        StagedSimulation(prepared, tmp_path / "run", options, reference).run()
+    monkeypatch.undo()
+    pointer = tmp_path / "run" / "production" / "checkpoint.json"
+    info = json.loads(pointer.read_text())
+    pointer.write_text(json.dumps(info | {"openmm": "0.0-other"}))
+    stream = io.StringIO()
+    results = StagedSimulation(prepared, tmp_path / "run", options, reference, stream=stream).run()
+    assert results[-1].resumed_from_step == 250
+    assert results[-1].resumed_with.startswith("state XML, re-seeded")
+    assert "new random seed" in stream.getvalue() and "0.0-other" in stream.getvalue()
+    events = (tmp_path / "run" / "production" / "events.log").read_text()
+    assert "resumed at step 250: state XML, re-seeded" in events
+    a, b = _load(straight), _load(tmp_path / "run")
+    assert a.n_frames == b.n_frames == 50
+    assert np.array_equal(a.xyz[:25], b.xyz[:25]) and not np.array_equal(a.xyz[25:], b.xyz[25:])
+
+    def temperature(run):
+        rows = (run / "production" / "log.csv").read_text().splitlines()[1:]
+        return np.array([float(r.split(",")[4]) for r in rows])[25:]
+
+    assert abs(temperature(straight).mean() - temperature(tmp_path / "run").mean()) < 20.0
+
+
+def test_resume_refuses_other_settings_or_system_and_extends_on_request(tmp_path):
+    prepared = fragment("vacuum")
+    reference = select_platform("Reference")
+    options = SimulationOptions(
+        nvt_ps=0, npt_ps=0, production_ps=0.08, report_interval_steps=5,
+        checkpoint_interval_steps=10, minimise_max_iterations=20,
+    )  # fmt: skip
+    StagedSimulation(prepared, tmp_path, options, reference).run()
+    record = (tmp_path / "simulation.json").read_text()
+    hotter = SimulationOptions(**(asdict(options) | {"temperature_K": 310.0}))
+    with pytest.raises(SimulationError, match=r"other settings \(temperature_K 300.0 -> 310.0"):
+        StagedSimulation(prepared, tmp_path, hotter, reference).run()
+    sparse = SimulationOptions(**(asdict(options) | {"report_interval_steps": 10}))
+    with pytest.raises(SimulationError, match="report_interval_steps 5 -> 10"):
+        StagedSimulation(prepared, tmp_path, sparse, reference).run()
+    system = openmm.XmlSerializer.clone(prepared.system)
+    system.setParticleMass(0, system.getParticleMass(0) * 1.5)
+    with pytest.raises(SimulationError, match="another system"):
+        StagedSimulation(replace(prepared, system=system), tmp_path, options, reference).run()
+    longer = SimulationOptions(**(asdict(options) | {"production_ps": 0.16}))
+    with pytest.raises(SimulationError, match="pass --extend"):
+        StagedSimulation(prepared, tmp_path, longer, reference).run()
+    assert (tmp_path / "simulation.json").read_text() == record  # refusals change nothing
+    results = StagedSimulation(prepared, tmp_path, longer, reference, extend=True).run()
+    assert results[-1].steps == 40 and results[-1].frames == 8
+    assert results[-1].resumed_from_step == 20
+    StagedSimulation(prepared, tmp_path / "long", longer, reference).run()
+    a, b = _load(tmp_path), _load(tmp_path / "long")
+    assert np.array_equal(a.xyz, b.xyz)  # extension = one longer run
+    record = json.loads((tmp_path / "simulation.json").read_text())
+    assert record["options"]["production_ps"] == 0.16
+    assert record["extensions"][0]["production_ps_from"] == 0.08
+    shorter = SimulationOptions(**(asdict(options) | {"production_ps": 0.04}))
+    with pytest.raises(SimulationError, match="shorter production"):
+        StagedSimulation(prepared, tmp_path, shorter, reference, extend=True).run()
 
 
 def test_rerun_of_finished_run_changes_nothing(tmp_path):

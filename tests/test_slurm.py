@@ -128,7 +128,7 @@ def test_sbatch_arguments(tmp_path, monkeypatch):
     options = SlurmOptions(gres="gpu:a100:1", time="00:30:00")
     md = sbatch_command(protocol, tmp_path, "md", [0, 1], [], options)
     assert "--array=0-1%3" in md and "--partition=gpu" in md and "--account=bone" in md
-    assert "--requeue" in md and "--time=00:30:00" in md
+    assert "--requeue" in md and "--time=00:30:00" in md and "--signal=B:USR1@120" in md
     assert not any(a.startswith("--gres") for a in md)  # frames is a CPU kind
     assert not any(a.startswith("--dependency") for a in md)
     where = sbatch_command(protocol, tmp_path, "where", [0], ["41"], SlurmOptions(partition="big"))
@@ -239,7 +239,7 @@ def test_submit_matches_local_run(slurm_env, tmp_path):
     status = rankbind_cli("status", str(run_dir), env=slurm_env)
     assert status.returncode == 0, status.stderr
     rows = {line.split()[0]: line.split()[1:] for line in status.stdout.splitlines()[1:3]}
-    assert rows == {"md": ["4", "0", "0", "0"], "mean": ["1", "0", "0", "0"]}
+    assert rows == {"md": ["4"] + ["0"] * 5, "mean": ["1"] + ["0"] * 5}
     again = rankbind_cli("submit", str(path), "-o", str(run_dir), env=slurm_env)
     assert again.returncode == 0 and "nothing submitted" in again.stdout
 
@@ -282,3 +282,59 @@ def test_scancel_then_requeue_resumes_from_checkpoint(slurm_env, tmp_path):
     assert record["host"]["slurm"]["SLURM_RESTART_COUNT"] == "1"
     logs = "".join(p.read_text() for p in (run_dir / "slurm/logs").glob("*.out"))
     assert "interrupted" in logs and "md[0] done" in logs
+
+
+@pytest.mark.slurm
+def test_real_engine_scancelled_requeued_and_sigkilled_resumes_bitwise(slurm_env, tmp_path):
+    """The real MD engine (StagedSimulation, Reference) as a SLURM array task: cancelled
+    with SIGTERM mid-production and requeued, then SIGKILLed (no signal handler runs) and
+    resubmitted. Every frame appears once and the trajectory equals a local run's bytes."""
+    stages = [
+        {"name": "md", "task": "engine", "params": {"steps": 6000, "report": 50, "checkpoint": 250}}
+    ]
+    path = write_protocol(tmp_path, stages, HUMAN)
+    local = tmp_path / "local"
+    assert run_local(path, local).ok
+    run_dir = tmp_path / "slurm"
+    out = rankbind_cli("submit", str(path), "-o", str(run_dir), env=slurm_env)
+    assert out.returncode == 0, out.stderr
+    job = out.stdout.split("md: job ")[1].split()[0] + "_0"
+    task_dir = run_dir / "md/human"
+    production = task_dir / "production"
+
+    def pointer_step() -> int:
+        try:
+            return json.loads((production / "checkpoint.json").read_text())["step"]
+        except (OSError, ValueError, KeyError):
+            return 0
+
+    _wait(lambda: pointer_step() > 0, 120, "the first checkpoint", 0.05)
+    subprocess.run(["scancel", job], check=True)
+    _wait(lambda: _slurm_state(job) == "CANCELLED", 60, "the cancellation")
+    _wait(lambda: (task_dir / FAILED).exists(), 30, "the task to record the interruption")
+    first_stop = pointer_step()
+    assert 0 < first_stop < 6000, "scancel must land mid-production"
+    assert not (production / "done.json").exists() and not list(run_dir.rglob("*.part"))
+    subprocess.run(["scontrol", "requeue", job], check=True)
+    subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True)
+    _wait(lambda: pointer_step() > first_stop, 120, "the requeued task to checkpoint", 0.05)
+    running = json.loads((task_dir / ".running").read_text())
+    os.kill(int(running["pid"]), 9)  # SIGKILL: nothing runs on the way out
+    _wait(lambda: _slurm_state(job) in ("FAILED", "CANCELLED", ""), 60, "the killed job to end")
+    assert not (production / "done.json").exists()
+    again = rankbind_cli("submit", str(path), "-o", str(run_dir), env=slurm_env)
+    assert again.returncode == 0 and "--array" not in again.stderr, again.stderr
+    _wait(lambda: (task_dir / DONE).exists(), 180, "the resubmitted task to finish")
+    dcd = "production/production.dcd"
+    assert (task_dir / dcd).read_bytes() == (local / "md/human" / dcd).read_bytes()
+
+    def rows(directory):  # every column but the wall-clock speed
+        lines = (directory / "production/log.csv").read_text().splitlines()[1:]
+        return [line.rsplit(",", 1)[0] for line in lines]
+
+    assert rows(task_dir) == rows(local / "md/human")
+    assert [int(r.split(",")[0]) for r in rows(task_dir)] == list(range(50, 6001, 50))
+    record = json.loads((task_dir / "simulation.json").read_text())
+    resumes = [r["resumed"]["production"] for r in record["runs"] if "resumed" in r]
+    assert len(resumes) == 2 and {r["with"] for r in resumes} == {"binary checkpoint"}
+    assert not list(run_dir.rglob("*.part"))

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import openmm
-from openmm import unit
+from openmm import app, unit
 
+from rankbind import interrupts
 from rankbind.errors import ProtocolError, SimulationError
 from rankbind.fileio import atomic_open, write_json
 from rankbind.freeenergy.mbar import MBAR
@@ -35,6 +36,8 @@ from rankbind.freeenergy.pmf import (
     separation_pmf,
 )
 from rankbind.freeenergy.timeseries import decorrelated_indices, statistical_inefficiency
+from rankbind.platforms import PlatformChoice, minimisation_platform, select_platform
+from rankbind.simulation.reporters import Progress, ProgressReporter
 from rankbind.structures.selection import atom_indices
 
 ATOM_SETS = ("heavy", "ca", "all")
@@ -447,6 +450,83 @@ def place_receptor(
 # ---------------------------------------------------------------- one window = one job
 
 
+def _platform_choice(platform) -> PlatformChoice:
+    """The platform rules of rankbind.platforms: None -> CUDA, OpenCL, CPU (never PoCL);
+    an openmm.Platform or a name is used as given."""
+    if platform is None:
+        return select_platform()
+    if isinstance(platform, PlatformChoice):
+        return platform
+    name = platform.getName() if isinstance(platform, openmm.Platform) else str(platform)
+    return select_platform(name)
+
+
+def _window_integrator(plan: UmbrellaPlan, seed: int) -> openmm.LangevinMiddleIntegrator:
+    integrator = openmm.LangevinMiddleIntegrator(
+        plan.temperature_K * unit.kelvin,
+        plan.friction_per_ps / unit.picosecond,
+        plan.timestep_ps * unit.picosecond,
+    )
+    integrator.setRandomNumberSeed(seed)
+    return integrator
+
+
+def _minimise(plan, system, context, choice, box_vectors, seed, window_index) -> None:
+    """Restrained minimisation of ``context`` with progress; on the CPU platform when the
+    dynamics run on PoCL (minimisation_platform); stops at an iteration on a signal."""
+    from rankbind.simulation import _MinimisationProgress
+
+    helper_choice = minimisation_platform(choice)
+    target = context
+    if helper_choice.name != choice.name:
+        target = openmm.Context(
+            system,
+            _window_integrator(plan, seed),
+            helper_choice.platform,
+            helper_choice.properties,
+        )
+        if box_vectors is not None:
+            target.setPeriodicBoxVectors(*box_vectors)
+        target.setPositions(context.getState(getPositions=True).getPositions())
+    progress = Progress(
+        f"window {window_index} minimise", plan.minimisation_iterations, unit="iterations"
+    )
+    with interrupts.deferred():
+        openmm.LocalEnergyMinimizer.minimize(
+            target, 10.0, plan.minimisation_iterations, _MinimisationProgress(progress)
+        )
+    progress.close()
+    if target is not context:
+        context.setPositions(target.getState(getPositions=True).getPositions())
+
+
+class _WindowSampler:
+    """OpenMM reporter: after ``equilibration_steps``, every ``steps_per_sample`` steps,
+    the restraint coordinates and the potential energy (a NaN stops the window)."""
+
+    def __init__(self, plan: UmbrellaPlan, masses: np.ndarray, window_index: int):
+        self.plan, self.masses, self.window = plan, masses, window_index
+        self.coords: list[dict] = []
+        self.energies: list[float] = []
+
+    def describeNextReport(self, simulation):  # noqa: N802 (OpenMM's name)
+        start, every = self.plan.equilibration_steps, self.plan.steps_per_sample
+        step = simulation.currentStep
+        steps = start + every - step if step < start else every - (step - start) % every
+        return {"steps": steps, "periodic": False, "include": ["positions", "energy"]}
+
+    def report(self, simulation, state) -> None:
+        energy = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+        if not np.isfinite(energy):
+            raise SimulationError(
+                f"window {self.window}: potential energy {energy} at sample "
+                f"{len(self.energies)} (step {simulation.currentStep})"
+            )
+        self.energies.append(energy)
+        frame = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+        self.coords.append(restraint_coordinates(self.plan, frame, self.masses))
+
+
 def window_paths(out_dir: str | Path, window: int) -> tuple[Path, Path]:
     """(samples .npz, metadata .json) of window ``window`` under ``out_dir``."""
     out = Path(out_dir)
@@ -468,7 +548,7 @@ def run_window(
     system: openmm.System,
     positions_nm: np.ndarray,
     *,
-    platform: openmm.Platform | None = None,
+    platform: openmm.Platform | PlatformChoice | str | None = None,
     seed: int | None = None,
     place: bool = False,
     box_vectors=None,
@@ -497,37 +577,26 @@ def run_window(
     if place:
         xyz = place_receptor(plan, xyz, masses, plan.centres_nm[window_index])
     restrained = restrained_system(plan, system, window_index)
-    integrator = openmm.LangevinMiddleIntegrator(
-        plan.temperature_K * unit.kelvin,
-        plan.friction_per_ps / unit.picosecond,
-        plan.timestep_ps * unit.picosecond,
-    )
     seed = int(seed if seed is not None else 1000 + window_index)
-    integrator.setRandomNumberSeed(seed)
-    if platform is None:
-        context = openmm.Context(restrained, integrator)
-    else:
-        context = openmm.Context(restrained, integrator, platform)
+    choice = _platform_choice(platform)
+    simulation = app.Simulation(
+        None, restrained, _window_integrator(plan, seed), choice.platform, choice.properties
+    )
+    context = simulation.context
     if box_vectors is not None:
         context.setPeriodicBoxVectors(*box_vectors)
     context.setPositions(xyz * unit.nanometer)
     if plan.minimisation_iterations > 0:
-        openmm.LocalEnergyMinimizer.minimize(context, 10.0, plan.minimisation_iterations)
+        _minimise(plan, restrained, context, choice, box_vectors, seed, window_index)
     context.setVelocitiesToTemperature(plan.temperature_K * unit.kelvin, seed)
-    integrator.step(plan.equilibration_steps)
-    coords, energies = [], []
-    for n in range(plan.samples):
-        integrator.step(plan.steps_per_sample)
-        state = context.getState(getPositions=True, getEnergy=True)
-        energy = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
-        if not np.isfinite(energy):
-            raise SimulationError(
-                f"window {window_index}: potential energy {energy} at sample {n} "
-                f"(step {plan.equilibration_steps + (n + 1) * plan.steps_per_sample})"
-            )
-        energies.append(energy)
-        frame = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
-        coords.append(restraint_coordinates(plan, frame, masses))
+    sampler = _WindowSampler(plan, masses, window_index)
+    progress = Progress(
+        f"window {window_index}", plan.equilibration_steps + plan.samples * plan.steps_per_sample
+    )
+    simulation.reporters = [sampler, ProgressReporter(progress, plan.steps_per_sample)]
+    simulation.step(plan.equilibration_steps + plan.samples * plan.steps_per_sample)
+    progress.close()
+    coords, energies = sampler.coords, sampler.energies
     coords = {name: np.array([c[name] for c in coords]) for name in coords[0]}
     dt = plan.timestep_ps * plan.steps_per_sample
     data = {
@@ -539,6 +608,7 @@ def run_window(
     meta = {
         "seed": seed,
         "platform": context.getPlatform().getName(),
+        "platform_choice": choice.describe(),
         "openmm_version": openmm.__version__,
         "wall_s": round(time.time() - started, 3),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -19,14 +20,7 @@ def randomised_ligand(ligand: dk.Molecule, seed: int) -> tuple[dk.Molecule, np.n
     shift = rng.normal(size=3)
     shift *= rng.uniform(20.0, 40.0) / np.linalg.norm(shift)
     center = ligand.xyz.mean(0)
-    moved = dk.Molecule(
-        xyz=(ligand.xyz - center) @ rot.T + center + shift,
-        charges=ligand.charges,
-        is_ca=ligand.is_ca,
-        is_backbone=ligand.is_backbone,
-        residues=ligand.residues,
-        restraint=ligand.restraint,
-    )
+    moved = replace(ligand, xyz=(ligand.xyz - center) @ rot.T + center + shift)
     return moved, rot, shift
 
 
@@ -196,8 +190,8 @@ def species_comparison() -> dict:
     """Human vs mouse RANKL (3URF vs 4GIQ observed residues): identity and differing
     residues by region. Regions (human numbering): the denosumab epitope and the exon-5
     segment (seeds/isoform_constructs.yaml, with their confidence), the OPG-contact residues of
-    3URF (within 5 Å, trimer + OPG) and everything else. Human RANK vs mouse RANK is not
-    computed: the human RANK sequence (Q9Y6Q6) is not available here."""
+    3URF (within 5 Å, trimer + OPG) and everything else. ``rank``: human vs mouse RANK
+    (:func:`rank_species_comparison`)."""
     from rankbind.structures.sequences import chain_residues, compare
 
     human, mouse = build_assembly("3URF", "asu"), build_assembly("4GIQ", "asu")
@@ -227,7 +221,43 @@ def species_comparison() -> dict:
         "other": by_region.get("other", []),
     }
     out["opg_contact_residues"] = contacts
-    out["rank"] = "human RANK (Q9Y6Q6) sequence not available here; comparison not computed"
+    out["rank"] = rank_species_comparison()
+    return out
+
+
+def rank_species_comparison() -> dict:
+    """Human RANK (Q9Y6Q6 extracellular domain 30-212) vs mouse RANK (4GIQ chain R,
+    observed 35-198): identity and differing residues, split into RANKL-contact residues
+    (mouse RANK residues within 5 Å of the RANKL trimer in 4GIQ, mapped to human numbers
+    by the alignment) and the rest."""
+    from rankbind.structures.sequences import align, chain_residues, compare, fasta_sequence
+
+    human = fasta_sequence("uniprot_human_RANK_Q9Y6Q6.fasta", "sp")[29:212]
+    numbers_h = list(range(30, 213))
+    hexamer = build_assembly("4GIQ", "trimer_receptor")
+    mr = chain_residues(hexamer, "R")
+    seq_m = "".join(r.code for r in mr)
+    rec = dk.molecule_from_assembly(hexamer, ["R"])
+    rankl = dk.molecule_from_assembly(hexamer, ["A", "B", "C"])
+    mouse_contacts = sorted({n for _, n in dk.interface_residues(rec, rankl.xyz, 5.0)})
+    mapping = align(seq_m, human).query_to_reference()
+    human_contacts = [numbers_h[mapping[k]] for k, r in enumerate(mr)
+                      if r.number in mouse_contacts and k in mapping]  # fmt: skip
+    comp = compare(human, numbers_h, seq_m, [r.number for r in mr],
+                   {f"rankl_contact_{n}": (n, n) for n in human_contacts},
+                   "human RANK (Q9Y6Q6 30-212)", "mouse RANK (4GIQ R)")  # fmt: skip
+    by_region = comp.by_region()
+    out = comp.to_dict()
+    out["differences_by_region"] = {
+        "rankl_contact (4GIQ, 5 A)": [d for k, v in by_region.items()
+                                      if k.startswith("rankl_contact_") for d in v],
+        "other": by_region.get("other", []),
+    }  # fmt: skip
+    out["rankl_contact_residues_mouse"] = mouse_contacts
+    out["rankl_contact_residues_human"] = human_contacts
+    out["numbering_note"] = (
+        "aligned without gaps over the mouse observed range; human n = mouse n - 1"
+    )
     return out
 
 

@@ -1,7 +1,10 @@
 """Expansion of a protocol into a DAG of tasks.
 
 Each stage becomes an ordered list of tasks (its SLURM array): one per system it runs
-over (or one for ``over: all``), times replicas, times windows. A task depends on the
+over (or one for ``over: all``), times replicas, times windows. A task is named by its
+stage and id (system, replica, window), never by position: systems are taken in sorted
+name order, so a task's index (its SLURM array index) is the same however the protocol
+lists its systems, and the same when a run directory is reopened from protocol.json. A task depends on the
 tasks of each upstream stage that share its system (all of them when either side runs
 over all systems), and, when both stages have the same number of replicas, the same
 replica. Task directories are ``RUN_DIR/<stage>/<task id>``.
@@ -10,6 +13,7 @@ replica. Task directories are ``RUN_DIR/<stage>/<task id>``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 from rankbind.protocols.protocol import Protocol
@@ -42,12 +46,19 @@ class Plan:
     protocol: Protocol
     stages: dict[str, list[Task]]  # in protocol order
 
-    def task(self, stage: str, index: int) -> Task:
+    def task(self, stage: str, index: int | str) -> Task:
+        """The task of ``stage`` at array ``index`` (int) or with task id ``index`` (str)."""
         from rankbind.errors import ProtocolError
 
         if stage not in self.stages:
             raise ProtocolError(f"no stage '{stage}' (stages: {', '.join(self.stages)})")
         tasks = self.stages[stage]
+        if isinstance(index, str):
+            for task in tasks:
+                if task.id == index:
+                    return task
+            ids = ", ".join(t.id for t in tasks[:20])
+            raise ProtocolError(f"stage '{stage}' has no task '{index[:80]}' (tasks: {ids})")
         if not 0 <= index < len(tasks):
             raise ProtocolError(f"stage '{stage}' has tasks 0-{len(tasks) - 1}, not {index}")
         return tasks[index]
@@ -58,6 +69,24 @@ class Plan:
 
     def by_key(self) -> dict[str, Task]:
         return {t.key: t for t in self.tasks()}
+
+    def graph(self) -> dict[str, tuple[str, ...]]:
+        """task key -> keys of the tasks it depends on (for graphlib.TopologicalSorter)."""
+        return {t.key: t.deps for t in self.tasks()}
+
+    def dependants(self, keys: Iterable[str]) -> set[str]:
+        """``keys`` and every task downstream of them."""
+        children: dict[str, list[str]] = {}
+        for task in self.tasks():
+            for dep in task.deps:
+                children.setdefault(dep, []).append(task.key)
+        out, todo = set(), list(keys)
+        while todo:
+            key = todo.pop()
+            if key not in out:
+                out.add(key)
+                todo.extend(children.get(key, ()))
+        return out
 
     def to_data(self) -> dict:
         return {
@@ -80,7 +109,11 @@ def expand(protocol: Protocol) -> Plan:
     for stage in resolved["stages"]:
         over = stage["over"]
         systems: list[str | None] = (
-            [None] if over == "all" else list(resolved["systems"]) if over == "systems" else over
+            [None]
+            if over == "all"
+            else sorted(resolved["systems"])
+            if over == "systems"
+            else sorted(over)
         )
         replicas = stage["replicas"]
         windows = stage.get("windows")

@@ -219,12 +219,14 @@ def load_protocol(path: str | Path) -> Protocol:
     if not path.is_file():
         raise ProtocolError(f"protocol file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text())
+        from rankbind.validation import UniqueKeyLoader
+
+        data = yaml.load(path.read_text(), Loader=UniqueKeyLoader)  # noqa: S506 (safe)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ProtocolError(f"{path}: not valid YAML{at}: {problem}") from None
+        raise ProtocolError(f"{path}: not valid YAML{at}: {problem[:200]}") from None
     except UnicodeDecodeError as exc:
         raise ProtocolError(f"{path}: not a text file: {exc}") from None
     return protocol_from_dict(data, source=str(path), base=path.parent)

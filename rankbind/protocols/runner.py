@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import graphlib
+import hashlib
 import json
 import os
 import shutil
@@ -31,16 +33,18 @@ from typing import Any
 
 from rankbind.errors import ProtocolError, RankbindError
 from rankbind.fileio import sha256_file, write_json
+from rankbind.interrupts import Interrupted, interruptible
 from rankbind.protocols import provenance, registry
 from rankbind.protocols.dag import Plan, Task, expand
 from rankbind.protocols.protocol import Protocol, load_protocol, protocol_from_dict
 
 DONE, RUNNING, FAILED = ".done", ".running", ".failed"
+# what a completed-looking task directory can be (see task_state)
+FRESH, STALE, CORRUPT, MISSING = "done", "stale", "corrupt", "missing"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-class TaskInterrupted(BaseException):
-    """SIGTERM/SIGINT arrived while a task ran (SLURM time limit, preemption, scancel)."""
+TaskInterrupted = Interrupted  # SIGTERM/SIGINT/SIGUSR1 while a task ran
 
 
 @dataclass
@@ -158,6 +162,86 @@ def is_done(directory: Path, verify: bool = False) -> bool:
     return True
 
 
+def inputs_digest(plan: Plan, task: Task, run_dir: Path) -> str:
+    """sha256 of everything a task's outputs derive from: its kind, parameters, window,
+    seed, the physics, its systems' definitions and input-file checksums, and the
+    output checksums recorded in its upstream tasks' ``.done`` markers. Recorded in the
+    task's ``.done``; a different value now means the task is stale."""
+    resolved = plan.protocol.resolved
+    stage = plan.protocol.stage(task.stage)
+    windows = stage.get("windows")
+    systems = (
+        resolved["systems"]
+        if task.system is None
+        else {task.system: resolved["systems"][task.system]}
+    )
+    upstream = {}
+    by_key = plan.by_key()
+    for key in task.deps:
+        marker = read_marker(run_dir / by_key[key].directory, DONE) or {}
+        upstream[key] = marker.get("outputs")
+    try:
+        structures = provenance.structure_checksums(systems)
+    except (OSError, RankbindError) as exc:
+        structures = {"unreadable": str(exc)[:200]}
+    data = {
+        "kind": task.kind,
+        "params": _plain(stage["params"]),
+        "window": _plain(windows[task.window]) if task.window is not None else None,
+        "seed": task.seed,
+        "physics": _plain(resolved["physics"]),
+        "systems": _plain(systems),
+        "structures": structures,
+        "upstream": upstream,
+    }
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def task_state(
+    plan: Plan, task: Task, run_dir: Path, verify: bool = True, _memo: dict | None = None
+) -> tuple[str, str]:
+    """(state, detail) of a task's outputs: FRESH (complete and up to date), STALE (its
+    inputs or an upstream task's outputs changed, or an upstream task is not FRESH),
+    CORRUPT (an output is missing or, with ``verify``, no longer has its recorded
+    checksum) or MISSING (never completed)."""
+    memo = {} if _memo is None else _memo
+    if task.key not in memo:
+        memo[task.key] = _task_state(plan, task, Path(run_dir), verify, memo)
+    return memo[task.key]
+
+
+def _task_state(plan: Plan, task: Task, run_dir: Path, verify: bool, memo: dict):
+    directory = run_dir / task.directory
+    marker = read_marker(directory, DONE)
+    if marker is None:
+        return MISSING, ""
+    for rel, digest in marker.get("outputs", {}).items():
+        path = directory / rel
+        if not path.is_file():
+            return CORRUPT, f"output {rel} is missing"
+        if verify and sha256_file(path) != digest:
+            return CORRUPT, f"output {rel} does not match its recorded sha256"
+    by_key = plan.by_key()
+    for key in task.deps:
+        up_state, _ = task_state(plan, by_key[key], run_dir, verify, memo)
+        if up_state != FRESH:
+            return STALE, f"upstream {key} is {up_state}"
+    if marker.get("inputs_sha256") != inputs_digest(plan, task, run_dir):
+        return STALE, "inputs or upstream outputs changed since it ran"
+    return FRESH, ""
+
+
+def pending_tasks(plan: Plan, run_dir: Path, verify: bool = False) -> list[Task]:
+    """Tasks that are not complete and up to date, and everything downstream of them,
+    in plan order (what a resubmission must run)."""
+    run_dir = Path(run_dir)
+    memo: dict = {}
+    todo = [t.key for t in plan.tasks() if task_state(plan, t, run_dir, verify, memo)[0] != FRESH]
+    keys = plan.dependants(todo)
+    return [t for t in plan.tasks() if t.key in keys]
+
+
 # ---------------------------------------------------------------- one task
 
 
@@ -195,32 +279,20 @@ def _context(plan: Plan, task: Task, run_dir: Path, device: str | None) -> TaskC
     )
 
 
-def _interrupt(signum, _frame):
-    raise TaskInterrupted(f"signal {signal.Signals(signum).name}")
-
-
-@contextlib.contextmanager
 def _signals_interrupt():
-    """Turn SIGTERM (SLURM timeout, preemption, scancel) into TaskInterrupted so that
-    atomic writes in progress are discarded and no completion marker is written."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
+    """SIGTERM (SLURM timeout, scancel), SIGUSR1 (pre-emption) and SIGINT raise
+    TaskInterrupted, so atomic writes in progress are discarded and no completion marker
+    is written."""
+    return interruptible()
 
 
-def run_task(run_dir: str | Path, stage: str, index: int, device: str | None = None) -> str:
-    """Run task ``index`` of ``stage`` unless it is already complete. Idempotent: a
-    complete task is skipped ("skipped"); an incomplete one is (re)started in its own
-    directory, where its function resumes from its checkpoint ("done").
+def run_task(run_dir: str | Path, stage: str, index: int | str, device: str | None = None) -> str:
+    """Run task ``index`` (array index, or task id when a str) of ``stage`` unless it is
+    complete and up to date. Idempotent: a fresh task is skipped ("skipped"); a missing,
+    stale or corrupt one is (re)started in its own directory, where its function resumes
+    from its checkpoint ("done").
 
-    Raises RankbindError naming the task when it fails, TaskInterrupted on SIGTERM."""
+    Raises RankbindError naming the task when it fails, TaskInterrupted on a signal."""
     run_dir = Path(run_dir)
     plan = open_run(run_dir)
     task = plan.task(stage, index)
@@ -248,19 +320,22 @@ def _task_lock(directory: Path, key: str):
 
 
 def _run_locked(plan: Plan, task: Task, run_dir: Path, directory: Path, device: str | None) -> str:
-    if is_done(directory, verify=True):
-        return "skipped"
-    with contextlib.suppress(FileNotFoundError):
-        (directory / DONE).unlink()  # stale: outputs changed or missing
     by_key = plan.by_key()
-    missing = [k for k in task.deps if not is_done(run_dir / by_key[k].directory)]
+    upstream = {k: task_state(plan, by_key[k], run_dir, verify=False)[0] for k in task.deps}
+    missing = [f"{k} ({state})" for k, state in upstream.items() if state != FRESH]
     if missing:
         raise ProtocolError(f"task {task.key}: upstream task(s) not complete: {', '.join(missing)}")
+    state, _ = task_state(plan, task, run_dir)
+    if state == FRESH:
+        return "skipped"
+    if state in (STALE, CORRUPT):  # redo from scratch: its checkpoints belong to the old run
+        _clear(directory)
     try:
         function = registry.get_kind(task.kind).implementation()
     except ProtocolError as exc:
         raise ProtocolError(f"task {task.key}: {exc}") from None
     ctx = _context(plan, task, run_dir, device)
+    digest = inputs_digest(plan, task, run_dir)
     started, t0 = now(), time.monotonic()
     try:
         with contextlib.suppress(FileNotFoundError):
@@ -312,6 +387,7 @@ def _run_locked(plan: Plan, task: Task, run_dir: Path, directory: Path, device: 
                 {
                     "task": task.key,
                     "outputs": outputs(directory),
+                    "inputs_sha256": digest,
                     "provenance_sha256": sha256_file(directory / "provenance.json"),
                     "finished": record["finished"],
                 },
@@ -329,6 +405,19 @@ def _run_locked(plan: Plan, task: Task, run_dir: Path, directory: Path, device: 
         with contextlib.suppress(OSError):
             (directory / RUNNING).unlink()
     return "done"
+
+
+def _clear(directory: Path) -> None:
+    """Remove a task directory's contents except its lock and log (.done first)."""
+    with contextlib.suppress(FileNotFoundError):
+        (directory / DONE).unlink()
+    for path in directory.iterdir():
+        if path.name in (".lock", ".log"):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def _plain(value):
@@ -402,11 +491,13 @@ class RunSummary:
         return not self.failed and not self.blocked
 
 
-def task_command(run_dir: Path, stage: str, index: int | None) -> list[str]:
-    """The command running one task in a fresh process; with ``index`` None the task
-    index is read from $SLURM_ARRAY_TASK_ID (the sbatch scripts)."""
+def task_command(run_dir: Path, stage: str, index: int | str | None) -> list[str]:
+    """The command running one task in a fresh process: by array index (int), by task
+    id (str), or with ``index`` None from $SLURM_ARRAY_TASK_ID (the sbatch scripts)."""
     cmd = [sys.executable, "-m", "rankbind.protocols.task_cli", str(run_dir), stage]
-    return cmd if index is None else [*cmd, "--index", str(index)]
+    if index is None:
+        return cmd
+    return [*cmd, "--id", index] if isinstance(index, str) else [*cmd, "--index", str(index)]
 
 
 def python_path() -> list[str]:
@@ -444,50 +535,82 @@ def run_local(
     devices: list[str] | None = None,
     jobs: int = 1,
     poll: float = 0.1,
+    progress=None,
 ) -> RunSummary:
-    """Run every incomplete task of ``protocol`` in ``run_dir`` on this machine.
+    """Run every task of ``protocol`` in ``run_dir`` on this machine that is not complete
+    and up to date (missing, stale, corrupt), and everything downstream of it.
 
     Without ``devices`` and with ``jobs == 1`` tasks run one by one in this process.
     Otherwise each task runs in its own process (the same entry point SLURM uses), at
     most ``len(devices)`` (or ``jobs``) at once; with ``devices`` each process gets one
     device round-robin via CUDA_VISIBLE_DEVICES. A failed task blocks its dependants
-    only; independent tasks still run."""
+    only; independent tasks still run. The ready set comes from graphlib, so the order
+    the protocol lists stages and systems in does not matter.
+
+    SIGTERM, SIGINT and SIGUSR1 stop the run: running task processes get SIGTERM (they
+    checkpoint and exit; SIGKILL after ``TERM_GRACE_S``), and TaskInterrupted is raised.
+    ``progress``: a callable(done, total, message) (default: a TaskProgress on stderr)."""
     run_dir = Path(run_dir).resolve()
     plan = materialize(protocol, run_dir)
-    summary = RunSummary()
-    tasks = plan.tasks()
-    state: dict[str, str] = {}  # key -> done | failed | blocked
-    for task in tasks:
-        if is_done(run_dir / task.directory, verify=True):
-            state[task.key] = "done"
-            summary.skipped.append(task.key)
-    todo = [t for t in tasks if t.key not in state]
+    with interruptible():
+        return _run_local(plan, run_dir, devices, jobs, poll, progress)
 
-    def ready(task: Task) -> str | None:
-        deps = [state.get(k) for k in task.deps]
-        if any(s in ("failed", "blocked") for s in deps):
-            return "blocked"
-        return "ready" if all(s == "done" for s in deps) else None
+
+TERM_GRACE_S = 30.0
+
+
+def _run_local(plan: Plan, run_dir: Path, devices, jobs: int, poll: float, progress):
+    from rankbind.simulation.reporters import TaskProgress
+
+    summary = RunSummary()
+    by_key = plan.by_key()
+    sorter = graphlib.TopologicalSorter(plan.graph())
+    sorter.prepare()
+    state: dict[str, str] = {}  # key -> done | failed | blocked
+    report = progress or TaskProgress(len(by_key))
+    queue: list[Task] = []
+
+    def settle(key: str, outcome: str, message: str = "") -> None:
+        state[key] = "failed" if outcome == "failed" else outcome
+        if outcome == "done":
+            summary.done.append(key)
+        elif outcome == "skipped":
+            state[key] = "done"
+            summary.skipped.append(key)
+        elif outcome == "failed":
+            summary.failed[key] = message
+        elif outcome == "blocked":
+            summary.blocked.append(key)
+        sorter.done(key)
+        report(len(state), len(by_key), f"{key} {outcome}")
+
+    def take_ready() -> None:
+        for key in sorter.get_ready():
+            task = by_key[key]
+            if any(state.get(k) in ("failed", "blocked") for k in task.deps):
+                settle(key, "blocked")
+            elif task_state(plan, task, run_dir)[0] == FRESH:
+                settle(key, "skipped")
+            else:
+                queue.append(task)
 
     if devices is None and jobs == 1:
-        for task in todo:
-            if ready(task) == "blocked":
-                state[task.key] = "blocked"
-                summary.blocked.append(task.key)
-                continue
-            try:
-                run_task(run_dir, task.stage, task.index)
-                state[task.key] = "done"
-                summary.done.append(task.key)
-            except RankbindError as exc:
-                state[task.key] = "failed"
-                summary.failed[task.key] = str(exc)
+        while sorter.is_active():
+            take_ready()
+            while queue:
+                task = queue.pop(0)
+                report(len(state), len(by_key), f"{task.key} running")
+                try:
+                    outcome = run_task(run_dir, task.stage, task.id)
+                    settle(task.key, "done" if outcome == "done" else "skipped")
+                except RankbindError as exc:
+                    settle(task.key, "failed", str(exc))
         return summary
 
     pool = DevicePool(devices if devices else [f"slot{i}" for i in range(jobs)])
     running: dict[str, tuple[subprocess.Popen, str, Any]] = {}
     try:
-        while todo or running:
+        while sorter.is_active():
             for key, (proc, device, log) in list(running.items()):
                 if proc.poll() is None:
                     continue
@@ -495,30 +618,22 @@ def run_local(
                 pool.release(device)
                 del running[key]
                 if proc.returncode == 0:
-                    state[key] = "done"
-                    summary.done.append(key)
+                    settle(key, "done")
                 else:
-                    state[key] = "failed"
                     marker = read_marker(run_dir / key, FAILED) or {}
-                    summary.failed[key] = marker.get("error") or _last_line(run_dir / key / ".log")
-            for task in list(todo):
-                status = ready(task)
-                if status == "blocked":
-                    state[task.key] = "blocked"
-                    summary.blocked.append(task.key)
-                    todo.remove(task)
-                    continue
-                if status != "ready":
-                    continue
+                    settle(key, "failed", marker.get("error") or _last_line(run_dir / key / ".log"))
+            take_ready()
+            while queue:
                 device = pool.acquire()
                 if device is None:
                     break
+                task = queue.pop(0)
                 directory = run_dir / task.directory
                 directory.mkdir(parents=True, exist_ok=True)
                 log = open(directory / ".log", "a")
                 env = task_environment(device if devices else None)
                 proc = subprocess.Popen(
-                    task_command(run_dir, task.stage, task.index),
+                    task_command(run_dir, task.stage, task.id),
                     env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -526,11 +641,24 @@ def run_local(
                 )
                 running[task.key] = (proc, device, log)
                 summary.devices[task.key] = device if devices else None
-                todo.remove(task)
+                report(len(state), len(by_key), f"{task.key} started")
             time.sleep(poll)
     finally:
-        for proc, _device, log in running.values():
-            proc.terminate()
-            proc.wait()
-            log.close()
+        _stop_children(running)
     return summary
+
+
+def _stop_children(running: dict) -> None:
+    """SIGTERM every running task process, wait for all (they checkpoint and exit within
+    seconds), SIGKILL any still alive after TERM_GRACE_S: no orphans."""
+    for proc, _device, _log in running.values():
+        with contextlib.suppress(OSError):
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + TERM_GRACE_S
+    for proc, _device, log in running.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

@@ -8,6 +8,7 @@ canonical strings such as ``"0.004 ps"``); checking that data again gives the sa
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from rankbind.protocols.units import (
     format_quantity,
     parse_quantity,
 )
+from rankbind.validation import short
 
 NAME = r"[A-Za-z][A-Za-z0-9_.-]*"
 
@@ -65,13 +67,17 @@ class Str(Spec):
 
     def check(self, value, where):
         if not isinstance(value, str):
-            raise SchemaViolation(where, f"expected a string, got {_type_name(value)} {value!r}")
+            raise SchemaViolation(
+                where, f"expected a string, got {_type_name(value)} {short(value)}"
+            )
         if self.choices is not None and value not in self.choices:
             raise SchemaViolation(
-                where, f"{value!r} is not one of: {', '.join(map(str, self.choices))}"
+                where, f"{short(value)} is not one of: {', '.join(map(str, self.choices))}"
             )
         if self.pattern is not None and not re.fullmatch(self.pattern, value):
-            raise SchemaViolation(where, f"{value!r} does not match {self.pattern!r} ({self.doc})")
+            raise SchemaViolation(
+                where, f"{short(value)} does not match {self.pattern!r} ({self.doc})"
+            )
         return value
 
 
@@ -86,7 +92,9 @@ class Number(Spec):
         ok = isinstance(value, int) if self.integer else isinstance(value, (int, float))
         if isinstance(value, bool) or not ok:
             kind = "an integer" if self.integer else "a number"
-            raise SchemaViolation(where, f"expected {kind}, got {_type_name(value)} {value!r}")
+            raise SchemaViolation(where, f"expected {kind}, got {_type_name(value)} {short(value)}")
+        if not math.isfinite(value):
+            raise SchemaViolation(where, f"{short(value)} is not a finite number")
         _range(where, value, value, self.min, self.max, "")
         return value if self.integer else float(value)
 
@@ -104,7 +112,7 @@ class Bool(Spec):
 
     def check(self, value, where):
         if not isinstance(value, bool):
-            raise SchemaViolation(where, f"expected true or false, got {value!r}")
+            raise SchemaViolation(where, f"expected true or false, got {short(value)}")
         return value
 
 
@@ -144,7 +152,7 @@ class Selection(Spec):
         from rankbind.structures.selection import parse_selection
 
         if not isinstance(value, str):
-            raise SchemaViolation(where, f"expected a residue selection string, got {value!r}")
+            raise SchemaViolation(where, f"expected a residue selection string, got {short(value)}")
         try:
             parse_selection(value)
         except (SelectionError, ValueError) as exc:
@@ -160,7 +168,7 @@ class ListOf(Spec):
 
     def check(self, value, where):
         if not isinstance(value, list):
-            raise SchemaViolation(where, f"expected a list, got {_type_name(value)} {value!r}")
+            raise SchemaViolation(where, f"expected a list, got {_type_name(value)} {short(value)}")
         if len(value) < self.min_len:
             raise SchemaViolation(where, f"needs at least {self.min_len} item(s)")
         return [self.item.check(v, _join(where, i)) for i, v in enumerate(value)]
@@ -177,7 +185,9 @@ class MapOf(Spec):
 
     def check(self, value, where):
         if not isinstance(value, dict):
-            raise SchemaViolation(where, f"expected a mapping, got {_type_name(value)} {value!r}")
+            raise SchemaViolation(
+                where, f"expected a mapping, got {_type_name(value)} {short(value)}"
+            )
         if len(value) < self.min_len:
             raise SchemaViolation(where, f"needs at least {self.min_len} entr(y/ies)")
         out = {}
@@ -227,7 +237,9 @@ class Record(Spec):
         if value is None:
             value = {}
         if not isinstance(value, dict):
-            raise SchemaViolation(where, f"expected a mapping, got {_type_name(value)} {value!r}")
+            raise SchemaViolation(
+                where, f"expected a mapping, got {_type_name(value)} {short(value)}"
+            )
         unknown = [k for k in value if k not in self.keys]
         if unknown:
             raise SchemaViolation(
@@ -254,7 +266,7 @@ class FilePath(Spec):
 
     def check(self, value, where):
         if not isinstance(value, str) or not value:
-            raise SchemaViolation(where, f"expected a file path, got {value!r}")
+            raise SchemaViolation(where, f"expected a file path, got {short(value)}")
         path = Path(value)
         if not path.is_absolute() and self.base is not None:
             path = self.base / path

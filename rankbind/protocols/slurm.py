@@ -27,7 +27,7 @@ from rankbind.fileio import write_json, write_text
 from rankbind.protocols import registry
 from rankbind.protocols.dag import Plan
 from rankbind.protocols.protocol import Protocol
-from rankbind.protocols.runner import is_done, materialize, python_path, task_command
+from rankbind.protocols.runner import materialize, pending_tasks, python_path, task_command
 
 
 class SlurmError(RankbindError):
@@ -110,6 +110,7 @@ def sbatch_command(
         "--parsable",
         "--requeue",
         "--open-mode=append",
+        "--signal=B:USR1@120",  # 2 min before the time limit: checkpoint and stop
         f"--job-name=rb-{protocol.name}-{stage}",
         f"--array={array_spec(indices, settings.get('array_throttle'))}",
         f"--output={logs / f'{stage}-%A_%a.out'}",
@@ -136,8 +137,9 @@ def submit_slurm(
     options: SlurmOptions | None = None,
     dry_run: bool = False,
 ) -> dict[str, str]:
-    """Write one sbatch script per stage with incomplete tasks and submit them as job
-    arrays chained by afterok. Returns stage -> job id; with ``dry_run`` nothing is
+    """Write one sbatch script per stage with tasks to run (missing, stale or corrupt
+    ones and their dependants, by the run directory's stable task indices) and submit
+    them as job arrays chained by afterok. Returns stage -> job id; with ``dry_run`` nothing is
     submitted and the ids are placeholders ``<stage>``.
     The submissions are appended to ``RUN_DIR/slurm/jobs.json``."""
     options = options or SlurmOptions()
@@ -156,9 +158,10 @@ def submit_slurm(
     (run_dir / "slurm" / "logs").mkdir(parents=True, exist_ok=True)
     jobs: dict[str, str] = {}
     commands: dict[str, list[str]] = {}
+    pending = {t.key for t in pending_tasks(plan, run_dir)}
     for stage_spec in plan.protocol.resolved["stages"]:
         stage = stage_spec["name"]
-        indices = [t.index for t in plan.stages[stage] if not is_done(run_dir / t.directory)]
+        indices = [t.index for t in plan.stages[stage] if t.key in pending]
         if not indices:
             continue
         write_text(run_dir / "slurm" / f"{stage}.sbatch", sbatch_script(run_dir, stage))

@@ -7,10 +7,19 @@ import os
 import socket
 from pathlib import Path
 
-from rankbind.protocols.runner import FAILED, RUNNING, is_done, open_run, read_marker
+from rankbind.protocols.runner import (
+    CORRUPT,
+    FAILED,
+    FRESH,
+    RUNNING,
+    STALE,
+    open_run,
+    read_marker,
+    task_state,
+)
 from rankbind.protocols.slurm import queue_states, submitted_jobs
 
-STATES = ("done", "running", "failed", "pending")
+STATES = ("done", "stale", "corrupt", "running", "failed", "pending")
 QUEUED = ("PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "SUSPENDED")
 
 
@@ -24,21 +33,30 @@ def _alive(marker: dict) -> bool:
     return True
 
 
-def task_states(run_dir: str | Path) -> dict[str, dict]:
-    """task key -> {"stage", "index", "state", "detail"}; state is one of STATES.
-    detail: the SLURM state, the failure message, or the host running it."""
+def task_states(run_dir: str | Path, verify: bool = True) -> dict[str, dict]:
+    """task key -> {"stage", "index", "id", "state", "detail"}; state is one of STATES:
+    done (complete, outputs match their checksums, inputs unchanged), stale (inputs or
+    upstream outputs changed since it ran, or an upstream task is not done), corrupt (an
+    output is missing or its checksum differs; ``verify`` False checks presence only),
+    running, failed, pending. detail: why, the SLURM state, or the host running it."""
     run_dir = Path(run_dir)
     plan = open_run(run_dir)
     jobs = submitted_jobs(run_dir)
     queue = queue_states(list(jobs.values())) or {}
     out = {}
+    memo: dict = {}
     for task in plan.tasks():
         directory = run_dir / task.directory
         slurm_state = queue.get((jobs.get(task.stage, ""), task.index))
         running = read_marker(directory, RUNNING)
         failed = read_marker(directory, FAILED)
-        if is_done(directory):
+        outputs_state, why = task_state(plan, task, run_dir, verify, memo)
+        if outputs_state == FRESH:
             state, detail = "done", ""
+        elif outputs_state in (STALE, CORRUPT) and not (
+            slurm_state in ("RUNNING", "COMPLETING") or (running and _alive(running))
+        ):
+            state, detail = outputs_state, why
         elif slurm_state in ("RUNNING", "COMPLETING"):
             state, detail = "running", f"slurm {jobs[task.stage]}_{task.index}"
         elif running and _alive(running) and slurm_state is None:
@@ -57,7 +75,13 @@ def task_states(run_dir: str | Path) -> dict[str, dict]:
             state, detail = "failed", "left the SLURM queue incomplete (see slurm/logs)"
         else:
             state, detail = "pending", f"slurm {slurm_state}" if slurm_state else ""
-        out[task.key] = {"stage": task.stage, "index": task.index, "state": state, "detail": detail}
+        out[task.key] = {
+            "stage": task.stage,
+            "index": task.index,
+            "id": task.id,
+            "state": state,
+            "detail": detail,
+        }
     return out
 
 

@@ -66,6 +66,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _pending(run_dir: Path, stage: str) -> list[int]:
-    from rankbind.protocols.runner import is_done, open_run
+    from rankbind.protocols.runner import open_run, pending_tasks
 
-    return [t.index for t in open_run(run_dir).stages[stage] if not is_done(run_dir / t.directory)]
+    return [t.index for t in pending_tasks(open_run(run_dir), run_dir) if t.stage == stage]

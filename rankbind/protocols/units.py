@@ -8,6 +8,8 @@ import re
 
 import openmm.unit as u
 
+from rankbind.validation import short
+
 # dimension -> (canonical unit, canonical symbol, {accepted symbol: unit})
 DIMENSIONS: dict[str, tuple[u.Unit, str, dict[str, u.Unit]]] = {
     "time": (
@@ -78,17 +80,17 @@ def parse_quantity(text: object, dimension: str) -> u.Quantity:
     names = ", ".join(accepted)
     if isinstance(text, bool) or not isinstance(text, str):
         raise UnitError(
-            f"expected a {dimension} with a unit, e.g. '1 {symbol}' (units: {names}); got {text!r}"
+            f"expected a {dimension} with a unit, e.g. '1 {symbol}' (units: {names}); got {short(text)}"
         )
     match = _QUANTITY.match(text)
     if not match:
         raise UnitError(
-            f"expected '<number> <unit>' for a {dimension} (units: {names}); got {text!r}"
+            f"expected '<number> <unit>' for a {dimension} (units: {names}); got {short(text)}"
         )
     unit = accepted.get(match["unit"])
     if unit is None:
         raise UnitError(
-            f"unit '{match['unit']}' in {text!r} is not a {dimension} unit (units: {names})"
+            f"unit '{match['unit']}' in {short(text)} is not a {dimension} unit (units: {names})"
         )
     return float(match["value"]) * unit
 

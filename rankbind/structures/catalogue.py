@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from rankbind.errors import ChecksumError, StructureError
 from rankbind.fileio import data_dir, sha256_file
 
@@ -92,7 +90,19 @@ def _tag_range(value, entry: str, chain: str) -> tuple[int, int] | None:
 
 @lru_cache(maxsize=4)
 def _load(path: Path) -> dict[str, Entry]:
-    raw = yaml.safe_load(path.read_text())
+    from rankbind.validation import load_yaml
+
+    raw = load_yaml(path, StructureError)
+    try:
+        return _entries(path, raw)
+    except (AttributeError, TypeError, ValueError) as exc:  # a list where a mapping belongs
+        raise StructureError(
+            f"{path}: malformed catalogue ({type(exc).__name__}: {str(exc)[:120]}); "
+            "expected 'entries: {NAME: {file, sha256, chains: {ID: {molecule: ...}}}}'"
+        ) from None
+
+
+def _entries(path: Path, raw) -> dict[str, Entry]:
     entries: dict[str, Entry] = {}
     for name, item in _require(raw, "entries", "the catalogue").items():
         chains = {}

@@ -137,6 +137,10 @@ def read_pdb(path: str | Path) -> PDBData:
     path = Path(path)
     try:
         text = path.read_text()
+    except UnicodeDecodeError:
+        raise StructureError(
+            f"{path}: not a PDB text file (binary content or not UTF-8/ASCII)"
+        ) from None
     except OSError as exc:
         raise StructureError(f"{path}: cannot read structure file ({exc.strerror})") from None
     lines = text.splitlines()
