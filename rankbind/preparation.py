@@ -25,7 +25,7 @@ from rankbind import __version__
 from rankbind.errors import PreparationError
 from rankbind.fileio import atomic_open, write_json, write_text
 from rankbind.platforms import cpu_platform, single_threaded_cpu
-from rankbind.settings import PreparationOptions
+from rankbind.settings import FORCEFIELDS, PreparationOptions
 from rankbind.structures.assembly import Assembly, ChainInfo, chain_records
 from rankbind.structures.pdbfile import GLYCANS, IONS, WATERS
 
@@ -167,10 +167,43 @@ def _prepare(assembly: Assembly, options: PreparationOptions) -> PreparedSystem:
     protonation_ff = app.ForceField(
         *[f for f in options.forcefield_files() if not f.startswith("implicit/")]
     )
+    protonation: dict = {"method": "template (Modeller residue templates at pH)", "ph": options.ph}
+    variants = None
+    if options.protonation == "propka":
+        from rankbind.protonation import apply_plan, plan_protonation
+
+        plan = plan_protonation(modeller.topology, modeller.positions, options.ph)
+        flipped_positions, variants = apply_plan(modeller.topology, modeller.positions, plan)
+        modeller = app.Modeller(modeller.topology, flipped_positions)
+        protonation = plan.as_dict()
     try:
-        modeller.addHydrogens(protonation_ff, pH=options.ph, platform=cpu)
+        modeller.addHydrogens(protonation_ff, pH=options.ph, variants=variants, platform=cpu)
     except ValueError as exc:
         raise PreparationError(f"{assembly.name}: cannot add hydrogens: {exc}") from None
+    from rankbind.protonation import applied_states, audit, relax_implicit
+
+    if options.protonation == "propka":
+        states = applied_states(modeller.topology)
+        wrong = [
+            c["label"]
+            for c in protonation["residues"]
+            if (c["chain"], c["residue"], c["insertion"]) in states
+            and states[(c["chain"], c["residue"], c["insertion"])] != c["state"]
+        ]
+        if wrong:
+            raise PreparationError(f"{assembly.name}: protonation plan not applied to {wrong}")
+    relaxation = None
+    if options.relax == "implicit":
+        relaxed, relaxation = relax_implicit(
+            modeller.topology,
+            modeller.positions,
+            forcefield=FORCEFIELDS[options.forcefield][0],
+            restraint_k=options.relax_restraint_k,
+            max_iterations=options.relax_max_iterations,
+            platform=cpu,
+        )
+        modeller = app.Modeller(modeller.topology, relaxed)
+    structure_audit = audit(modeller.topology, modeller.positions)
 
     solvation: dict = {"solvent": options.solvent}
     if options.solvent == "explicit":
@@ -235,6 +268,9 @@ def _prepare(assembly: Assembly, options: PreparationOptions) -> PreparedSystem:
         "n_atoms": modeller.topology.getNumAtoms(),
         "n_residues": modeller.topology.getNumResidues(),
         "solvation": solvation,
+        "protonation": protonation,
+        "relaxation": relaxation,
+        "audit": structure_audit,
         "versions": _version_info(),
     }
     if metadata["disulfide_bonds"] < metadata["ssbond_records"]:
