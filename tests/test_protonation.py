@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from openmm import app, unit
 
-from rankbind.errors import PreparationError
+from rankbind.errors import PreparationError, SettingsError
 from rankbind.platforms import cpu_platform as helper_platform
 from rankbind.preparation import PreparationOptions, prepare
 from rankbind.protonation import (
@@ -163,8 +163,8 @@ def test_audit_flags_a_planted_polar_contact_like_brute_force():
 
 
 def test_bad_protonation_options_are_named():
-    with pytest.raises(PreparationError, match="protonation 'magic'"):
-        PreparationOptions(protonation="magic").validate()
+    with pytest.raises(SettingsError, match="protonation.*'magic'"):
+        PreparationOptions(protonation="magic")
     topology, positions = _heavy()
     with pytest.raises(PreparationError, match="pH 15"):
         plan_protonation(topology, positions, ph=15.0)
