@@ -404,7 +404,9 @@ def test_solute_dielectric_scales_coulomb_and_gb_consistently(fragment, gb_model
         a, b, qq, s, e = nb.getExceptionParameters(i)
         nb.setExceptionParameters(i, a, b, 0.0, s, e)
     lj_reference, _ = _reference_by_force(lj_only, frames)
-    settings = MMGBSASettings(gb_model=gb_model, solute_dielectric=eps_in, nonpolar="none")
+    settings = MMGBSASettings(
+        gb_model=gb_model, solute_dielectric=eps_in, nonpolar="none", salt_concentration=0.0
+    )  # the reference System has no salt screening
     params = extract_parameters(build_system(topology, settings))
     assert params.gb.solute_dielectric == eps_in
     ours = EnergyModel(params, batch_size=2, block=128).components(frames)
@@ -422,13 +424,11 @@ def test_solute_dielectric_scales_coulomb_and_gb_consistently(fragment, gb_model
         frames,
         receptor,
         ligand,
-        dataclasses.replace(settings, engine="openmm"),
+        settings.replace(engine="openmm"),
         model=model,
     )
     np.testing.assert_allclose(jax_run.delta_total, omm_run.delta_total, atol=1e-3)
-    at_one = mmgbsa(
-        topology, frames, receptor, ligand, dataclasses.replace(settings, solute_dielectric=1.0)
-    )
+    at_one = mmgbsa(topology, frames, receptor, ligand, settings.replace(solute_dielectric=1.0))
     np.testing.assert_allclose(
         jax_run.delta["coulomb"], at_one.delta["coulomb"] / eps_in, rtol=1e-9, atol=1e-6
     )
@@ -442,9 +442,9 @@ def test_interface_trim_keeps_the_engines_equal_and_whole_trim_is_exact(fragment
     frames = frames[:2]
     base = MMGBSASettings(nonpolar="none", n_bootstrap=50)
     whole = mmgbsa(topology, frames, receptor, ligand, base)
-    wide = mmgbsa(topology, frames, receptor, ligand, dataclasses.replace(base, trim_nm=5.0))
+    wide = mmgbsa(topology, frames, receptor, ligand, base.replace(trim_nm=5.0))
     np.testing.assert_allclose(wide.delta_total, whole.delta_total, atol=1e-6)
-    trim = dataclasses.replace(base, trim_nm=0.6)
+    trim = base.replace(trim_nm=0.6)
     keep = trim_residues(topology, frames, receptor, ligand, 0.6)
     # independent: brute-force residue distances
     heavy = [a for a in topology.atoms() if a.element.symbol != "H"]
@@ -460,9 +460,7 @@ def test_interface_trim_keeps_the_engines_equal_and_whole_trim_is_exact(fragment
     model = ComplexModel(topology, receptor, ligand, trim, keep)
     assert len(model.atoms) < topology.getNumAtoms()
     jax_run = mmgbsa(topology, frames, receptor, ligand, trim, model=model)
-    omm_run = mmgbsa(
-        topology, frames, receptor, ligand, dataclasses.replace(trim, engine="openmm"), model=model
-    )
+    omm_run = mmgbsa(topology, frames, receptor, ligand, trim.replace(engine="openmm"), model=model)
     np.testing.assert_allclose(jax_run.delta_total, omm_run.delta_total, atol=1e-3)
     assert jax_run.info["trimmed_residues"] == len(keep)
     assert "0.6 nm" in jax_run.as_dict()["settings"]["interface_trim"]
@@ -477,7 +475,7 @@ def test_alanine_mutant_jax_energy_equals_openmm_of_the_mutant_system(fragment):
     frames = frames[:2]
     mutant = truncate_to_alanine(topology, frames, [residues[("B", "241")]])
     rec, lig = mutant.atoms_from(receptor), mutant.atoms_from(ligand)
-    settings = MMGBSASettings(nonpolar="none", solute_dielectric=2.0)
+    settings = MMGBSASettings(nonpolar="none", solute_dielectric=2.0, salt_concentration=0.0)
     model = ComplexModel(mutant.topology, rec, lig, settings)
     ours = model.model.components(mutant.positions[:, model.atoms])
     system = app.ForceField("amber14-all.xml", "implicit/gbn2.xml").createSystem(

@@ -95,8 +95,11 @@ def settings_for(variant: str, **overrides):
     spec = VARIANTS[variant]
     if spec["eps_in"] == "residue":
         raise RankbindError(f"variant {variant}: ε_in depends on the mutated residue")
-    base = MMGBSASettings(
-        gb_model=spec["gb_model"], solute_dielectric=spec["eps_in"], nonpolar=spec["nonpolar"]
+    base = MMGBSASettings(  # variants are defined at κ = 0 (exact ε_in rescaling)
+        gb_model=spec["gb_model"],
+        solute_dielectric=spec["eps_in"],
+        nonpolar=spec["nonpolar"],
+        salt_concentration=0.0,
     )
     return base.replace(**overrides)
 
