@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from rankbind.debye import debye_kappa
 from rankbind.errors import SettingsError
 from rankbind.units import DIMENSIONS, UnitError, parse_quantity
 
@@ -424,10 +425,8 @@ class MMGBSASettings(Settings):
 
     @property
     def kappa(self) -> float:
-        """Debye screening κ (nm⁻¹) at ``temperature``: :func:`rankbind.preparation.debye_kappa`,
+        """Debye screening κ (nm⁻¹) at ``temperature``: :func:`rankbind.debye.debye_kappa`,
         OpenMM/Amber convention (incl. the 0.73 ion-exclusion factor), as preparation uses."""
-        from rankbind.preparation import debye_kappa
-
         return debye_kappa(
             self.salt_concentration,
             self.temperature,
