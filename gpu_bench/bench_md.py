@@ -185,8 +185,11 @@ def resume_cost(simulation, stage_dir: Path) -> dict:
     return {"binary_checkpoint_s": t1 - t0, "state_xml_reseeded_s": t3 - t2}
 
 
-def run_openmm(prepared, state, choice, options, steps: int, workdir: Path) -> dict:
-    """The plain OpenMM script: Simulation + DCD/StateData/Checkpoint reporters."""
+def run_openmm(
+    prepared, state, choice, options, steps: int, workdir: Path, resume: bool = False
+) -> dict:
+    """The plain OpenMM script: Simulation + DCD/StateData/Checkpoint reporters; with
+    ``resume``, also time (outside the run) a plain resume from its State XML checkpoint."""
     import openmm
     from openmm import app, unit
 
@@ -229,10 +232,27 @@ def run_openmm(prepared, state, choice, options, steps: int, workdir: Path) -> d
             ),
         ]
         simulation.step(steps)
-        simulation.saveState(str(workdir / "final_state.xml"))
+        t_save = time.perf_counter()
+        simulation.saveState(str(workdir / "final_state.xml"))  # = CheckpointReporter's write
+        save_s = time.perf_counter() - t_save
         simulation.reporters.clear()  # DCDReporter closes its file when released
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "context_creation_s": context_s}
+    run = {"seconds": seconds, "context_creation_s": context_s, "save_state_s": save_s}
+    if resume:  # untimed for the run: a plain resume, new Simulation + loadState(XML)
+        del simulation
+        t0 = time.perf_counter()
+        integrator = openmm.LangevinMiddleIntegrator(
+            options.temperature_K * unit.kelvin,
+            options.friction_per_ps / unit.picosecond,
+            timestep_fs(options, system) * unit.femtosecond,
+        )
+        simulation = app.Simulation(
+            prepared.topology, system, integrator, choice.platform, choice.properties
+        )
+        simulation.loadState(str(workdir / "checkpoint.xml"))
+        simulation.context.getState(getEnergy=True)
+        run["resume_state_xml_s"] = time.perf_counter() - t0
+    return run
 
 
 def warm_up(prepared, state, choice) -> dict:
@@ -247,6 +267,30 @@ def warm_up(prepared, state, choice) -> dict:
     context.getState(getEnergy=True)
     platform_ = context.getPlatform()
     return {n: platform_.getPropertyValue(context, n) for n in platform_.getPropertyNames()}
+
+
+def cost_ratios(runs: dict, resumes: list[dict]) -> dict:
+    """One rankbind checkpoint and one resume as ratios against plain OpenMM in the same
+    run: the checkpoint against ``Simulation.saveState`` (what ``CheckpointReporter``
+    with ``writeState=True`` does per checkpoint), the resume against a new plain
+    ``Simulation`` + ``loadState`` of that State XML (medians)."""
+    parts = {
+        k: statistics.median(r["checkpoint_s_median"][k] for r in runs["rankbind"])
+        for k in ("main_thread_s", "write_s")
+    }
+    save = statistics.median(r["save_state_s"] for r in runs["openmm"])
+    plain_resume = statistics.median(r["resume_state_xml_s"] for r in runs["openmm"])
+    resume = {k: statistics.median(r[k] for r in resumes) for k in resumes[0]}
+    return {
+        "checkpoint_main_thread_over_openmm_save_state": parts["main_thread_s"] / save,
+        "checkpoint_main_thread_plus_background_write_over_openmm_save_state": (
+            parts["main_thread_s"] + parts["write_s"]
+        )
+        / save,
+        "resume_binary_checkpoint_over_openmm_resume": resume["binary_checkpoint_s"] / plain_resume,
+        "resume_state_xml_reseeded_over_openmm_resume": resume["state_xml_reseeded_s"]
+        / plain_resume,
+    }
 
 
 def ns_per_day(steps: int, dt_fs: float, seconds: float) -> float:
@@ -340,7 +384,9 @@ def main(argv=None) -> int:
                         if engine == "rankbind":
                             run = run_rankbind(prepared, state, choice, options, Path(tmp), resumes)
                         else:
-                            run = run_openmm(prepared, state, choice, options, steps, Path(tmp))
+                            run = run_openmm(
+                                prepared, state, choice, options, steps, Path(tmp), True
+                            )
                     run["ns_per_day"] = ns_per_day(steps, dt_fs, run["seconds"])
                     runs[engine].append(run)
                     print(
@@ -375,6 +421,13 @@ def main(argv=None) -> int:
                     "resume_cost_s_median": {
                         k: statistics.median(r[k] for r in resumes) for k in resumes[0]
                     },
+                    "openmm_save_state_s_median": statistics.median(
+                        r["save_state_s"] for r in runs["openmm"]
+                    ),
+                    "openmm_resume_state_xml_s_median": statistics.median(
+                        r["resume_state_xml_s"] for r in runs["openmm"]
+                    ),
+                    "ratios_vs_openmm": cost_ratios(runs, resumes),
                     "measured_extra_s_median": statistics.median(
                         r["seconds"] for r in runs["rankbind"]
                     )
