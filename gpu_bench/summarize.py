@@ -86,6 +86,49 @@ def md_rows(name: str, d: dict) -> list[str]:
     return rows
 
 
+def _ratio(value: float | None) -> str:
+    return f"{value:.3g}" if value is not None else "-"
+
+
+def cost_rows(name: str, d: dict) -> list[str]:
+    """One rankbind checkpoint and one resume (results that timed them), beside plain
+    OpenMM's saveState and new Simulation + loadState where the same run timed those."""
+    s, rows = d["system"], []
+    h = d["hardware"]
+    load = "-"
+    if h.get("load_average_before") and h.get("load_average_after"):
+        load = f"{h['load_average_before'][0]:.1f} / {h['load_average_after'][0]:.1f}"
+    for r in d["results"]:
+        if "resume_cost_s_median" not in r:
+            continue
+        p = r["platform"]
+        pocl = p.get("platform") == "OpenCL" and h.get("opencl_is_pocl_on_cpu")
+        label = p.get("platform", "?") + (" (PoCL on CPU)" if pocl else "")
+        parts = r["checkpoint_cost_parts_s_median"]
+        resume = r["resume_cost_s_median"]
+        ratios = r.get("ratios_vs_openmm", {})
+        if "main_thread_s" in parts:
+            checkpoint = f"{parts['main_thread_s']:.3g} + {parts['write_s']:.3g}"
+        else:  # before the background writer: the whole checkpoint on the main thread
+            checkpoint = f"{r['checkpoint_cost_s_median']:.3g} + 0 (no background writer)"
+        save = r.get("openmm_save_state_s_median")
+        plain = r.get("openmm_resume_state_xml_s_median")
+        rows.append(
+            f"| {s.get('assembly') or s.get('entry')} | {s['solvation'].get('solvent')} | "
+            f"{s['n_atoms']} | {label} | {d['settings']['steps']} | "
+            f"{r['checkpoint_interval_steps']} | {checkpoint} | "
+            f"{f'{save:.3g}' if save is not None else '-'} | "
+            f"{_ratio(ratios.get('checkpoint_main_thread_over_openmm_save_state'))} / "
+            f"{_ratio(ratios.get('checkpoint_main_thread_plus_background_write_over_openmm_save_state'))} | "
+            f"{resume['binary_checkpoint_s']:.3g} / {resume['state_xml_reseeded_s']:.3g} | "
+            f"{f'{plain:.3g}' if plain is not None else '-'} | "
+            f"{_ratio(ratios.get('resume_binary_checkpoint_over_openmm_resume'))} / "
+            f"{_ratio(ratios.get('resume_state_xml_reseeded_over_openmm_resume'))} | "
+            f"{load} | {_date(d)} | {_hw(d)} | `{name}` |"
+        )
+    return rows
+
+
 def published_rows(name: str, d: dict) -> list[str]:
     rows = []
     for t in d["tests"]:
@@ -115,7 +158,7 @@ def analysis_row(name: str, d: dict) -> str | None:
     elif name.startswith("mbar"):
         what = f"MBAR, {d['states']} states × {d['samples_total']} samples"
         ratio, base = d["speedup_pymbar_over_rankbind"], "pymbar"
-    elif name.startswith("docking"):
+    elif name.startswith("docking") and "grid_size" in d:  # one grid; not the Fab scan
         what = f"FFT docking, grid {d['grid_size']}³"
         ratio, base = d["speedup_jax_vs_numpy"], "numpy"
     else:
@@ -168,6 +211,28 @@ def summary(results: Path) -> str:
         f"run and the Context-rebuild cost; not timed): a production run of one default "
         f"checkpoint interval ({DEFAULT_INTERVAL} steps), and a long run (one rebuild per "
         "interval).",
+        "",
+        "## One checkpoint and one resume: rankbind vs plain OpenMM (same run)",
+        "",
+        "| system | solvent | atoms | platform | steps | checkpoint every | rankbind "
+        "checkpoint s: main thread "
+        "+ background write | OpenMM saveState s | ratio: main / main + write | rankbind "
+        "resume s: binary / State XML | OpenMM resume s | ratio: binary / XML | load avg "
+        "start / end | date | hardware | JSON |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, d in data.items():
+        if name.startswith("md_"):
+            out += cost_rows(name, d)
+    out += [
+        "",
+        "Medians. rankbind's checkpoint: `capture_s + wait_previous_s` on the main thread, "
+        "`write_s` (binary checkpoint, State XML, frame and log chunks) in the background "
+        "writer that overlaps the next MD steps. Plain OpenMM's checkpoint is "
+        "`Simulation.saveState` (what `CheckpointReporter(writeState=True)` writes). Resume: "
+        "rankbind's `StagedSimulation._resume` (new Simulation + loadCheckpoint; State XML "
+        "with re-seed), plain OpenMM's new `Simulation` + `loadState`, each up to one energy "
+        "evaluation. `-`: not timed in that run.",
         "",
         "## Published-settings system (plain OpenMM)",
         "",
