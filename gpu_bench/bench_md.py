@@ -19,7 +19,9 @@ Beside the runs it records the cost of one rankbind checkpoint (median of the
 checkpoints of the timed runs: ``capture_s`` and ``wait_previous_s`` on the main thread,
 ``write_s`` in the background writer that overlaps the next MD steps) and of one
 resume through the engine's own path (``StagedSimulation._resume``: a new Simulation
-plus loadCheckpoint; and the State-XML fallback with its re-seed).
+plus loadCheckpoint; and the State-XML fallback with its re-seed), beside plain OpenMM's
+own in the same run: its checkpoint (``Simulation.saveState``, what ``CheckpointReporter``
+writes) and its resume (a new ``Simulation`` + ``loadState``), as ``ratios_vs_openmm``.
 
 Runs are interleaved (rankbind, OpenMM, OpenMM, rankbind, ...) after one untimed warm-up
 Context per platform (kernel compilation caches); medians are reported. Small system on
