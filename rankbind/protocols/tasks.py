@@ -39,17 +39,24 @@ def _rel(ctx, path: Path) -> str:
     return Path(path).resolve().relative_to(Path(ctx.run_dir).resolve()).as_posix()
 
 
-def upstream(ctx, name: str) -> list[tuple[dict, Path]]:
-    """(task record, path) of output ``name`` of every upstream task that recorded one,
-    in dependency order; the task record holds stage, system, replica and window."""
+def upstream_outputs(ctx, prefix: str) -> list[tuple[dict, str, Path]]:
+    """(task record, output name, path) of every output whose name starts with ``prefix``
+    (e.g. ``"summary."``), of every upstream task, in dependency order."""
     found = []
     for directories in ctx.inputs.values():
         for directory in directories:
             record = json.loads((Path(directory) / "provenance.json").read_text())
             outputs = (record.get("result") or {}).get("outputs", {})
-            if name in outputs:
-                found.append((record["task"], Path(ctx.run_dir) / outputs[name]))
+            for name, rel in outputs.items():
+                if name.startswith(prefix):
+                    found.append((record["task"], name, Path(ctx.run_dir) / rel))
     return found
+
+
+def upstream(ctx, name: str) -> list[tuple[dict, Path]]:
+    """(task record, path) of output ``name`` of every upstream task that recorded one,
+    in dependency order; the task record holds stage, system, replica and window."""
+    return [(task, path) for task, found, path in upstream_outputs(ctx, name) if found == name]
 
 
 def _one(ctx, name: str) -> Path:
@@ -449,13 +456,7 @@ def competition_task(ctx) -> dict:
     config = yaml.safe_load(config_path.read_text())
     replaced = {}
     if ctx.params["affinities"] == "prodigy":
-        summaries = [
-            path
-            for directories in ctx.inputs.values()
-            for directory in directories
-            for name, path in _outputs(ctx, Path(directory)).items()
-            if name.startswith("summary.")
-        ]
+        summaries = [path for _, _, path in upstream_outputs(ctx, "summary.")]
         if not summaries:
             raise ProtocolError(
                 f"task {ctx.task.stage}: affinities: prodigy needs an upstream contacts stage"
@@ -479,14 +480,6 @@ def competition_task(ctx) -> dict:
         "outputs": {"results": _rel(ctx, Path(ctx.directory) / "results.json")},
         "inputs": {str(config_path): sha256_file(config_path)},
         "prodigy_affinities_kcal": replaced,
-    }
-
-
-def _outputs(ctx, directory: Path) -> dict[str, Path]:
-    record = json.loads((directory / "provenance.json").read_text())
-    return {
-        name: Path(ctx.run_dir) / rel
-        for name, rel in (record.get("result") or {}).get("outputs", {}).items()
     }
 
 
