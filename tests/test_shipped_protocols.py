@@ -84,10 +84,21 @@ def test_shipped_protocol_runs_in_tiny_mode(name, tmp_path):
             assert (tmp_path / "run" / path).exists(), (done, path)
     report = next((tmp_path / "run" / "report").glob("*/report.md"))
     assert report.stat().st_size > 0
+    if name == "quick":  # issue 18: the main job's report answers the question
+        text = report.read_text()
+        for title in (
+            "Same-species footprints: OPG versus RANK",
+            "Denosumab epitope against the OPG and RANK footprints",
+            "Isoforms as constructs",
+            "computed (committed model, see provenance)",
+        ):
+            assert title in text
+        assert "no same-species *.report.json" not in text
+        assert (tmp_path / "run" / "cited_competition").is_dir()
 
 
 def _chain(assembly, molecule):
-    from rankbind.modelling.sequences import chain_residues
+    from rankbind.structures.sequences import chain_residues
 
     (info,) = [c for c in assembly.chains if c.molecule == molecule][:1]
     residues = chain_residues(assembly, info.chain_id)

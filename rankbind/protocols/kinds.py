@@ -356,7 +356,16 @@ BUILTIN = [
     TaskKind(
         "report",
         "report",
-        Record({"title": Key(Str(), default="rankbind report")}),
+        Record(
+            {
+                "title": Key(Str(), default="rankbind report"),
+                "models": Key(
+                    ListOf(Str()),
+                    doc="folders under structures/ whose committed *.report.json sections "
+                    "(e.g. models/species_complexes) the report includes",
+                ),
+            }
+        ),
         _CPU,
         f"{_TASKS}:report_task",
         "Markdown + HTML report of the whole run",

@@ -484,8 +484,26 @@ def competition_task(ctx) -> dict:
 
 
 def report_task(ctx) -> dict:
-    """Markdown + HTML report of the whole run directory."""
+    """Markdown + HTML report of the whole run directory. ``params.models``: folders under
+    the structures data directory whose committed ``*.report.json`` sections (same-species,
+    denosumab epitope, isoforms, threading validation; rankbind.analysis.report_sections)
+    are copied into this task's folder first, so the report shows them, with their hashes
+    recorded as inputs."""
     from rankbind.report import build_report
+    from rankbind.structures import structures_dir
 
+    used = {}
+    for folder in ctx.params.get("models") or []:
+        source = structures_dir() / folder
+        sections = sorted(source.glob("*.report.json"))
+        if not sections:
+            raise ProtocolError(
+                f"task {ctx.task.stage}: params.models: no *.report.json in {source}"
+            )
+        target = Path(ctx.directory) / "models" / Path(folder).name
+        target.mkdir(parents=True, exist_ok=True)
+        for path in sections:
+            shutil.copyfile(path, target / path.name)
+            used[f"structures/{folder}/{path.name}"] = sha256_file(path)
     path = build_report(ctx.run_dir, ctx.directory, ctx.params["title"])
-    return {"outputs": {"report": _rel(ctx, path)}}
+    return {"outputs": {"report": _rel(ctx, path)}, "inputs": used}
