@@ -24,9 +24,10 @@ import numpy as np
 
 from rankbind.benchmark import metrics
 from rankbind.benchmark.affinity import KJ_PER_KCAL, AffinitySettings, mmgbsa_settings, sides
-from rankbind.benchmark.datasets import THREE_TO_ONE, Variant, icode_matches, read_atoms
+from rankbind.benchmark.datasets import Variant, icode_matches, read_atoms
 from rankbind.errors import RankbindError
 from rankbind.fileio import write_json, write_text
+from rankbind.structures.sequences import THREE_TO_ONE
 
 PROTONATION_NAMES = {"HID": "HIS", "HIE": "HIS", "HIP": "HIS", "CYX": "CYS", "ASH": "ASP",
                      "GLH": "GLU", "LYN": "LYS"}  # fmt: skip
