@@ -13,7 +13,8 @@ Named outputs:
   ``trajectory`` (when frames were written)
 - contacts: ``summary.<label>`` per system, ``competition`` (several systems)
 - mmgbsa / alanine_scan / pmf: ``result``; umbrella: ``plan``, ``window``, ``samples``
-- competition: ``results``; report: ``report``
+- competition: ``results``; cited_competition: ``results`` (cited_competition.json); report:
+  ``report``
 """
 
 from __future__ import annotations
