@@ -46,7 +46,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from hardware import cpu_model as _cpu_model  # noqa: E402
@@ -316,7 +315,7 @@ def main(argv=None) -> int:
         nvt_ps=0.0, npt_ps=0.0, report_interval_steps=report, timestep_fs=args.timestep_fs
     )
     dt_fs = timestep_fs(base, prepared.system)
-    base = SimulationOptions(**(asdict(base) | {"production_ps": steps * dt_fs / 1000.0}))
+    base = base.replace(production_ps=steps * dt_fs / 1000.0)
     state = starting_state(
         prepared,
         choices[0],
@@ -332,7 +331,7 @@ def main(argv=None) -> int:
         properties = warm_up(prepared, state, choice)
         for interval in intervals:
             resumes: list[dict] = []
-            options = SimulationOptions(**(asdict(base) | {"checkpoint_interval_steps": interval}))
+            options = base.replace(checkpoint_interval_steps=interval)
             runs: dict[str, list[dict]] = {"rankbind": [], "openmm": []}
             for repeat in range(args.repeats):
                 order = ("rankbind", "openmm") if repeat % 2 == 0 else ("openmm", "rankbind")

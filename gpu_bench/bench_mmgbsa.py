@@ -101,6 +101,9 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--gb", choices=["GBn2", "OBC2"], default="GBn2")
+    parser.add_argument(
+        "--trim", type=float, default=0.0, help="interface trim (nm); 0 = whole complex"
+    )
     parser.add_argument("--note", default="", help="e.g. whether the machine was shared")
     parser.add_argument("--output", type=Path, default=Path("gpu_bench/results/mmgbsa_cpu.json"))
     args = parser.parse_args(argv)
@@ -116,8 +119,15 @@ def main(argv=None) -> int:
     prep_s = time.perf_counter() - t0
     rng = np.random.default_rng(0)
     frames = x0[None] + rng.normal(0.0, 0.002, (args.frames,) + x0.shape)
-    settings = MMGBSASettings(gb_model=args.gb, nonpolar="none", batch_size=args.batch_size)
-    model = ComplexModel(top, rec, lig, settings)
+    settings = MMGBSASettings(
+        gb_model=args.gb, nonpolar="none", batch_size=args.batch_size, trim_nm=args.trim
+    )
+    keep = None
+    if args.trim > 0:
+        from rankbind.energies.mmgbsa import trim_residues
+
+        keep = trim_residues(top, frames, rec, lig, args.trim)
+    model = ComplexModel(top, rec, lig, settings, keep)
     x = frames[:, model.atoms]
 
     def jax_dg(frames_):
@@ -152,6 +162,8 @@ def main(argv=None) -> int:
         "system": {
             "source": f"3URF {args.system}, PDBFixer (missing atoms + H, pH 7), amber14-all + {args.gb}",
             "complex_atoms": int(len(model.atoms)),
+            "interface_trim_nm": args.trim or None,
+            "untrimmed_atoms": int(len(rec) + len(lig)),
             "receptor_atoms": int(len(model.receptor_local)),
             "ligand_atoms": int(len(model.ligand_local)),
             "nonbonded": "NoCutoff",

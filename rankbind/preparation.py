@@ -22,10 +22,11 @@ import openmm
 from openmm import app, unit
 
 from rankbind import __version__
+from rankbind.debye import debye_kappa
 from rankbind.errors import PreparationError
 from rankbind.fileio import atomic_open, write_json, write_text
 from rankbind.platforms import cpu_platform, single_threaded_cpu
-from rankbind.settings import PreparationOptions
+from rankbind.settings import FORCEFIELDS, PreparationOptions
 from rankbind.structures.assembly import Assembly, ChainInfo, chain_records
 from rankbind.structures.pdbfile import GLYCANS, IONS, WATERS
 
@@ -167,10 +168,43 @@ def _prepare(assembly: Assembly, options: PreparationOptions) -> PreparedSystem:
     protonation_ff = app.ForceField(
         *[f for f in options.forcefield_files() if not f.startswith("implicit/")]
     )
+    protonation: dict = {"method": "template (Modeller residue templates at pH)", "ph": options.ph}
+    variants = None
+    if options.protonation == "propka":
+        from rankbind.protonation import apply_plan, plan_protonation
+
+        plan = plan_protonation(modeller.topology, modeller.positions, options.ph)
+        flipped_positions, variants = apply_plan(modeller.topology, modeller.positions, plan)
+        modeller = app.Modeller(modeller.topology, flipped_positions)
+        protonation = plan.as_dict()
     try:
-        modeller.addHydrogens(protonation_ff, pH=options.ph, platform=cpu)
+        modeller.addHydrogens(protonation_ff, pH=options.ph, variants=variants, platform=cpu)
     except ValueError as exc:
         raise PreparationError(f"{assembly.name}: cannot add hydrogens: {exc}") from None
+    from rankbind.protonation import applied_states, audit, relax_implicit
+
+    if options.protonation == "propka":
+        states = applied_states(modeller.topology)
+        wrong = [
+            c["label"]
+            for c in protonation["residues"]
+            if (c["chain"], c["residue"], c["insertion"]) in states
+            and states[(c["chain"], c["residue"], c["insertion"])] != c["state"]
+        ]
+        if wrong:
+            raise PreparationError(f"{assembly.name}: protonation plan not applied to {wrong}")
+    relaxation = None
+    if options.relax == "implicit":
+        relaxed, relaxation = relax_implicit(
+            modeller.topology,
+            modeller.positions,
+            forcefield=FORCEFIELDS[options.forcefield][0],
+            restraint_k=options.relax_restraint_k,
+            max_iterations=options.relax_max_iterations,
+            platform=cpu,
+        )
+        modeller = app.Modeller(modeller.topology, relaxed)
+    structure_audit = audit(modeller.topology, modeller.positions)
 
     solvation: dict = {"solvent": options.solvent}
     if options.solvent == "explicit":
@@ -235,6 +269,9 @@ def _prepare(assembly: Assembly, options: PreparationOptions) -> PreparedSystem:
         "n_atoms": modeller.topology.getNumAtoms(),
         "n_residues": modeller.topology.getNumResidues(),
         "solvation": solvation,
+        "protonation": protonation,
+        "relaxation": relaxation,
+        "audit": structure_audit,
         "versions": _version_info(),
     }
     if metadata["disulfide_bonds"] < metadata["ssbond_records"]:
@@ -243,52 +280,6 @@ def _prepare(assembly: Assembly, options: PreparationOptions) -> PreparedSystem:
             f"{metadata['disulfide_bonds']} disulfide bonds in the prepared topology"
         )
     return PreparedSystem(modeller.topology, modeller.positions, system, assembly.chains, metadata)
-
-
-#: Conventions of :func:`debye_kappa`.
-KAPPA_CONVENTIONS = ("openmm-amber", "debye-huckel")
-#: Amber's conversion constant, 1/Å for c in mol/L and T in K: 1/sqrt(ε0 kB / (2 NA e² 1000)).
-AMBER_KAPPA_CONSTANT = 50.33355
-#: Ion-exclusion factor of the OpenMM/Amber convention.
-ION_EXCLUSION_FACTOR = 0.73
-
-
-def debye_kappa(
-    ionic_strength_molar: float,
-    temperature_K: float,
-    convention: str = "openmm-amber",
-    solvent_dielectric: float = 78.5,
-) -> float:
-    """Debye screening parameter κ (1/nm) of a 1:1 salt for generalized Born.
-
-    ``convention``:
-
-    - ``"openmm-amber"`` (default, what every rankbind System uses): κ as OpenMM's
-      ``AmberPrmtopFile.createSystem`` and ``CharmmPsfFile.createSystem`` compute it from a
-      salt concentration, i.e. Amber's ``saltcon``: the Debye–Hückel κ times the ion
-      exclusion factor 0.73, ``κ = 0.73 · 10 · 50.33355 · sqrt(I / (ε_r T))`` nm⁻¹. OpenMM's
-      GBSA forces (``GBSAOBCForce``, ``GBSAGBn2Force`` in ``app/internal/customgbforces``)
-      take κ as given and screen with ``exp(-κ f_GB)``.
-    - ``"debye-huckel"``: the bare inverse Debye length,
-      ``κ² = 2 N_A e² I · 1000 / (ε0 ε_r k_B T)``.
-
-    At 0.15 M, 300 K and ε_r = 78.5: 0.927 nm⁻¹ (openmm-amber), 1.270 nm⁻¹ (debye-huckel).
-    ``temperature_K`` is the run temperature (κ depends on it)."""
-    if convention not in KAPPA_CONVENTIONS:
-        raise PreparationError(
-            f"Debye kappa convention '{convention}' unknown; choose {', '.join(KAPPA_CONVENTIONS)}"
-        )
-    if ionic_strength_molar < 0 or temperature_K <= 0 or solvent_dielectric <= 0:
-        raise PreparationError(
-            f"debye_kappa needs ionic strength >= 0 (got {ionic_strength_molar} M), "
-            f"temperature > 0 (got {temperature_K} K), dielectric > 0 (got {solvent_dielectric})"
-        )
-    kappa = (
-        10.0
-        * AMBER_KAPPA_CONSTANT
-        * float(np.sqrt(ionic_strength_molar / (solvent_dielectric * temperature_K)))
-    )
-    return ION_EXCLUSION_FACTOR * kappa if convention == "openmm-amber" else kappa
 
 
 def _create_system(forcefield: app.ForceField, topology: app.Topology, options: PreparationOptions):

@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from rankbind.debye import debye_kappa
 from rankbind.errors import SettingsError
 from rankbind.units import DIMENSIONS, UnitError, parse_quantity
 
@@ -334,6 +335,10 @@ class PreparationOptions(Settings):
     nonbonded_cutoff_nm: float = Field(1.0, gt=0.0)
     implicit_cutoff_nm: float | None = Field(None, ge=1.0)  # None: NoCutoff (exact GB)
     seed: int = SEED
+    protonation: Literal["template", "propka"] = "template"  # propka: PROPKA + PDB2PQR flips
+    relax: Literal["none", "implicit"] = "none"  # implicit: OBC2, heavy atoms restrained
+    relax_restraint_k: float = Field(1000.0, ge=0.0)  # kJ/mol/nm², heavy-atom restraint
+    relax_max_iterations: int = Field(200, ge=0)
 
     @model_validator(mode="after")
     def _water(self):
@@ -410,17 +415,18 @@ class MMGBSASettings(Settings):
     temperature: float = Field(TEMPERATURE_K, gt=0.0)  # K (κ and the entropy estimate)
     entropy: Literal["none", "interaction"] = "none"
     n_bootstrap: int = Field(1000, ge=0)
+    uncertainty: Literal["iid", "block"] = "iid"  # iid replicas, or block (correlated frames)
+    block_length: int = Field(0, ge=0)  # frames per bootstrap block; 0 = 5 g (auto)
     seed: int = 0
     engine: Literal["jax", "openmm"] = "jax"
     batch_size: int = Field(8, gt=0)  # frames per compiled JAX batch
     platform: str = "Reference"  # OpenMM engine platform
+    trim_nm: float = Field(0.0, ge=0.0)  # keep residues within this of the partner; 0 = off
 
     @property
     def kappa(self) -> float:
-        """Debye screening κ (nm⁻¹) at ``temperature``: :func:`rankbind.preparation.debye_kappa`,
+        """Debye screening κ (nm⁻¹) at ``temperature``: :func:`rankbind.debye.debye_kappa`,
         OpenMM/Amber convention (incl. the 0.73 ion-exclusion factor), as preparation uses."""
-        from rankbind.preparation import debye_kappa
-
         return debye_kappa(
             self.salt_concentration,
             self.temperature,
@@ -433,7 +439,19 @@ class MMGBSASettings(Settings):
         out["forcefield"] = list(self.forcefield) + [GB_MODELS[self.gb_model]]
         out["kappa_per_nm"] = self.kappa
         out["nonbonded_method"] = "NoCutoff (all pairs, non-periodic)"
+        out["electrostatics"] = (
+            f"Coulomb/eps_in and GB (1/eps_in - exp(-kappa f)/eps_out) with eps_in="
+            f"{self.solute_dielectric}, eps_out={self.solvent_dielectric}"
+        )
         out["setting"] = "single-trajectory MM/GBSA"
+        out["interface_trim"] = (
+            "none (whole complex)"
+            if self.trim_nm == 0
+            else f"residues with a heavy atom within {self.trim_nm} nm of the partner in any "
+            "frame, parametrised alone (templates without external bonds; terms reaching "
+            "deleted atoms absent: they cancel in single-trajectory dG); GB Born radii "
+            "from kept atoms only"
+        )
         if self.nonpolar == "sasa":
             out["sasa"] = (
                 f"mdtraj.shrake_rupley, {self.sphere_points} points, probe "

@@ -243,7 +243,7 @@ def test_affinity_end_to_end_two_cases_with_prodigy_prot(tmp_path):
     from rankbind.benchmark import affinity, suite
 
     if shutil.which("prodigy") is None:
-        pytest.skip("prodigy-prot not installed (pip install prodigy-prot)")
+        pytest.fail("prodigy-prot (the reference program) is not installed: pip install -e .[test]")
     settings = affinity.AffinitySettings(estimators=("prodigy", "prodigy_prot"), n_bootstrap=50)
     data = suite.run_benchmark("affinity", MINI / "antibody_benchmark", tmp_path, settings)
     assert data["n_ok"] == 2

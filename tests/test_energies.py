@@ -377,3 +377,147 @@ def test_pair_matrix_is_the_gas_phase_interaction_without_solvent(fragment):
     direct = result.delta["coulomb"][0] + result.delta["lj"][0]
     assert abs(direct) > 100
     assert result.decomposition.pairs.sum() == pytest.approx(direct, abs=1e-6)
+
+
+@pytest.mark.parametrize("gb_model", ["GBn2", "OBC2"])
+def test_solute_dielectric_scales_coulomb_and_gb_consistently(fragment, gb_model):
+    """Reference: OpenMM's own System with soluteDielectric=2 (its GB force at ε_in = 2)
+    and its unscaled NonbondedForce Coulomb energy divided by 2; both MM/GBSA engines."""
+    topology, frames, receptor, ligand, _ = fragment
+    frames = frames[:2]
+    eps_in = 2.0
+    forcefield = app.ForceField("amber14-all.xml", f"implicit/{gb_model.lower()}.xml")
+    native = forcefield.createSystem(
+        topology,
+        nonbondedMethod=app.NoCutoff,
+        constraints=None,
+        soluteDielectric=eps_in,
+        sasaMethod=None,
+    )
+    reference, _ = _reference_by_force(native, frames)
+    lj_only = openmm.XmlSerializer.clone(native)
+    nb = [f for f in lj_only.getForces() if isinstance(f, openmm.NonbondedForce)][0]
+    for i in range(nb.getNumParticles()):
+        q, s, e = nb.getParticleParameters(i)
+        nb.setParticleParameters(i, 0.0, s, e)
+    for i in range(nb.getNumExceptions()):
+        a, b, qq, s, e = nb.getExceptionParameters(i)
+        nb.setExceptionParameters(i, a, b, 0.0, s, e)
+    lj_reference, _ = _reference_by_force(lj_only, frames)
+    settings = MMGBSASettings(
+        gb_model=gb_model, solute_dielectric=eps_in, nonpolar="none", salt_concentration=0.0
+    )  # the reference System has no salt screening
+    params = extract_parameters(build_system(topology, settings))
+    assert params.gb.solute_dielectric == eps_in
+    ours = EnergyModel(params, batch_size=2, block=128).components(frames)
+    for f in range(len(frames)):
+        coulomb_at_1 = reference[f]["NonbondedForce"] - lj_reference[f]["NonbondedForce"]
+        assert abs(coulomb_at_1) > 100  # a real Coulomb energy
+        assert ours["coulomb"][f] == pytest.approx(coulomb_at_1 / eps_in, abs=1e-4)
+        assert ours["lj"][f] == pytest.approx(lj_reference[f]["NonbondedForce"], abs=1e-4)
+        assert ours["gb"][f] == pytest.approx(reference[f]["CustomGBForce"], abs=1e-4)
+    # both engines give the same ΔG, and ΔCoulomb is the ε_in = 1 value over ε_in
+    model = ComplexModel(topology, receptor, ligand, settings)
+    jax_run = mmgbsa(topology, frames, receptor, ligand, settings, model=model)
+    omm_run = mmgbsa(
+        topology,
+        frames,
+        receptor,
+        ligand,
+        settings.replace(engine="openmm"),
+        model=model,
+    )
+    np.testing.assert_allclose(jax_run.delta_total, omm_run.delta_total, atol=1e-3)
+    at_one = mmgbsa(topology, frames, receptor, ligand, settings.replace(solute_dielectric=1.0))
+    np.testing.assert_allclose(
+        jax_run.delta["coulomb"], at_one.delta["coulomb"] / eps_in, rtol=1e-9, atol=1e-6
+    )
+    assert "Coulomb/eps_in" in jax_run.as_dict()["settings"]["electrostatics"]
+
+
+def test_interface_trim_keeps_the_engines_equal_and_whole_trim_is_exact(fragment):
+    from rankbind.energies.mmgbsa import trim_residues
+
+    topology, frames, receptor, ligand, residues = fragment
+    frames = frames[:2]
+    base = MMGBSASettings(nonpolar="none", n_bootstrap=50)
+    whole = mmgbsa(topology, frames, receptor, ligand, base)
+    wide = mmgbsa(topology, frames, receptor, ligand, base.replace(trim_nm=5.0))
+    np.testing.assert_allclose(wide.delta_total, whole.delta_total, atol=1e-6)
+    trim = base.replace(trim_nm=0.6)
+    keep = trim_residues(topology, frames, receptor, ligand, 0.6)
+    # independent: brute-force residue distances
+    heavy = [a for a in topology.atoms() if a.element.symbol != "H"]
+    lig_set = set(ligand)
+    brute = set()
+    for a in heavy:
+        for b in heavy:
+            if (a.index in lig_set) != (b.index in lig_set):
+                if np.linalg.norm(frames[:, a.index] - frames[:, b.index], axis=1).min() < 0.6:
+                    brute.add(a.residue.index)
+    assert set(keep) == brute
+    assert residues[("C", "201")] not in keep and residues[("B", "241")] in keep
+    model = ComplexModel(topology, receptor, ligand, trim, keep)
+    assert len(model.atoms) < topology.getNumAtoms()
+    jax_run = mmgbsa(topology, frames, receptor, ligand, trim, model=model)
+    omm_run = mmgbsa(topology, frames, receptor, ligand, trim.replace(engine="openmm"), model=model)
+    np.testing.assert_allclose(jax_run.delta_total, omm_run.delta_total, atol=1e-3)
+    assert jax_run.info["trimmed_residues"] == len(keep)
+    assert "0.6 nm" in jax_run.as_dict()["settings"]["interface_trim"]
+    # the trimmed ΔG stays close to the whole-complex one on this compact interface
+    assert abs(jax_run.binding.mean - whole.binding.mean) / KCAL < 3.0
+
+
+def test_alanine_mutant_jax_energy_equals_openmm_of_the_mutant_system(fragment):
+    """Reference: an OpenMM System built by ForceField.createSystem directly on the
+    truncated mutant's Topology (not via rankbind), evaluated on the Reference platform."""
+    topology, frames, receptor, ligand, residues = fragment
+    frames = frames[:2]
+    mutant = truncate_to_alanine(topology, frames, [residues[("B", "241")]])
+    rec, lig = mutant.atoms_from(receptor), mutant.atoms_from(ligand)
+    settings = MMGBSASettings(nonpolar="none", solute_dielectric=2.0, salt_concentration=0.0)
+    model = ComplexModel(mutant.topology, rec, lig, settings)
+    ours = model.model.components(mutant.positions[:, model.atoms])
+    system = app.ForceField("amber14-all.xml", "implicit/gbn2.xml").createSystem(
+        model.topology,
+        nonbondedMethod=app.NoCutoff,
+        constraints=None,
+        soluteDielectric=2.0,
+        sasaMethod=None,
+    )
+    reference, _ = _reference_by_force(system, mutant.positions[:, model.atoms])
+    lj = openmm.XmlSerializer.clone(system)
+    nb = [f for f in lj.getForces() if isinstance(f, openmm.NonbondedForce)][0]
+    for i in range(nb.getNumParticles()):
+        nb.setParticleParameters(i, 0.0, *nb.getParticleParameters(i)[1:])
+    for i in range(nb.getNumExceptions()):
+        a, b, _, s, e = nb.getExceptionParameters(i)
+        nb.setExceptionParameters(i, a, b, 0.0, s, e)
+    lj_ref, _ = _reference_by_force(lj, mutant.positions[:, model.atoms])
+    for f in range(len(frames)):
+        coulomb = reference[f]["NonbondedForce"] - lj_ref[f]["NonbondedForce"]
+        expected = sum(v for k, v in reference[f].items() if k != "CMMotionRemover")
+        expected -= coulomb * (1 - 1 / 2.0)  # rankbind's consistent ε_in: Coulomb / 2
+        total = sum(v[f] for v in ours.values())
+        assert total == pytest.approx(expected, abs=1e-3)
+
+
+def test_dielectric_variants_from_eps1_components_equal_direct_evaluation(fragment):
+    from rankbind.energies.variants import VARIANTS, rescale, settings_for, variant_total
+
+    topology, frames, receptor, ligand, _ = fragment
+    frames = frames[:1]
+    at_one = mmgbsa(topology, frames, receptor, ligand, settings_for("obc2_e1"))
+    direct = mmgbsa(topology, frames, receptor, ligand, settings_for("obc2_e4"))
+    comps = {k: float(v[0]) for k, v in at_one.delta.items()}
+    scaled = rescale(comps, 4.0)
+    for k in ("coulomb", "gb", "lj", "nonpolar"):
+        assert scaled[k] == pytest.approx(float(direct.delta[k][0]), abs=1e-6)
+    assert variant_total(comps, "obc2_e4") == pytest.approx(direct.delta_total[0], abs=1e-5)
+    assert variant_total(comps, "obc2_e4_nonp0") == pytest.approx(
+        direct.delta_total[0] - direct.delta["nonpolar"][0], abs=1e-5
+    )
+    # residue-type ε_in: charged 4, polar 2, nonpolar 1
+    assert variant_total(comps, "obc2_eres", "LYS") == pytest.approx(direct.delta_total[0])
+    assert variant_total(comps, "obc2_eres", "LEU") == pytest.approx(at_one.delta_total[0])
+    assert {"gbn2_e2", "obc2_e1_nonp0", "gbn2_eres"} <= set(VARIANTS)

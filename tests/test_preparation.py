@@ -135,7 +135,7 @@ def _system_kappa(system: openmm.System) -> float:
 
 
 def test_debye_kappa_conventions_against_the_debye_huckel_formula():
-    from rankbind.preparation import debye_kappa
+    from rankbind.debye import debye_kappa
 
     for molar, kelvin in [(0.15, 300.0), (0.15, 310.0), (0.5, 298.15)]:
         reference = _debye_huckel_kappa(molar, kelvin)
@@ -144,7 +144,7 @@ def test_debye_kappa_conventions_against_the_debye_huckel_formula():
         assert debye_kappa(molar, kelvin) == pytest.approx(0.73 * reference, rel=1e-3)
     assert debye_kappa(0.15, 300.0) == pytest.approx(0.927, abs=1e-3)
     assert debye_kappa(0.0, 300.0) == 0.0
-    with pytest.raises(PreparationError, match="convention 'amber'"):
+    with pytest.raises(SettingsError, match="convention 'amber'"):
         debye_kappa(0.15, 300.0, "amber")
 
 

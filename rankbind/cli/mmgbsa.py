@@ -49,7 +49,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     phys.add_argument(
         "--salt", type=float, default=M("salt_concentration"), help="salt concentration, mol/L"
     )
-    phys.add_argument("--solute-dielectric", type=float, default=M("solute_dielectric"))
+    phys.add_argument(
+        "--solute-dielectric",
+        type=float,
+        default=M("solute_dielectric"),
+        help="solute (interior) dielectric eps_in: divides the Coulomb term and enters the GB "
+        "term as 1/eps_in - 1/eps_out",
+    )
     phys.add_argument("--temperature", type=float, default=M("temperature"), help="K")
     phys.add_argument("--entropy", choices=["none", "interaction"], default=M("entropy"))
     run_ = parser.add_argument_group("run")

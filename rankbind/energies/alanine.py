@@ -20,13 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 from openmm import app
 
+from rankbind.energies.bootstrap import mean_sem
 from rankbind.energies.entropy import KJ_PER_KCAL
 from rankbind.energies.mmgbsa import (
     Estimate,
     MMGBSAResult,
     MMGBSASettings,
-    bootstrap_mean,
     mmgbsa,
+    trim_residues,
 )
 from rankbind.errors import RankbindError
 from rankbind.structures.geometry import pairs_within
@@ -229,14 +230,24 @@ def alanine_scan(
     frames = np.asarray(frames, dtype=float)
     if frames.ndim == 2:
         frames = frames[None]
-    wt = wild_type or mmgbsa(topology, frames, receptor, ligand, settings)
+    keep = None
+    if settings.trim_nm > 0:  # the wild type's trimmed residues, for every mutant
+        keep = trim_residues(topology, frames, receptor, ligand, settings.trim_nm)
+    wt = wild_type or mmgbsa(topology, frames, receptor, ligand, settings, keep_residues=keep)
     out = []
     for group in mutations:
+        if keep is not None and not set(map(int, group)) <= set(keep):
+            outside = sorted(set(map(int, group)) - set(keep))
+            raise AlanineScanError(
+                f"residues {outside} lie outside the {settings.trim_nm} nm interface trim"
+            )
         mutant = truncate_to_alanine(topology, frames, list(group))
         rec, lig = mutant.atoms_from(receptor), mutant.atoms_from(ligand)
-        result = mmgbsa(mutant.topology, mutant.positions, rec, lig, settings)
+        result = mmgbsa(mutant.topology, mutant.positions, rec, lig, settings, keep_residues=keep)
         ddg = result.delta_total - wt.delta_total
-        mean, sem = bootstrap_mean(ddg, settings.n_bootstrap, settings.seed)
+        mean, sem, _ = mean_sem(
+            ddg, settings.uncertainty, settings.block_length, settings.n_bootstrap, settings.seed
+        )
         out.append(
             ScanResult(
                 label=mutant.label,

@@ -22,6 +22,14 @@ direct Coulomb + LJ + GB pair energies across the interface in the complex; it d
 contain desolvation (Born-radius changes, self and nonpolar terms), which sits on the
 per-residue values only.
 
+Solute dielectric ε_in (``settings.solute_dielectric``) applies to ALL solute
+electrostatics, consistently: the Coulomb term is ``138.935 q_i q_j / (ε_in r)`` (the
+System's NonbondedForce charges are scaled by 1/√ε_in, exception charge products by
+1/ε_in) and the GB term uses ``(1/ε_in − e^{−κf}/ε_out)`` (OpenMM's own soluteDielectric).
+OpenMM's ``createSystem(soluteDielectric=...)`` changes only the GB term; before this was
+fixed rankbind did the same, which made ε_in = 2 scores (Coulomb at ε=1, GB at ε=2)
+meaningless (4GIQ: −398.7 kcal/mol).
+
 The score is enthalpy-like (no solute entropy) unless ``settings.entropy ==
 "interaction"`` (see :mod:`rankbind.energies.entropy`); results say which.
 """
@@ -36,6 +44,7 @@ import numpy as np
 import openmm
 from openmm import app, unit
 
+from rankbind.energies.bootstrap import bootstrap_mean, mean_sem  # noqa: F401 (re-export)
 from rankbind.energies.entropy import KJ_PER_KCAL, InteractionEntropy, interaction_entropy
 from rankbind.energies.parameters import (
     copy_custom_gb,
@@ -166,27 +175,21 @@ class MMGBSAResult:
         }
 
 
-def bootstrap_mean(
-    values: np.ndarray, n_bootstrap: int = 1000, seed: int = 0
-) -> tuple[float, float]:
-    """(mean, bootstrap standard error of the mean) of iid samples (F,). Frames from a
-    trajectory should be decorrelated first (stride by the correlation time)."""
-    values = np.asarray(values, dtype=float)
-    if values.ndim != 1 or len(values) == 0:
-        raise ValueError("bootstrap_mean needs a non-empty 1-D array")
-    if len(values) == 1:
-        return float(values[0]), 0.0
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(values), size=(n_bootstrap, len(values)))
-    return float(values.mean()), float(values[idx].mean(axis=1).std(ddof=1))
-
-
-def build_system(topology: app.Topology, settings: MMGBSASettings) -> openmm.System:
+def build_system(
+    topology: app.Topology, settings: MMGBSASettings, ignore_external_bonds: bool = False
+) -> openmm.System:
     """The implicit-solvent System MM/GBSA evaluates (NoCutoff, no constraints, ACE term
-    only when ``settings.nonpolar == "ace"``)."""
+    only when ``settings.nonpolar == "ace"``). ``ignore_external_bonds``: match residue
+    templates without their inter-residue bonds (a trimmed system, whose chains are cut,
+    keeps internal-residue parameters at the cuts)."""
     forcefield = app.ForceField(*settings.forcefield, GB_MODELS[settings.gb_model])
+    templates = {}
+    if ignore_external_bonds:  # CYS without HG: a (possibly cut) disulfide, CYX not CYM
+        for residue in topology.residues():
+            if residue.name == "CYS" and "HG" not in {a.name for a in residue.atoms()}:
+                templates[residue] = "CYX"
     try:
-        return forcefield.createSystem(
+        system = forcefield.createSystem(
             topology,
             nonbondedMethod=app.NoCutoff,
             constraints=None,
@@ -195,12 +198,35 @@ def build_system(topology: app.Topology, settings: MMGBSASettings) -> openmm.Sys
             solventDielectric=settings.solvent_dielectric,
             implicitSolventKappa=settings.kappa,
             sasaMethod="ACE" if settings.nonpolar == "ace" else None,
+            ignoreExternalBonds=ignore_external_bonds,
+            residueTemplates=templates,
         )
     except ValueError as exc:
         raise RankbindError(
             f"cannot parametrise the MM/GBSA complex with {settings.forcefield} + "
             f"{GB_MODELS[settings.gb_model]}: {exc}"
         ) from exc
+    scale_coulomb(system, settings.solute_dielectric)
+    return system
+
+
+def scale_coulomb(system: openmm.System, solute_dielectric: float) -> None:
+    """Divide the NonbondedForce Coulomb energy by ``solute_dielectric`` in place (charges
+    × 1/√ε_in, exception charge products × 1/ε_in; LJ and the GB force's own charges
+    untouched), so Coulomb and GB share one solute dielectric."""
+    if solute_dielectric <= 0:
+        raise RankbindError(f"MM/GBSA solute_dielectric={solute_dielectric}: must be > 0")
+    if solute_dielectric == 1.0:
+        return
+    root = math.sqrt(solute_dielectric)
+    for force in system.getForces():
+        if isinstance(force, openmm.NonbondedForce):
+            for i in range(force.getNumParticles()):
+                q, s, e = force.getParticleParameters(i)
+                force.setParticleParameters(i, q / root, s, e)
+            for i in range(force.getNumExceptions()):
+                a, b, qq, s, e = force.getExceptionParameters(i)
+                force.setExceptionParameters(i, a, b, qq / solute_dielectric, s, e)
 
 
 def subtopology(topology: app.Topology, atoms: Sequence[int]) -> app.Topology:
@@ -242,14 +268,36 @@ class ComplexModel:
         receptor: Sequence[int],
         ligand: Sequence[int],
         settings: MMGBSASettings,
+        keep_residues: Sequence[int] | None = None,
     ):
+        """``keep_residues``: residue indices of ``topology`` to keep (interface trimming;
+        see :func:`trim_residues`); None keeps the whole complex."""
         _check_split(topology.getNumAtoms(), receptor, ligand)
         self.settings = settings
-        self.atoms = np.array(sorted(set(map(int, receptor)) | set(map(int, ligand))))
+        whole = np.array(sorted(set(map(int, receptor)) | set(map(int, ligand))))
+        self.trimmed = keep_residues is not None
+        self.keep_residues = None if keep_residues is None else sorted(map(int, keep_residues))
+        if keep_residues is None:
+            self.atoms = whole
+            self.topology = subtopology(topology, self.atoms)
+            self.system = build_system(self.topology, settings)
+        else:
+            keep = set(self.keep_residues)
+            residue_of = np.array([a.residue.index for a in topology.atoms()])
+            local = np.flatnonzero(np.isin(residue_of[whole], list(keep)))
+            if len(local) == 0:
+                raise SelectionError("interface trimming kept no atoms")
+            self.atoms = whole[local]
+            # parametrised on the trimmed residues only (cheap for large complexes):
+            # templates matched without external bonds, so residues at a cut keep their
+            # internal parameters; terms reaching a deleted atom are absent (they cancel in
+            # single-trajectory dG)
+            self.topology = subtopology(topology, self.atoms)
+            self.system = build_system(self.topology, settings, ignore_external_bonds=True)
         ligand_set = set(map(int, ligand))
         self.group = np.array([1 if a in ligand_set else 0 for a in self.atoms], dtype=np.int64)
-        self.topology = subtopology(topology, self.atoms)
-        self.system = build_system(self.topology, settings)
+        if self.group.min() == self.group.max():
+            raise SelectionError("interface trimming left only one side of the complex")
         self.receptor_local = np.flatnonzero(self.group == 0)
         self.ligand_local = np.flatnonzero(self.group == 1)
         # raises if a bond, angle, torsion or exception crosses the split
@@ -410,6 +458,7 @@ def _physics(settings: MMGBSASettings) -> tuple:
         settings.probe_radius,
         settings.sphere_points,
         settings.temperature,
+        settings.trim_nm,
     )
 
 
@@ -423,6 +472,30 @@ def _residues_of(model: ComplexModel) -> tuple[list, np.ndarray]:
     return residues, index
 
 
+def trim_residues(
+    topology: app.Topology,
+    frames: np.ndarray,
+    receptor: Sequence[int],
+    ligand: Sequence[int],
+    cutoff_nm: float,
+) -> list[int]:
+    """Residue indices with a heavy atom within ``cutoff_nm`` of the other side in any
+    frame (the interface-trimmed system; k-d tree, O(N log N))."""
+    from scipy.spatial import cKDTree
+
+    frames = np.asarray(frames, dtype=float).reshape(-1, topology.getNumAtoms(), 3)
+    atoms = list(topology.atoms())
+    heavy = np.array([a.element is not None and a.element.symbol != "H" for a in atoms])
+    rec = np.array([i for i in receptor if heavy[i]], dtype=np.int64)
+    lig = np.array([i for i in ligand if heavy[i]], dtype=np.int64)
+    found: set[int] = set()
+    for x in frames:
+        for near, far in ((rec, lig), (lig, rec)):
+            d, _ = cKDTree(x[far]).query(x[near], distance_upper_bound=cutoff_nm)
+            found.update(atoms[i].residue.index for i in near[np.isfinite(d)])
+    return sorted(found)
+
+
 def mmgbsa(
     topology: app.Topology,
     frames: np.ndarray,
@@ -431,12 +504,15 @@ def mmgbsa(
     settings: MMGBSASettings | None = None,
     decompose: bool = False,
     model: ComplexModel | None = None,
+    keep_residues: Sequence[int] | None = None,
 ) -> MMGBSAResult:
     """Single-trajectory MM/GBSA over ``frames`` (F, N, 3) nm of ``topology``.
 
     receptor, ligand: disjoint atom indices (whole molecules) of ``topology``; see
     :func:`selection_atoms`. ``model`` reuses a :class:`ComplexModel` (and its compiled
-    kernel). Returns per-frame components and ΔG with a bootstrap standard error."""
+    kernel). With ``settings.trim_nm > 0`` the complex is trimmed to the residues of
+    :func:`trim_residues` (or ``keep_residues`` when given, e.g. the wild type's for a
+    mutant). Returns per-frame components and ΔG with a bootstrap standard error."""
     settings = settings or MMGBSASettings()
     frames = np.asarray(frames, dtype=float)
     if frames.ndim == 2:
@@ -448,9 +524,12 @@ def mmgbsa(
     if not np.all(np.isfinite(frames)):
         raise RankbindError("frames contain NaN or infinite coordinates")
     if model is None:
-        model = ComplexModel(topology, receptor, ligand, settings)
-    elif _physics(model.settings) != _physics(settings) or not np.array_equal(
-        model.atoms, sorted(set(map(int, receptor)) | set(map(int, ligand)))
+        if keep_residues is None and settings.trim_nm > 0:
+            keep_residues = trim_residues(topology, frames, receptor, ligand, settings.trim_nm)
+        model = ComplexModel(topology, receptor, ligand, settings, keep_residues)
+    elif _physics(model.settings) != _physics(settings) or (
+        not model.trimmed
+        and not np.array_equal(model.atoms, sorted(set(map(int, receptor)) | set(map(int, ligand))))
     ):
         raise RankbindError("the ComplexModel was built for other atoms or physics settings")
     x = frames[:, model.atoms]
@@ -466,7 +545,9 @@ def mmgbsa(
         cx, rec, lig = model.energies_openmm(x)
     delta = {k: cx[k] - rec[k] - lig[k] for k in COMPONENTS}
     total = sum(delta.values())
-    mean, sem = bootstrap_mean(total, settings.n_bootstrap, settings.seed)
+    mean, sem, uncertainty = mean_sem(
+        total, settings.uncertainty, settings.block_length, settings.n_bootstrap, settings.seed
+    )
     entropy = None
     if settings.entropy == "interaction":
         interaction = delta["coulomb"] + delta["lj"]
@@ -488,6 +569,8 @@ def mmgbsa(
             "receptor_atoms": int(len(model.receptor_local)),
             "ligand_atoms": int(len(model.ligand_local)),
             "openmm_version": openmm.__version__,
+            "uncertainty": uncertainty,
+            "trimmed_residues": None if not model.trimmed else len(model.keep_residues),
         },
     )
 
@@ -503,7 +586,13 @@ def _decompose(model, x, bound, apart, settings) -> Decomposition:
     lig_res = np.array([k for k, r in enumerate(residues) if r[3] == "ligand"])
     pairs = model.model.pair_matrix(x, onehot[:, rec_res], onehot[:, lig_res])
     sems = [
-        bootstrap_mean(per_residue[:, k], settings.n_bootstrap, settings.seed)[1]
+        mean_sem(
+            per_residue[:, k],
+            settings.uncertainty,
+            settings.block_length,
+            settings.n_bootstrap,
+            settings.seed,
+        )[1]
         for k in range(n_res)
     ]
     return Decomposition(

@@ -401,10 +401,13 @@ def extract_parameters(system: openmm.System) -> EnergyParameters:
     )
 
 
-def subsystem(system: openmm.System, atoms: np.ndarray | list[int]) -> openmm.System:
+def subsystem(
+    system: openmm.System, atoms: np.ndarray | list[int], cut: bool = False
+) -> openmm.System:
     """A System of the given atoms only (in the given order), with every term whose atoms
     all lie inside the subset. Raises if a bonded term or a NonbondedForce exception links
-    the subset to the rest (the split would cut a molecule)."""
+    the subset to the rest (the split would cut a molecule), unless ``cut`` (interface
+    trimming: terms reaching outside the subset are dropped)."""
     atoms = [int(a) for a in atoms]
     index = {a: k for k, a in enumerate(atoms)}
     if len(index) != len(atoms):
@@ -418,7 +421,7 @@ def subsystem(system: openmm.System, atoms: np.ndarray | list[int]) -> openmm.Sy
         inside = [i in index for i in ids]
         if all(inside):
             return [index[i] for i in ids]
-        if any(inside):
+        if any(inside) and not cut:
             raise RankbindError(
                 f"the receptor/ligand split cuts a {what} between atoms {list(ids)}: "
                 "receptor and ligand must be whole molecules"

@@ -100,8 +100,7 @@ def apply(restraint: InterfaceRestraint, receptor, ligand, settings):
 
     rec = replace(receptor, restraint=mask(receptor, restraint.receptor))
     lig = replace(ligand, restraint=mask(ligand, restraint.ligand))
-    new = replace(
-        settings,
+    new = settings.replace(
         restraint_mode=restraint.mode,
         restraint_weight=restraint.weight if restraint.mode == "favoured" else 0.0,
         restraint_min_atoms=restraint.min_atoms,
