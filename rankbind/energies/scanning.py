@@ -62,7 +62,7 @@ def _split(prepared, receptor: str, ligand: str):
 
 def _residue_index(topology, mutation: str) -> int:
     from rankbind.modelling.mutations import parse_mutation
-    from rankbind.modelling.sequences import ONE_TO_THREE
+    from rankbind.structures.sequences import ONE_TO_THREE
 
     m = parse_mutation(mutation)
     for residue in topology.residues():
