@@ -43,7 +43,9 @@ def _dockq_reference_models():
     return [(data, m) for m in ref["models"] if m["case"] == "1AHW"]
 
 
-@pytest.mark.parametrize("data,model", _dockq_reference_models(), ids=lambda m: str(m)[:12])
+@pytest.mark.parametrize(
+    "data,model", _dockq_reference_models(), ids=[m["model"] for _, m in _dockq_reference_models()]
+)
 def test_capri_metrics_match_the_dockq_package(data, model, tmp_path):
     """capri_metrics (rankbind.analysis.dockq through the docking Molecule) against DockQ
     2.1.3 on the fixture's moved-ligand models of 1AHW (tests/data/dockq/reference.json)."""
