@@ -94,7 +94,15 @@ def test_shipped_protocol_runs_in_tiny_mode(name, tmp_path):
         ):
             assert title in text
         assert "no same-species *.report.json" not in text
-        assert (tmp_path / "run" / "cited_competition").is_dir()
+        # each system's PRODIGY estimate reaches the competition stages (two prepare tasks
+        # both write assembly.pdb: the contacts task labels them by system)
+        contacts = json.loads((tmp_path / "run/footprints/all/provenance.json").read_text())
+        assert {k for k in contacts["result"]["outputs"] if k.startswith("summary.")} == {
+            "summary.rankl_rank_mouse",
+            "summary.rankl_opg_human",
+        }
+        cited = json.loads((tmp_path / "run/cited_competition/all/provenance.json").read_text())
+        assert cited["result"]["computed"] == ["OPG", "RANK"]
 
 
 def _chain(assembly, molecule):

@@ -318,13 +318,16 @@ def contacts_task(ctx) -> dict:
     of the systems as built by the upstream prepare tasks (rankbind.analysis.survey)."""
     from rankbind.analysis.survey import survey
 
-    assemblies = [path for _, path in upstream(ctx, "assembly")]
+    found = upstream(ctx, "assembly")
+    assemblies = [path for _, path in found]
     if not assemblies:
         raise ProtocolError(f"task {ctx.task.stage}: needs upstream prepare tasks (after: [...])")
+    # label each assembly by its system: every prepare task writes 'assembly.pdb'
     result = survey(
         [str(p) for p in assemblies],
         Path(ctx.directory),
         cutoff_nm=_value(ctx.params["cutoff"], unit.nanometer),
+        labels=[task.get("system") or path.parent.name for task, path in found],
     )
     outputs = {f"summary.{label}": _rel(ctx, path) for label, path in result["summaries"].items()}
     if result.get("competition"):
