@@ -15,7 +15,8 @@ from helpers import fragment
 
 from rankbind.errors import SettingsError, SimulationError
 from rankbind.platforms import select_platform
-from rankbind.simulation import Progress, SimulationOptions, StagedSimulation, timestep_fs
+from rankbind.progress import Progress
+from rankbind.simulation import SimulationOptions, StagedSimulation, timestep_fs
 from rankbind.simulation.reporters import AtomicCheckpointReporter
 
 N_STEPS, INTERVAL, CHECKPOINT = 100, 10, 50

@@ -170,7 +170,7 @@ def mmgbsa_single(path: Path, receptor: tuple, ligand: tuple, settings: Affinity
 
     topology, xyz, meta = prepared_complex(path, list(receptor + ligand), settings, name)
     rec, lig = sides(topology, receptor, ligand)
-    result = mmgbsa(topology, xyz[None], rec, lig, mmgbsa_settings(settings))
+    result = mmgbsa(topology, xyz[None], rec, lig, mmgbsa_settings(settings), progress=False)
     dg = result.binding.mean / KJ_PER_KCAL
     return {
         "dg_kcal_per_mol": dg,

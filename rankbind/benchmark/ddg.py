@@ -110,7 +110,12 @@ def _prepared(variant: Variant, settings: DDGSettings, cache: Path):
         if not wt_file.is_file():
             rec, lig = sides(topology, variant.partner_a, variant.partner_b)
             wt = mmgbsa(
-                topology, xyz[None], rec, lig, mmgbsa_settings(settings.affinity_settings())
+                topology,
+                xyz[None],
+                rec,
+                lig,
+                mmgbsa_settings(settings.affinity_settings()),
+                progress=False,
             )
             write_json(wt_file, {"dg_kcal_per_mol": wt.binding.mean / KJ_PER_KCAL,
                                  "n_atoms": topology.getNumAtoms()})  # fmt: skip
@@ -126,7 +131,8 @@ def _prepared(variant: Variant, settings: DDGSettings, cache: Path):
     topology, xyz, meta = prepared_complex(clean, list(chains), settings.affinity_settings(),
                                            stem)  # fmt: skip
     rec, lig = sides(topology, variant.partner_a, variant.partner_b)
-    wt = mmgbsa(topology, xyz[None], rec, lig, mmgbsa_settings(settings.affinity_settings()))
+    wt = mmgbsa(topology, xyz[None], rec, lig, mmgbsa_settings(settings.affinity_settings()),
+                progress=False)  # fmt: skip
     record = {"dg_kcal_per_mol": wt.binding.mean / KJ_PER_KCAL, "n_atoms": topology.getNumAtoms()}
     import io
 
@@ -181,7 +187,8 @@ def run_case(variant: Variant, settings: DDGSettings, cache_dir: str | Path) -> 
     # alanine_scan's computation for one frame, with the cached wild-type ΔG
     mutant = truncate_to_alanine(topology, xyz[None], group)
     result = mmgbsa(mutant.topology, mutant.positions, mutant.atoms_from(rec),
-                    mutant.atoms_from(lig), mmgbsa_settings(settings.affinity_settings()))  # fmt: skip
+                    mutant.atoms_from(lig), mmgbsa_settings(settings.affinity_settings()),
+                    progress=False)  # fmt: skip
     ddg = result.binding.mean / KJ_PER_KCAL - wt["dg_kcal_per_mol"]
     out["estimators"]["alanine"] = {
         "ddg_kcal_per_mol": ddg,
