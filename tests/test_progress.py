@@ -102,7 +102,7 @@ def test_tty_stream_gets_a_tqdm_bar():
     text = stream.getvalue()
     assert "\r" in text  # redrawn in place
     final = text.split("\r")[-1]
-    assert "production" in final and "50%" in final and "500/1000" in final
+    assert "production" in final and re.search(r"50%.*500/1000 \[\d\d:\d\d<\d\d:\d\d", final)
     assert "a message" in text and "half" in final
 
 

@@ -4,7 +4,8 @@ Every case writes ``<out>/cases/<case id>.json`` atomically (result, CPU and wal
 settings hash, status). A case whose file exists with the same settings hash is skipped, so
 an interrupted run continues where it stopped and a finished run is cheap to repeat. A case
 that fails is recorded with its error and the run goes on (retried on the next run).
-Progress: :class:`rankbind.progress.Progress` (tqdm bar on a terminal, plain lines at\nmost every RANKBIND_PROGRESS_INTERVAL_S seconds otherwise); failed cases print their error.
+Progress: :class:`rankbind.progress.Progress` (tqdm bar on a terminal, plain lines at
+most every RANKBIND_PROGRESS_INTERVAL_S seconds otherwise); failed cases print their error.
 """
 
 from __future__ import annotations
