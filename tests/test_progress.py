@@ -179,3 +179,19 @@ def test_mmgbsa_reports_frame_evaluations_to_the_stream(dipeptide_pair, capsys):
     capsys.readouterr()
     mmgbsa(topology, frames, receptor, ligand, settings, progress=False)
     assert "MM/GBSA" not in capsys.readouterr().err
+
+
+def test_docking_reports_rotation_batches_to_the_stream():
+    from rankbind.modelling import docking as dk
+    from rankbind.structures import build_assembly
+
+    assembly = build_assembly("4GIQ", "interface")
+    rec = dk.molecule_from_assembly(assembly, ["A", "B"])
+    lig = dk.molecule_from_assembly(assembly, ["R"])
+    rng = np.random.default_rng(3)
+    rotations = np.array([dk.random_rotation(rng) for _ in range(5)])
+    settings = dk.DockingSettings(spacing=1.6, n_keep=2, batch=2)
+    stream = io.StringIO()
+    dk.dock(rec, lig, settings, rotations=rotations, progress=stream)
+    (m,) = _lines(stream)  # 3 batches (2, 2, 1 + padding): the final line counts 5, not 6
+    assert (m["label"], m["done"], m["total"], m["unit"]) == ("docking", "5", "5", "rotations")
