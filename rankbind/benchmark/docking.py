@@ -240,7 +240,9 @@ def run_case(payload: tuple[DockingCase, str], settings: DockingBenchmarkSetting
         rotations = np.concatenate(
             [quaternion_matrices(super_fibonacci_quaternions(settings.n_rotations)), rot0.T[None]]
         )
-    result = dock(receptor, ligand, settings.docking_settings(), rotations=rotations)
+    result = dock(
+        receptor, ligand, settings.docking_settings(), rotations=rotations, progress=False
+    )
     matching = dockq.match(s["rec"], s["lig"], s["native_rec"], s["native_lig"])
     start_metrics = dockq.dockq(s["rec"], lig_start, s["native_rec"], s["native_lig"], matching)
     poses = []

@@ -51,6 +51,7 @@ from rankbind.modelling.rotations import (  # noqa: F401  (public here since the
     quaternion_matrices,
     super_fibonacci_quaternions,
 )
+from rankbind.progress import progress_for
 from rankbind.settings import DockingSettings
 from rankbind.structures.geometry import pairs_within
 
@@ -528,13 +529,17 @@ def dock(
     ligand: Molecule,
     settings: DockingSettings = DockingSettings(),
     rotations: np.ndarray | None = None,
+    progress=True,
 ) -> DockingResult:
     """FFT docking of ``ligand`` onto the fixed ``receptor``; clustered, ranked poses.
 
     Steps: rotation set (:func:`search_rotations`, unless ``rotations`` is given) ->
     batched FFT scan (best translation per rotation) -> optional PRODIGY-contact
     rescoring of the ``rescore_top`` best -> ranking (``rank_by``) -> greedy clustering
-    by ligand C-alpha RMSD (``cluster_rmsd``), clusters ranked by their best member."""
+    by ligand C-alpha RMSD (``cluster_rmsd``), clusters ranked by their best member.
+    ``progress``: True (default) reports rotation batches on stderr (a bar on a terminal,
+    else a line at most every RANKBIND_PROGRESS_INTERVAL_S s and at the end), False
+    nothing, or a text stream to report to."""
     import time
 
     import jax.numpy as jnp
@@ -553,9 +558,11 @@ def dock(
     b = settings.batch
     padded = np.concatenate([rotations, np.repeat(np.eye(3)[None], (-len(rotations)) % b, 0)])
     out = []
-    for start in range(0, len(padded), b):
-        res = scorer(jnp.asarray(padded[start : start + b], dtype=jnp.float32))
-        out.append([np.asarray(v) for v in res])
+    with progress_for(progress, "docking", len(rotations), "rotations") as bar:
+        for start in range(0, len(padded), b):
+            res = scorer(jnp.asarray(padded[start : start + b], dtype=jnp.float32))
+            out.append([np.asarray(v) for v in res])
+            bar.advance(min(b, len(rotations) - start))
     score, count, index = (np.concatenate(c)[: len(rotations)] for c in zip(*out, strict=True))
     t2 = time.perf_counter()
     rec_center_grid = meta["origin"] + h * meta["center_index"]
@@ -624,6 +631,7 @@ def dock_ensemble(
     ligands: list[tuple[str, Molecule]],
     settings: DockingSettings = DockingSettings(),
     rotations: np.ndarray | None = None,
+    progress=True,
 ) -> DockingResult:
     """Dock every (receptor conformer, ligand conformer) pair and merge: all clustered
     poses pooled, ordered by score (or by ``rank_by`` rank within their run, then score),
@@ -634,7 +642,7 @@ def dock_ensemble(
     runs = []
     for rname, rec in receptors:
         for lname, lig in ligands:
-            result = dock(rec, lig, settings, rotations)
+            result = dock(rec, lig, settings, rotations, progress=progress)
             for p in result.poses:
                 p.provenance = {"receptor_conformer": rname, "ligand_conformer": lname}
                 runs.append((p, lig, result.ligand_center))
