@@ -29,8 +29,16 @@ FRAGMENTS = {
     },
     "isoforms": {"rankl_rank": RANK_GROOVE, "rankl_opg": OPG_GROOVE},
     "quick": {"rankl_rank_mouse": RANK_GROOVE, "rankl_opg_human": OPG_GROOVE},
-    "rankl_denosumab": {
-        "rankl_denosumab": ["RANKL:233-241", "FAB_HEAVY:95-110", "FAB_LIGHT:88-98"]
+    "rankl_denosumab": {  # the epitope and all six CDRs: the docked pose may use any
+        "rankl_denosumab": [
+            "RANKL:233-241",
+            "FAB_HEAVY:31-35",
+            "FAB_HEAVY:50-65",
+            "FAB_HEAVY:95-110",
+            "FAB_LIGHT:24-34",
+            "FAB_LIGHT:50-56",
+            "FAB_LIGHT:88-98",
+        ]
     },
     "rankl_opg": {"rankl_opg": OPG_GROOVE},
     "rankl_rank_human_model": {"human_model": ["RANKL/A:215-230", "RANK:118-135"]},
