@@ -461,7 +461,9 @@ def _plot_footprints(path: Path, prints: list[dict]) -> None:
             n = r.get("reference_number")
             if n is None:
                 continue
-            best[n] = max(best.get(n, 0), r.get("buried_sasa") or 0), r["resname"]
+            sasa = r.get("buried_sasa") or 0  # a residue number recurs across protomers
+            if n not in best or sasa > best[n][0]:
+                best[n] = sasa, r["resname"]
         for n, (sasa, name) in sorted(best.items()):
             ax.scatter(n, y, s=60, color=cmap(sasa / vmax), zorder=2, edgecolor="k", lw=0.3)
             ax.text(n, y + 0.18, f"{name.title()}{n}", rotation=90, fontsize=6, ha="center",

@@ -75,7 +75,7 @@ def frames_task(ctx) -> dict:
     integrator = openmm.LangevinMiddleIntegrator(
         ctx.physics.temperature_K * u.kelvin,
         ctx.physics.friction_per_ps / u.picosecond,
-        ctx.physics.timestep_fs * u.femtosecond,
+        (ctx.physics.timestep_fs or 2.0) * u.femtosecond,  # no HMR here: 2 fs by default
     )
     integrator.setRandomNumberSeed(ctx.seed)
     context = openmm.Context(system, integrator, openmm.Platform.getPlatformByName("Reference"))
@@ -94,6 +94,7 @@ def frames_task(ctx) -> dict:
         log.write_text("")
         frame = 0
     while frame < p["frames"]:
+        time.sleep(p["frame_delay_s"])  # paces runs that a test interrupts
         integrator.step(p["steps_per_frame"])
         energy = context.getState(getEnergy=True).getPotentialEnergy()
         with open(log, "a") as handle:
@@ -202,6 +203,7 @@ register_task(
             "frames": Key(Number(integer=True, min=1), required=True),
             "steps_per_frame": Key(Number(integer=True, min=1), default=10),
             "checkpoint_every": Key(Number(integer=True, min=1), default=5),
+            "frame_delay_s": Key(Number(min=0.0), default=0.0),
         }
     ),
 )

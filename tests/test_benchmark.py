@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from rankbind.analysis import dockq
 from rankbind.benchmark import datasets, metrics
 
 DATA = Path(__file__).parent / "data"
@@ -95,17 +96,17 @@ def test_dockq_matches_dockq_package(model, tmp_path):
     native = tmp_path / "native.pdb"
     native.write_text(gzip.open(DATA / "dockq" / (model["native"] + ".gz"), "rt").read())
     atoms = datasets.read_atoms(native)
-    rec = metrics.partner_from_atoms(atoms, ["A"])
-    lig = metrics.partner_from_atoms(atoms, ["B"])
+    rec = dockq.partner_from_atoms(atoms, ["A"])
+    lig = dockq.partner_from_atoms(atoms, ["B"])
     t = model["transform"]
     rot, centre = np.array(t["rotation"]), np.array(t["centre"])
     moved = lig.transformed(rot, centre - rot @ centre + np.array(t["translation"]))
-    got = metrics.dockq(rec, moved, rec, lig)
+    got = dockq.dockq(rec, moved, rec, lig)
     assert got["dockq"] == pytest.approx(model["DockQ"], abs=1e-3)
     assert got["fnat"] == pytest.approx(model["fnat"], abs=1e-6)
     assert got["irmsd"] == pytest.approx(model["iRMSD"], abs=2e-3)
     assert got["lrmsd"] == pytest.approx(model["LRMSD"], abs=2e-3)
-    assert got["capri"] == metrics.capri_class(model["fnat"], model["iRMSD"], model["LRMSD"])
+    assert got["capri"] == dockq.capri_class(model["fnat"], model["iRMSD"], model["LRMSD"])
 
 
 def test_irmsd_of_a_hand_made_pose_is_analytic(tmp_path):
@@ -115,17 +116,17 @@ def test_irmsd_of_a_hand_made_pose_is_analytic(tmp_path):
     native = tmp_path / "native.pdb"
     native.write_text(gzip.open(DATA / "dockq" / (model["native"] + ".gz"), "rt").read())
     atoms = datasets.read_atoms(native)
-    rec = metrics.partner_from_atoms(atoms, ["A"])
-    lig = metrics.partner_from_atoms(atoms, ["B"])
+    rec = dockq.partner_from_atoms(atoms, ["A"])
+    lig = dockq.partner_from_atoms(atoms, ["B"])
     idx = np.arange(len(rec.keys)), np.arange(len(lig.keys))
-    near = metrics._residue_contacts(rec, lig, idx[0], idx[1], 10.0)
+    near = dockq._residue_contacts(rec, lig, idx[0], idx[1], 10.0)
     r_if, l_if = sorted({a for a, _ in near}), sorted({b for _, b in near})
-    r_xyz, _ = metrics._backbone_pairs(rec, rec, idx[0], idx[0], r_if)
-    l_xyz, _ = metrics._backbone_pairs(lig, lig, idx[1], idx[1], l_if)
+    r_xyz, _ = dockq._backbone_pairs(rec, rec, idx[0], idx[0], r_if)
+    l_xyz, _ = dockq._backbone_pairs(lig, lig, idx[1], idx[1], l_if)
     axis = l_xyz.mean(0) - r_xyz.mean(0)
     d = 0.8
     shift = d * axis / np.linalg.norm(axis)
-    got = metrics.dockq(rec, lig.transformed(np.eye(3), shift), rec, lig)
+    got = dockq.dockq(rec, lig.transformed(np.eye(3), shift), rec, lig)
     n_r, n_l = len(r_xyz), len(l_xyz)
     assert got["irmsd"] == pytest.approx(d * np.sqrt(n_r * n_l) / (n_r + n_l), rel=1e-9)
     assert got["lrmsd"] == pytest.approx(d, rel=1e-9)
@@ -136,10 +137,10 @@ def test_success_rates_and_capri_classes():
     rates = metrics.success_rates(ranked, (1, 5, 10))
     assert rates["top1_acceptable"]["n"] == 1 and rates["top5_acceptable"]["n"] == 2
     assert rates["top10_medium"]["n"] == 1 and rates["top10_acceptable"]["of"] == 3
-    assert metrics.capri_class(0.5, 0.9, 3.0) == "high"
-    assert metrics.capri_class(0.3, 2.0, 9.0) == "medium"
-    assert metrics.capri_class(0.1, 4.0, 20.0) == "acceptable"
-    assert metrics.capri_class(0.09, 0.5, 0.5) == "incorrect"
+    assert dockq.capri_class(0.5, 0.9, 3.0) == "high"
+    assert dockq.capri_class(0.3, 2.0, 9.0) == "medium"
+    assert dockq.capri_class(0.1, 4.0, 20.0) == "acceptable"
+    assert dockq.capri_class(0.09, 0.5, 0.5) == "incorrect"
 
 
 # ------------------------------------------------------------------ statistics vs scipy
@@ -210,7 +211,7 @@ def test_docking_end_to_end_two_cases(tmp_path):
         assert [p["rank"] for p in res["poses"]] == list(range(1, len(res["poses"]) + 1))
         for p in res["poses"]:
             assert 0 <= p["dockq"] <= 1
-            assert p["capri"] == metrics.capri_class(p["fnat"], p["irmsd"], p["lrmsd"])
+            assert p["capri"] == dockq.capri_class(p["fnat"], p["irmsd"], p["lrmsd"])
     summary = data["summary"]["unrestrained"]["antibody_benchmark"]["all"]
     assert summary["n_cases"] == 2
     assert (tmp_path / "SUMMARY.md").read_text().count("| all |") == 2
@@ -230,11 +231,11 @@ def test_posed_ligand_undoing_the_random_start_is_native():
     s = docking.load_structures(case, docking.DockingBenchmarkSettings(unbound=False))
     rot0, t0 = docking.random_start(s["lig"].coordinates(), case.name, 0)
     start = s["lig"].transformed(rot0, t0)
-    assert metrics.dockq(s["rec"], start, s["native_rec"], s["native_lig"])["dockq"] < 0.23
+    assert dockq.dockq(s["rec"], start, s["native_rec"], s["native_lig"])["dockq"] < 0.23
     centre = start.coordinates().mean(0)
     pose = Pose(1, rot0.T, s["lig"].coordinates().mean(0), 0.0, 0.0, 0.0, 0.0)
     placed = docking.posed_ligand(s["lig"], rot0, t0, pose, centre)
-    got = metrics.dockq(s["rec"], placed, s["native_rec"], s["native_lig"])
+    got = dockq.dockq(s["rec"], placed, s["native_rec"], s["native_lig"])
     assert got["dockq"] == pytest.approx(1.0, abs=1e-9) and got["capri"] == "high"
 
 

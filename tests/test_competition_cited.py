@@ -209,18 +209,32 @@ def test_task_puts_computed_prodigy_affinities_beside_cited(tmp_path):
 
     from rankbind.competition.cited import cited_competition_task
 
-    up = tmp_path / "footprints" / "4GIQ_interface"
-    up.mkdir(parents=True)
+    # an upstream contacts task as the runner records it: provenance.json naming its outputs
+    task = tmp_path / "footprints" / "all"
+    (task / "4GIQ_interface").mkdir(parents=True)
     dg = -11.0
-    (up / "summary.json").write_text(
+    (task / "4GIQ_interface" / "summary.json").write_text(
         json.dumps({"binder": "RANK/R", "input": "4GIQ", "prodigy": {"dg_kcal_per_mol_mean": dg}})
     )
+    # a stray summary.json that no task recorded as an output is not read
+    (task / "stray").mkdir()
+    (task / "stray" / "summary.json").write_text(
+        json.dumps({"binder": "OPG/R", "input": "x", "prodigy": {"dg_kcal_per_mol_mean": -1.0}})
+    )
+    record = {
+        "task": {"stage": "footprints", "system": None},
+        "result": {"outputs": {"summary.4GIQ": "footprints/all/4GIQ_interface/summary.json"}},
+    }
+    (task / "provenance.json").write_text(json.dumps(record))
     ctx = SimpleNamespace(
         directory=tmp_path / "out",
+        run_dir=tmp_path,
         params={"plots": False},
-        inputs={"f": [str(tmp_path / "footprints")]},
+        inputs={"footprints": [str(task)]},
     )
-    assert cited_competition_task(ctx)["computed"] == ["RANK"]
+    result = cited_competition_task(ctx)
+    assert result["computed"] == ["RANK"]
+    assert result["outputs"] == {"results": "out/cited_competition.json"}
     data = json.loads((tmp_path / "out" / "cited_competition.json").read_text())
     (row,) = data["computed_vs_cited"]
     rt = 8.314462618 / 4184.0 * 298.15

@@ -79,7 +79,9 @@ def test_expand_quick_protocol_dependencies():
         "mmgbsa_rank/rankl_rank_mouse",
         "mmgbsa_opg/rankl_opg_human",
         "competition/all",
+        "cited_competition/all",
     }
+    assert plan.stages["cited_competition"][0].deps == ("footprints/all",)
     seeds = [t.seed for t in plan.tasks()]
     assert len(set(seeds)) == len(seeds)  # distinct per task
     assert seeds == [
@@ -203,7 +205,15 @@ def test_sigterm_mid_run_then_resume_without_lost_or_duplicated_frames(tmp_path)
     frames = {
         "name": "md",
         "task": "frames",
-        "params": {"frames": 60, "steps_per_frame": 50, "checkpoint_every": 5, "residues": 6},
+        # 0.1 s per frame: the task is still running ~5 s after its first checkpoint, so
+        # the SIGTERM below always lands mid-run, however loaded the machine is
+        "params": {
+            "frames": 60,
+            "steps_per_frame": 50,
+            "checkpoint_every": 5,
+            "residues": 6,
+            "frame_delay_s": 0.1,
+        },
     }
     path = write_protocol(tmp_path, [frames], systems={"human": {"entry": "3URF", "kind": "asu"}})
     reference = tmp_path / "reference"

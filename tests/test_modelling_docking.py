@@ -33,6 +33,42 @@ def test_rotations_are_proper_and_spread():
     assert np.degrees(np.arccos(np.clip(cos.max(1), -1, 1))).max() < 45
 
 
+def _dockq_reference_models():
+    import json
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data" / "dockq"
+    ref = json.loads((data / "reference.json").read_text())
+    assert ref["dockq_version"] == "2.1.3"
+    return [(data, m) for m in ref["models"] if m["case"] == "1AHW"]
+
+
+@pytest.mark.parametrize(
+    "data,model", _dockq_reference_models(), ids=[m["model"] for _, m in _dockq_reference_models()]
+)
+def test_capri_metrics_match_the_dockq_package(data, model, tmp_path):
+    """capri_metrics (rankbind.analysis.dockq through the docking Molecule) against DockQ
+    2.1.3 on the fixture's moved-ligand models of 1AHW (tests/data/dockq/reference.json)."""
+    import gzip
+    from types import SimpleNamespace
+
+    from rankbind.benchmark.datasets import read_atoms
+
+    native = tmp_path / "native.pdb"
+    native.write_text(gzip.open(data / (model["native"] + ".gz"), "rt").read())
+    assembly = SimpleNamespace(name="1AHW", atoms=read_atoms(native))
+    rec = dk.molecule_from_assembly(assembly, ["A"])
+    lig = dk.molecule_from_assembly(assembly, ["B"])
+    t = model["transform"]
+    rot, centre = np.array(t["rotation"]), np.array(t["centre"])
+    moved = (lig.xyz - centre) @ rot.T + centre + np.array(t["translation"])
+    got = dk.capri_metrics(rec, lig, lig.xyz, moved)
+    assert got["dockq"] == pytest.approx(model["DockQ"], abs=2e-3)
+    assert got["fnat"] == pytest.approx(model["fnat"], abs=1e-3)
+    assert got["i_rmsd"] == pytest.approx(model["iRMSD"], abs=1e-2)
+    assert got["l_rmsd"] == pytest.approx(model["LRMSD"], abs=1e-2)
+
+
 def test_capri_metrics_native_and_shifted():
     a = build_assembly("4GIQ", "interface")
     rec = dk.molecule_from_assembly(a, ["A", "B"])

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from rankbind.protocols import load_protocol, run_local
-from rankbind.protocols.registry import kinds
+from rankbind.protocols.kinds import BUILTIN
 from rankbind.structures.assembly import build_assembly, extract
 
 ROOT = Path(__file__).parents[1]
@@ -21,8 +21,9 @@ ROOT = Path(__file__).parents[1]
 FRAGMENT = ["RANKL/A:233-240", "OPG:112-119"]
 KINDS_TESTED = {
     "prepare", "equilibrate", "simulate", "contacts", "mmgbsa", "alanine_scan",
-    "umbrella", "pmf", "competition", "report",
+    "umbrella", "pmf", "competition", "cited_competition", "benchmark", "report",
 }  # fmt: skip
+MINI_BENCHMARK = ROOT / "tests/data/benchmark/antibody_benchmark"  # 2 cases, see test_benchmark
 
 
 pytestmark = pytest.mark.slow  # one ~50 s (CPU) run shared by the tests of every kind
@@ -62,8 +63,13 @@ def run(tmp_path_factory):
             {"name": "competition", "task": "competition", "over": "all", "after": ["contacts"],
              "params": {"config": str(ROOT / "protocols/competition/illustrative.yaml"),
                         "affinities": "prodigy"}},
+            {"name": "cited", "task": "cited_competition", "over": "all", "after": ["contacts"],
+             "params": {"plots": False}},
+            {"name": "bench", "task": "benchmark",
+             "params": {"kind": "affinity", "dataset": str(MINI_BENCHMARK), "case": "2W9E",
+                        "settings": {"estimators": ["prodigy"], "n_bootstrap": 10}}},
             {"name": "report", "task": "report", "over": "all",
-             "after": ["mmgbsa", "scan", "pmf", "competition"]},
+             "after": ["mmgbsa", "scan", "pmf", "competition", "cited"]},
         ],
     }  # fmt: skip
     path = tmp / "every_kind.yaml"
@@ -79,7 +85,8 @@ def result(run_dir: Path, task: str) -> dict:
 
 
 def test_every_kind_is_covered():
-    assert set(kinds()) == KINDS_TESTED
+    # the built-in kinds (test fixtures register kinds of their own in some test modules)
+    assert {kind.name for kind in BUILTIN} == KINDS_TESTED
 
 
 def test_prepare(run):
@@ -134,6 +141,28 @@ def test_contacts_and_competition(run):
     comp = result(run, "competition/all")
     assert comp["prodigy_affinities_kcal"]["OPG"] == summary["prodigy"]["dg_kcal_per_mol_mean"]
     assert (run / comp["outputs"]["results"]).is_file()
+
+
+def test_cited_competition_reads_the_named_prodigy_outputs(run):
+    summary_path = next(
+        run / rel
+        for name, rel in result(run, "contacts/frag")["outputs"].items()
+        if name.startswith("summary.")
+    )
+    dg = json.loads(summary_path.read_text())["prodigy"]["dg_kcal_per_mol_mean"]
+    res = result(run, "cited/all")
+    assert res["computed"] == ["OPG"]
+    assert res["inputs"] == [summary_path.relative_to(run).as_posix()]
+    data = json.loads((run / res["outputs"]["results"]).read_text())
+    (row,) = data["computed_vs_cited"]
+    assert row["binder"] == "OPG" and row["computed_dg_kcal"] == dg
+
+
+def test_benchmark_case(run):
+    res = result(run, "bench/frag")
+    stored = json.loads(Path(res["file"]).read_text())
+    assert stored["result"]["dg_exp_kcal_per_mol"] == -13.49  # the mini set's affinity table
+    assert stored["result"]["estimators"]["prodigy"]["dg_kcal_per_mol"] < 0
 
 
 def test_umbrella_windows_and_pmf(run):

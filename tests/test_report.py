@@ -100,3 +100,45 @@ def test_isoform_and_epitope_sections(run_dir):
     assert "What the competition model does with them" in page
     # epitope 233-241 (seeds) against the synthetic footprint 223, 237, 239: 2 of 9
     assert re.search(r"<td>OPG \(3URF/interface\)</td>\s*<td>2 of 9</td>\s*<td>237, 239</td>", page)
+
+
+def test_committed_model_sections_render_their_json(tmp_path):
+    """The committed *.report.json sections are regenerated exactly from their JSON
+    (rankbind.analysis.report_sections), and the report renders their numbers: checked
+    against the source JSON, read independently."""
+    import shutil
+    from pathlib import Path
+
+    from rankbind.analysis.report_sections import LABEL, SOURCES, write_report_sections
+
+    committed = Path(__file__).parents[1] / "structures/models/species_complexes"
+    work = tmp_path / "species"
+    shutil.copytree(committed, work, ignore=shutil.ignore_patterns("*.pdb", "*.md"))
+    written = write_report_sections(work)
+    assert len(written) == len(SOURCES)
+    for path in written:  # the committed sections are up to date with their JSON
+        assert json.loads(path.read_text()) == json.loads((committed / path.name).read_text())
+    run = tmp_path / "run"
+    (run / "models").mkdir(parents=True)
+    for path in written:
+        shutil.copyfile(path, run / "models" / path.name)
+    build_report(run, run / "report", "committed sections")
+    text = (run / "report" / "report.md").read_text()
+    assert text.count(f"label: {LABEL}") == len(SOURCES)
+    same = json.loads((committed / SOURCES["same-species"]).read_text())
+    for species in ("human", "mouse"):
+        b = same[species]
+        assert f"{species}: OPG {b['n_opg']} and RANK {b['n_rank']} footprint residues" in text
+        row = b["residues"][0]
+        assert re.search(
+            rf"\| {row['rankl_residue']} \| {row['human_number']} \| {row['OPG']} \| "
+            rf"{row['RANK']} \| {row['status']} \|",
+            text,
+        )
+    deno = json.loads((committed / SOURCES["denosumab-epitope"]).read_text())
+    for r in deno["receptors"]:
+        assert f"| {r['receptor']} |" in text
+        assert f"{r['n_grooves_excluded']} of {len(r['grooves'])}" in text
+    iso = json.loads((committed / SOURCES["isoforms"]).read_text())
+    for name, item in iso["isoforms"].items():
+        assert f"| {name} | {item['protein']} |" in text

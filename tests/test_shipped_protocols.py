@@ -29,8 +29,16 @@ FRAGMENTS = {
     },
     "isoforms": {"rankl_rank": RANK_GROOVE, "rankl_opg": OPG_GROOVE},
     "quick": {"rankl_rank_mouse": RANK_GROOVE, "rankl_opg_human": OPG_GROOVE},
-    "rankl_denosumab": {
-        "rankl_denosumab": ["RANKL:233-241", "FAB_HEAVY:95-110", "FAB_LIGHT:88-98"]
+    "rankl_denosumab": {  # the epitope and all six CDRs: the docked pose may use any
+        "rankl_denosumab": [
+            "RANKL:233-241",
+            "FAB_HEAVY:31-35",
+            "FAB_HEAVY:50-65",
+            "FAB_HEAVY:95-110",
+            "FAB_LIGHT:24-34",
+            "FAB_LIGHT:50-56",
+            "FAB_LIGHT:88-98",
+        ]
     },
     "rankl_opg": {"rankl_opg": OPG_GROOVE},
     "rankl_rank_human_model": {"human_model": ["RANKL/A:215-230", "RANK:118-135"]},
@@ -84,10 +92,29 @@ def test_shipped_protocol_runs_in_tiny_mode(name, tmp_path):
             assert (tmp_path / "run" / path).exists(), (done, path)
     report = next((tmp_path / "run" / "report").glob("*/report.md"))
     assert report.stat().st_size > 0
+    if name == "quick":  # issue 18: the main job's report answers the question
+        text = report.read_text()
+        for title in (
+            "Same-species footprints: OPG versus RANK",
+            "Denosumab epitope against the OPG and RANK footprints",
+            "Isoforms as constructs",
+            "computed (committed model, see provenance)",
+        ):
+            assert title in text
+        assert "no same-species *.report.json" not in text
+        # each system's PRODIGY estimate reaches the competition stages (two prepare tasks
+        # both write assembly.pdb: the contacts task labels them by system)
+        contacts = json.loads((tmp_path / "run/footprints/all/provenance.json").read_text())
+        assert {k for k in contacts["result"]["outputs"] if k.startswith("summary.")} == {
+            "summary.rankl_rank_mouse",
+            "summary.rankl_opg_human",
+        }
+        cited = json.loads((tmp_path / "run/cited_competition/all/provenance.json").read_text())
+        assert cited["result"]["computed"] == ["OPG", "RANK"]
 
 
 def _chain(assembly, molecule):
-    from rankbind.modelling.sequences import chain_residues
+    from rankbind.structures.sequences import chain_residues
 
     (info,) = [c for c in assembly.chains if c.molecule == molecule][:1]
     residues = chain_residues(assembly, info.chain_id)

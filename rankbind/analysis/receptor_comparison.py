@@ -357,7 +357,8 @@ def denosumab_relations(fab_complex_path: str | Path | None = None) -> dict:
 
 def write_comparisons(out_dir: str | Path | None = None) -> dict:
     """Write ``footprints_same_species.json`` (+ one Markdown table per species) and
-    ``denosumab_epitope_relations.json`` into ``structures/models/species_complexes``."""
+    ``denosumab_epitope_relations.json`` into ``structures/models/species_complexes``, and
+    the ``*.report.json`` sections of the folder's JSON (rankbind.analysis.report_sections)."""
     from rankbind.fileio import write_json, write_text
     from rankbind.structures import structures_dir
 
@@ -371,4 +372,7 @@ def write_comparisons(out_dir: str | Path | None = None) -> dict:
         )
     deno = denosumab_relations()
     write_json(out / "denosumab_epitope_relations.json", deno)
+    from rankbind.analysis.report_sections import write_report_sections
+
+    write_report_sections(out)  # the report's sections, beside the JSON
     return {"same_species": same, "denosumab": deno}

@@ -82,11 +82,13 @@ def survey(
     stride: int = 1,
     chunk: int = 100,
     prodigy_estimate: bool = True,
+    labels: list[str] | None = None,
 ) -> dict:
     """Interface, footprint on ``target``, H-bonds, salt bridges, PRODIGY (optional) of each
     input (catalogue entry built as ``kind``, or a rankbind-written PDB), and the
     competition map when there are several. ``binder`` default: the chains other than
-    the target's molecule. Returns {"summaries": {label: summary.json path},
+    the target's molecule. ``labels``: one per input (default: the entry name or file stem);
+    labels must differ, since each names its output folder. Returns {"summaries": {label: summary.json path},
     "competition": competition.json path or None, "lines": one line per input}."""
     import mdtraj
 
@@ -95,9 +97,17 @@ def survey(
     out = Path(out)
     if trajectory is not None and len(inputs) != 1:
         raise StructureError("a trajectory needs exactly one PDB input (its topology)")
+    if labels is not None and len(labels) != len(inputs):
+        raise StructureError(f"{len(labels)} labels for {len(inputs)} inputs")
     prints, complexes, summaries, lines = [], [], {}, []
-    for name in inputs:
+    for i, name in enumerate(inputs):
         label, chains, traj, provenance = _load(name, kind)
+        label = labels[i] if labels is not None else label
+        if label in summaries:
+            raise StructureError(
+                f"{name}: label '{label}' already used by another input (outputs would "
+                "overwrite each other); give distinct labels or file names"
+            )
         partner_text = binder or _default_binder(chains, target)
         if trajectory is not None:
             frames = mdtraj.load(str(trajectory), top=name, stride=stride)

@@ -46,6 +46,7 @@ class AffinitySettings:
     mmgbsa_nonpolar: str = "sasa"
     mmgbsa_engine: str = "jax"  # "jax" or "openmm" (same energies; openmm needs no JIT)
     mmgbsa_platform: str = "Reference"  # OpenMM platform when mmgbsa_engine="openmm"
+    mmgbsa_trim_nm: float = 0.0  # interface trim (MMGBSASettings.trim_nm); 0 = whole complex
     forcefield: str = "amber14"
     ph: float = 7.0
     n_bootstrap: int = 2000
@@ -153,6 +154,7 @@ def mmgbsa_settings(settings: AffinitySettings):
         nonpolar=settings.mmgbsa_nonpolar,
         engine=settings.mmgbsa_engine,
         platform=settings.mmgbsa_platform,
+        trim_nm=settings.mmgbsa_trim_nm,
         n_bootstrap=1,
         seed=settings.seed,
     )
@@ -170,7 +172,7 @@ def mmgbsa_single(path: Path, receptor: tuple, ligand: tuple, settings: Affinity
 
     topology, xyz, meta = prepared_complex(path, list(receptor + ligand), settings, name)
     rec, lig = sides(topology, receptor, ligand)
-    result = mmgbsa(topology, xyz[None], rec, lig, mmgbsa_settings(settings))
+    result = mmgbsa(topology, xyz[None], rec, lig, mmgbsa_settings(settings), progress=False)
     dg = result.binding.mean / KJ_PER_KCAL
     return {
         "dg_kcal_per_mol": dg,

@@ -23,11 +23,6 @@ from pathlib import Path
 
 from rankbind.errors import RankbindError
 
-THREE_TO_ONE = {
-    "ALA": "A", "ARG": "R", "ASN": "N", "ASP": "D", "CYS": "C", "GLN": "Q", "GLU": "E",
-    "GLY": "G", "HIS": "H", "ILE": "I", "LEU": "L", "LYS": "K", "MET": "M", "PHE": "F",
-    "PRO": "P", "SER": "S", "THR": "T", "TRP": "W", "TYR": "Y", "VAL": "V",
-}  # fmt: skip
 CATEGORIES = ("Rigid", "Medium", "Difficult")
 
 

@@ -24,9 +24,10 @@ import numpy as np
 
 from rankbind.benchmark import metrics
 from rankbind.benchmark.affinity import KJ_PER_KCAL, AffinitySettings, mmgbsa_settings, sides
-from rankbind.benchmark.datasets import THREE_TO_ONE, Variant, icode_matches, read_atoms
+from rankbind.benchmark.datasets import Variant, icode_matches, read_atoms
 from rankbind.errors import RankbindError
 from rankbind.fileio import write_json, write_text
+from rankbind.structures.sequences import THREE_TO_ONE
 
 PROTONATION_NAMES = {"HID": "HIS", "HIE": "HIS", "HIP": "HIS", "CYX": "CYS", "ASH": "ASP",
                      "GLH": "GLU", "LYN": "LYS"}  # fmt: skip
@@ -45,6 +46,7 @@ class DDGSettings:
     mmgbsa_nonpolar: str = "sasa"
     mmgbsa_engine: str = "jax"  # "jax" or "openmm" (same energies; openmm needs no JIT)
     mmgbsa_platform: str = "Reference"  # OpenMM platform when mmgbsa_engine="openmm"
+    mmgbsa_trim_nm: float = 0.0  # interface trim, shared by wild type and mutant; 0 = off
     forcefield: str = "amber14"
     ph: float = 7.0
     hotspot_kcal_per_mol: float = 1.0
@@ -60,6 +62,7 @@ class DDGSettings:
             mmgbsa_nonpolar=self.mmgbsa_nonpolar,
             mmgbsa_engine=self.mmgbsa_engine,
             mmgbsa_platform=self.mmgbsa_platform,
+            mmgbsa_trim_nm=self.mmgbsa_trim_nm,
             forcefield=self.forcefield,
             ph=self.ph,
             seed=self.seed,
@@ -110,7 +113,12 @@ def _prepared(variant: Variant, settings: DDGSettings, cache: Path):
         if not wt_file.is_file():
             rec, lig = sides(topology, variant.partner_a, variant.partner_b)
             wt = mmgbsa(
-                topology, xyz[None], rec, lig, mmgbsa_settings(settings.affinity_settings())
+                topology,
+                xyz[None],
+                rec,
+                lig,
+                mmgbsa_settings(settings.affinity_settings()),
+                progress=False,
             )
             write_json(wt_file, {"dg_kcal_per_mol": wt.binding.mean / KJ_PER_KCAL,
                                  "n_atoms": topology.getNumAtoms()})  # fmt: skip
@@ -126,7 +134,8 @@ def _prepared(variant: Variant, settings: DDGSettings, cache: Path):
     topology, xyz, meta = prepared_complex(clean, list(chains), settings.affinity_settings(),
                                            stem)  # fmt: skip
     rec, lig = sides(topology, variant.partner_a, variant.partner_b)
-    wt = mmgbsa(topology, xyz[None], rec, lig, mmgbsa_settings(settings.affinity_settings()))
+    wt = mmgbsa(topology, xyz[None], rec, lig, mmgbsa_settings(settings.affinity_settings()),
+                progress=False)  # fmt: skip
     record = {"dg_kcal_per_mol": wt.binding.mean / KJ_PER_KCAL, "n_atoms": topology.getNumAtoms()}
     import io
 
@@ -159,7 +168,7 @@ def residue_index(topology, mutation) -> int:
 def run_case(variant: Variant, settings: DDGSettings, cache_dir: str | Path) -> dict:
     """ΔΔG (kcal/mol) of one variant by alanine scanning."""
     from rankbind.energies.alanine import truncate_to_alanine
-    from rankbind.energies.mmgbsa import mmgbsa
+    from rankbind.energies.mmgbsa import mmgbsa, trim_residues
 
     out = {
         "complex": variant.complex,
@@ -178,12 +187,27 @@ def run_case(variant: Variant, settings: DDGSettings, cache_dir: str | Path) -> 
     topology, xyz, wt = _prepared(variant, settings, cache)
     group = [residue_index(topology, m) for m in variant.mutations]
     rec, lig = sides(topology, variant.partner_a, variant.partner_b)
-    # alanine_scan's computation for one frame, with the cached wild-type ΔG
+    # alanine_scan's computation for one frame, with the cached wild-type ΔG; a trimmed
+    # mutant keeps the wild type's residues (the wild type's own trim), as alanine_scan does
+    keep = None
+    if settings.mmgbsa_trim_nm > 0:
+        keep = trim_residues(topology, xyz[None], rec, lig, settings.mmgbsa_trim_nm)
+        if not set(group) <= set(keep):
+            out["estimators"]["alanine"] = {
+                "ddg_kcal_per_mol": 0.0,
+                "dg_wild_type_kcal_per_mol": wt["dg_kcal_per_mol"],
+                "outside_trim": True,
+                "method": f"mutated residue beyond the {settings.mmgbsa_trim_nm} nm interface "
+                "trim: predicted 0 (no interface contribution)",
+            }
+            return out
     mutant = truncate_to_alanine(topology, xyz[None], group)
     result = mmgbsa(mutant.topology, mutant.positions, mutant.atoms_from(rec),
-                    mutant.atoms_from(lig), mmgbsa_settings(settings.affinity_settings()))  # fmt: skip
+                    mutant.atoms_from(lig), mmgbsa_settings(settings.affinity_settings()),
+                    keep_residues=keep, progress=False)  # fmt: skip
     ddg = result.binding.mean / KJ_PER_KCAL - wt["dg_kcal_per_mol"]
     out["estimators"]["alanine"] = {
+        "outside_trim": False,
         "ddg_kcal_per_mol": ddg,
         "dg_wild_type_kcal_per_mol": wt["dg_kcal_per_mol"],
         "residues": mutant.label,

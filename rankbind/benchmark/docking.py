@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from rankbind.analysis import dockq
 from rankbind.benchmark import metrics
 from rankbind.benchmark.datasets import CATEGORIES, DockingCase
 from rankbind.errors import RankbindError
@@ -108,7 +109,7 @@ def random_start(xyz: np.ndarray, name: str, seed: int) -> tuple[np.ndarray, np.
     return rot, c - rot @ c + shift
 
 
-def cdr_residues(partner: metrics.Partner) -> tuple[set, dict]:
+def cdr_residues(partner: dockq.Partner) -> tuple[set, dict]:
     """Residue keys of the Kabat CDRs of every chain where the sequence rules apply."""
     from rankbind.modelling.fab import heavy_cdrs, light_cdrs
 
@@ -127,13 +128,13 @@ def cdr_residues(partner: metrics.Partner) -> tuple[set, dict]:
     return found, info
 
 
-def _interface(rec: metrics.Partner, lig: metrics.Partner, cutoff: float) -> tuple[set, set]:
+def _interface(rec: dockq.Partner, lig: dockq.Partner, cutoff: float) -> tuple[set, set]:
     """Residue keys of rec and lig with heavy atoms within ``cutoff`` Å of each other."""
-    near = metrics._residue_contacts(rec, lig, range(len(rec.keys)), range(len(lig.keys)), cutoff)
+    near = dockq._residue_contacts(rec, lig, range(len(rec.keys)), range(len(lig.keys)), cutoff)
     return {rec.keys[a] for a, _ in near}, {lig.keys[b] for _, b in near}
 
 
-def _molecule(partner: metrics.Partner, restraint: set | None):
+def _molecule(partner: dockq.Partner, restraint: set | None):
     from rankbind.modelling.docking import CHARGES, Molecule
 
     xyz, charges, ca, bb, residues, flag = [], [], [], [], [], []
@@ -174,8 +175,8 @@ def load_structures(case: DockingCase, settings: DockingBenchmarkSettings) -> di
     native_lig = metrics.read_partner(case.ligand_bound, case.ligand_chains)
     if settings.unbound and case.receptor_unbound and case.ligand_unbound:
         rec_atoms, lig_atoms = read_atoms(case.receptor_unbound), read_atoms(case.ligand_unbound)
-        rec = metrics.partner_from_atoms(rec_atoms, chain_ids(rec_atoms))
-        lig = metrics.partner_from_atoms(lig_atoms, chain_ids(lig_atoms))
+        rec = dockq.partner_from_atoms(rec_atoms, chain_ids(rec_atoms))
+        lig = dockq.partner_from_atoms(lig_atoms, chain_ids(lig_atoms))
         kind = "unbound"
     else:
         rec, lig, kind = native_rec, native_lig, "bound"
@@ -199,13 +200,13 @@ def restraints(
     else:
         if mode == "paratope":
             raise RankbindError(f"{case.name}: no CDRs found on receptor chains {s['rec'].chains}")
-        rm, rn = metrics.match_partner(s["rec"], s["native_rec"])
+        rm, rn = dockq.match_partner(s["rec"], s["native_rec"])
         rec_keys = {s["rec"].keys[i] for i, j in zip(rm, rn, strict=True)
                     if s["native_rec"].keys[j] in rec_if}  # fmt: skip
         info["paratope"] = f"known interface (heavy atoms within {settings.epitope_cutoff} Å)"
     if mode == "paratope":
         return rec_keys, set(s["lig"].keys), info
-    lm, ln = metrics.match_partner(s["lig"], s["native_lig"])
+    lm, ln = dockq.match_partner(s["lig"], s["native_lig"])
     lig_keys = {s["lig"].keys[i] for i, j in zip(lm, ln, strict=True)
                 if s["native_lig"].keys[j] in lig_if}  # fmt: skip
     info["epitope"] = f"known: antigen residues within {settings.epitope_cutoff} Å of the antibody"
@@ -213,7 +214,7 @@ def restraints(
     return rec_keys, lig_keys, info
 
 
-def posed_ligand(ligand: metrics.Partner, rot0, t0, pose, ligand_center) -> metrics.Partner:
+def posed_ligand(ligand: dockq.Partner, rot0, t0, pose, ligand_center) -> dockq.Partner:
     """The ligand as placed by ``pose``, which was docked from the random start
     x_start = rot0 @ x + t0: x_model = P.rot @ (x_start - centre) + P.pos."""
     rot = pose.rotation @ rot0
@@ -239,13 +240,15 @@ def run_case(payload: tuple[DockingCase, str], settings: DockingBenchmarkSetting
         rotations = np.concatenate(
             [quaternion_matrices(super_fibonacci_quaternions(settings.n_rotations)), rot0.T[None]]
         )
-    result = dock(receptor, ligand, settings.docking_settings(), rotations=rotations)
-    matching = metrics.match(s["rec"], s["lig"], s["native_rec"], s["native_lig"])
-    start_metrics = metrics.dockq(s["rec"], lig_start, s["native_rec"], s["native_lig"], matching)
+    result = dock(
+        receptor, ligand, settings.docking_settings(), rotations=rotations, progress=False
+    )
+    matching = dockq.match(s["rec"], s["lig"], s["native_rec"], s["native_lig"])
+    start_metrics = dockq.dockq(s["rec"], lig_start, s["native_rec"], s["native_lig"], matching)
     poses = []
     for pose in result.poses:
         model_lig = posed_ligand(s["lig"], rot0, t0, pose, result.ligand_center)
-        m = metrics.dockq(s["rec"], model_lig, s["native_rec"], s["native_lig"], matching)
+        m = dockq.dockq(s["rec"], model_lig, s["native_rec"], s["native_lig"], matching)
         poses.append(
             {
                 "rank": pose.rank,

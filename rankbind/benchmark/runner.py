@@ -4,14 +4,14 @@ Every case writes ``<out>/cases/<case id>.json`` atomically (result, CPU and wal
 settings hash, status). A case whose file exists with the same settings hash is skipped, so
 an interrupted run continues where it stopped and a finished run is cheap to repeat. A case
 that fails is recorded with its error and the run goes on (retried on the next run).
-Progress: a tqdm bar with ETA on a terminal, plain ``[k/n] ... ETA`` lines otherwise.
+Progress: :class:`rankbind.progress.Progress` (tqdm bar on a terminal, plain lines at
+most every RANKBIND_PROGRESS_INTERVAL_S seconds otherwise); failed cases print their error.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rankbind.fileio import write_json
+from rankbind.progress import Progress
 
 
 def settings_hash(settings: dict) -> str:
@@ -93,35 +94,17 @@ def run_tasks(
     **kwargs,
 ) -> list[dict]:
     """Run ``tasks`` in order, resumably; returns the per-case records."""
-    stream = stream or sys.stderr
     out = []
-    bar = None
-    if getattr(stream, "isatty", lambda: False)():
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(tasks), desc=label, file=stream)
-    start = time.perf_counter()
-    ran = 0
-    for k, task in enumerate(tasks, start=1):
-        record = run_one(task, fn, settings, out_dir, **kwargs)
-        out.append(record)
-        if not record.get("skipped"):
-            ran += 1
-        elapsed = time.perf_counter() - start
-        remaining = len(tasks) - k
-        eta = elapsed / ran * remaining if ran else 0.0
-        if bar is not None:
-            bar.set_postfix_str(f"{task.case_id} {record['status']}")
-            bar.update(1)
-        else:
-            state = "skipped (done)" if record.get("skipped") else record["status"]
-            print(
-                f"[{label} {k}/{len(tasks)}] {task.case_id}: {state}, "
-                f"cpu {record['cpu_s']:.1f} s, ETA {eta / 60:.1f} min"
-                + (f" | {record['error'][:200]}" if record["status"] != "ok" else ""),
-                file=stream,
-                flush=True,
-            )
-    if bar is not None:
-        bar.close()
+    with Progress(label, len(tasks), stream, unit="cases") as progress:
+        for task in tasks:
+            record = run_one(task, fn, settings, out_dir, **kwargs)
+            out.append(record)
+            if record.get("skipped"):
+                progress.initial += 1  # done before this run: not part of the rate
+                state = "skipped (done)"
+            else:
+                state = f"{record['status']}, cpu {record['cpu_s']:.1f} s"
+            if record["status"] != "ok":
+                progress.write(f"[{label}] {task.case_id}: {record['error'][:200]}")
+            progress.advance(1, f"{task.case_id}: {state}")
     return out

@@ -38,7 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("rankbind.cli.status", "done/running/failed/pending tasks of a run"),
     "task": ("rankbind.cli.task", "run one task of a run directory (SLURM arrays)"),
     "benchmark": (
-        "rankbind.cli_benchmark",
+        "rankbind.cli.benchmark",
         "accuracy on public benchmarks: docking, affinity, ddG (results JSON, summary, plots)",
     ),
 }

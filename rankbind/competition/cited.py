@@ -567,29 +567,44 @@ def _plots(result: dict, out: Path) -> list[str]:
 
 def cited_competition_task(ctx) -> dict:
     """Protocol task kind ``cited_competition``: the cited seed scenarios, with this run's
-    computed affinities (upstream PRODIGY ``summary.json`` files) side by side.
+    computed affinities (the upstream contacts tasks' named ``summary.<label>`` outputs,
+    read through :func:`rankbind.protocols.tasks.upstream_outputs`) side by side.
 
     params: ``inputs`` (optional inputs file), ``plots`` (default true). Uses only
     ``ctx.directory``, ``ctx.params`` and ``ctx.inputs``."""
     import json
 
+    from rankbind.protocols.tasks import upstream_outputs  # named outputs, no folder scans
+
     computed = {}
-    for paths in (ctx.inputs or {}).values():
-        for p in paths:
-            for path in sorted(Path(p).rglob("summary.json")):
-                data = json.loads(path.read_text())
-                stats = data.get("prodigy")
-                if not stats or "binder" not in data:
-                    continue
-                molecule = data["binder"].split("/")[0]
-                computed[molecule] = {
-                    "dg_kcal": stats["dg_kcal_per_mol_mean"],
-                    "source": f"PRODIGY on {data.get('input', '?')} (computed by this run)",
-                }
+    used = []
+    for _, _, path in upstream_outputs(ctx, "summary."):
+        data = json.loads(path.read_text())
+        stats = data.get("prodigy")
+        if not stats or "binder" not in data:
+            continue
+        molecule = data["binder"].split("/")[0]
+        computed[molecule] = {
+            "dg_kcal": stats["dg_kcal_per_mol_mean"],
+            "source": f"PRODIGY on {data.get('input', '?')} (computed by this run)",
+        }
+        used.append(path)
     result = run_cited(
         ctx.params.get("inputs"),
         computed=computed,
         out_dir=ctx.directory,
         plots=bool(ctx.params.get("plots", True)),
     )
-    return {"conclusions": len(result["conclusions"]), "computed": sorted(computed)}
+    out = Path(ctx.directory) / "cited_competition.json"
+    run_dir = Path(getattr(ctx, "run_dir", ctx.directory)).resolve()
+
+    def rel(path: Path) -> str:
+        path = Path(path).resolve()
+        return path.relative_to(run_dir).as_posix() if path.is_relative_to(run_dir) else str(path)
+
+    return {
+        "outputs": {"results": rel(out)},
+        "inputs": [rel(p) for p in used],
+        "conclusions": len(result["conclusions"]),
+        "computed": sorted(computed),
+    }

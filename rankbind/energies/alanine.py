@@ -30,6 +30,7 @@ from rankbind.energies.mmgbsa import (
     trim_residues,
 )
 from rankbind.errors import RankbindError
+from rankbind.progress import progress_for
 from rankbind.structures.geometry import pairs_within
 
 CH_BOND_NM = 0.109
@@ -222,10 +223,12 @@ def alanine_scan(
     settings: MMGBSASettings | None = None,
     hotspot_kcal: float = 1.0,
     wild_type: MMGBSAResult | None = None,
+    progress=True,
 ) -> tuple[MMGBSAResult, list[ScanResult]]:
     """ΔΔG of each mutant in ``mutations`` (each a list of residue indices truncated
     together) over frames (F, N, 3) nm. Returns the wild-type result and one
-    :class:`ScanResult` per mutant; ``hotspot`` is ΔΔG ≥ ``hotspot_kcal``."""
+    :class:`ScanResult` per mutant; ``hotspot`` is ΔΔG ≥ ``hotspot_kcal``. ``progress``:
+    True (stderr), False or a text stream; counts MM/GBSA runs (wild type, mutants)."""
     settings = settings or MMGBSASettings()
     frames = np.asarray(frames, dtype=float)
     if frames.ndim == 2:
@@ -233,29 +236,51 @@ def alanine_scan(
     keep = None
     if settings.trim_nm > 0:  # the wild type's trimmed residues, for every mutant
         keep = trim_residues(topology, frames, receptor, ligand, settings.trim_nm)
-    wt = wild_type or mmgbsa(topology, frames, receptor, ligand, settings, keep_residues=keep)
-    out = []
-    for group in mutations:
-        if keep is not None and not set(map(int, group)) <= set(keep):
-            outside = sorted(set(map(int, group)) - set(keep))
-            raise AlanineScanError(
-                f"residues {outside} lie outside the {settings.trim_nm} nm interface trim"
+    bar = progress_for(
+        progress, "alanine scan", len(mutations) + (wild_type is None), "MM/GBSA runs"
+    )
+    with bar:
+        wt = wild_type
+        if wt is None:
+            wt = mmgbsa(
+                topology, frames, receptor, ligand, settings, keep_residues=keep, progress=False
             )
-        mutant = truncate_to_alanine(topology, frames, list(group))
-        rec, lig = mutant.atoms_from(receptor), mutant.atoms_from(ligand)
-        result = mmgbsa(mutant.topology, mutant.positions, rec, lig, settings, keep_residues=keep)
-        ddg = result.delta_total - wt.delta_total
-        mean, sem, _ = mean_sem(
-            ddg, settings.uncertainty, settings.block_length, settings.n_bootstrap, settings.seed
-        )
-        out.append(
-            ScanResult(
-                label=mutant.label,
-                residues=[int(r) for r in group],
-                ddg_frames=ddg,
-                ddg=Estimate(mean, sem),
-                hotspot=mean / KJ_PER_KCAL >= hotspot_kcal,
-                mutant=result,
+            bar.advance(1, "wild type")
+        out = []
+        for group in mutations:
+            if keep is not None and not set(map(int, group)) <= set(keep):
+                outside = sorted(set(map(int, group)) - set(keep))
+                raise AlanineScanError(
+                    f"residues {outside} lie outside the {settings.trim_nm} nm interface trim"
+                )
+            mutant = truncate_to_alanine(topology, frames, list(group))
+            rec, lig = mutant.atoms_from(receptor), mutant.atoms_from(ligand)
+            result = mmgbsa(
+                mutant.topology,
+                mutant.positions,
+                rec,
+                lig,
+                settings,
+                keep_residues=keep,
+                progress=False,
             )
-        )
+            ddg = result.delta_total - wt.delta_total
+            mean, sem, _ = mean_sem(
+                ddg,
+                settings.uncertainty,
+                settings.block_length,
+                settings.n_bootstrap,
+                settings.seed,
+            )
+            out.append(
+                ScanResult(
+                    label=mutant.label,
+                    residues=[int(r) for r in group],
+                    ddg_frames=ddg,
+                    ddg=Estimate(mean, sem),
+                    hotspot=mean / KJ_PER_KCAL >= hotspot_kcal,
+                    mutant=result,
+                )
+            )
+            bar.advance(1, mutant.label)
     return wt, out

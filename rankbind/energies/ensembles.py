@@ -153,10 +153,12 @@ def ensemble_mmgbsa(
     ensemble: EnsembleSettings | None = None,
     frames: np.ndarray | None = None,
     decompose: bool = False,
+    progress=True,
 ):
     """Sample (unless ``frames`` are given) and score an ensemble; the uncertainty method
     follows the mode (given frames without ``ensemble``: a trajectory, block bootstrap).
-    Returns (MMGBSAResult, record)."""
+    ``progress`` goes to :func:`rankbind.energies.mmgbsa.mmgbsa`. Returns (MMGBSAResult,
+    record)."""
 
     from rankbind.energies.mmgbsa import MMGBSASettings, mmgbsa
 
@@ -173,7 +175,9 @@ def ensemble_mmgbsa(
     uncertainty = "iid" if mode == "replicas" else "block"
     settings = settings.replace(uncertainty=uncertainty)
     t0 = time.process_time()
-    result = mmgbsa(topology, frames, receptor, ligand, settings, decompose=decompose)
+    result = mmgbsa(
+        topology, frames, receptor, ligand, settings, decompose=decompose, progress=progress
+    )
     record["cpu_s_scoring"] = time.process_time() - t0
     result.info["ensemble"] = record
     return result, record

@@ -340,7 +340,7 @@ class EnergyModel:
             raise ValueError(f"group has shape {group.shape}, expected ({self.params.n_atoms},)")
         return jnp.asarray(group)
 
-    def _batched(self, fn, frames: np.ndarray, *args):
+    def _batched(self, fn, frames: np.ndarray, *args, progress=None):
         frames = np.asarray(frames, dtype=float)
         if frames.ndim == 2:
             frames = frames[None]
@@ -356,11 +356,14 @@ class EnergyModel:
                 chunk = np.concatenate([chunk, np.repeat(chunk[-1:], self.batch_size - k, 0)])
             out = jax.device_get(fn(jnp.asarray(chunk), *args))
             results.append(jax.tree_util.tree_map(lambda a, k=k: np.asarray(a)[:k], out))
+            if progress is not None:
+                progress.advance(k)
         return jax.tree_util.tree_map(lambda *a: np.concatenate(a), *results)
 
-    def per_atom(self, frames: np.ndarray, group=None) -> dict[str, np.ndarray]:
-        """{component: (F, N)} kJ/mol for frames (F, N, 3) nm."""
-        return self._batched(self._per_atom, frames, self._group(group))
+    def per_atom(self, frames: np.ndarray, group=None, progress=None) -> dict[str, np.ndarray]:
+        """{component: (F, N)} kJ/mol for frames (F, N, 3) nm. ``progress``: a
+        :class:`rankbind.progress.Progress` advanced by the frames of each batch."""
+        return self._batched(self._per_atom, frames, self._group(group), progress=progress)
 
     def components(self, frames: np.ndarray, group=None) -> dict[str, np.ndarray]:
         """{component: (F,)} kJ/mol."""

@@ -53,6 +53,7 @@ from rankbind.energies.parameters import (
     subsystem,
 )
 from rankbind.errors import RankbindError, SelectionError
+from rankbind.progress import progress_for
 from rankbind.settings import GB_MODELS, MMGBSASettings
 
 COMPONENTS = ("bond", "angle", "torsion", "cmap", "coulomb", "lj", "gb", "nonpolar")
@@ -342,11 +343,12 @@ class ComplexModel:
         return gamma * bound.astype(float), gamma * apart.astype(float)
 
     # -- engines --------------------------------------------------------------------------
-    def per_atom(self, frames: np.ndarray) -> tuple[dict, dict]:
+    def per_atom(self, frames: np.ndarray, progress=None) -> tuple[dict, dict]:
         """JAX per-atom energies {component: (F, n)} kJ/mol (:data:`COMPONENTS`): in the
-        complex, and with receptor and ligand each alone."""
-        bound = self.model.per_atom(frames)
-        apart = self.model.per_atom(frames, self.group)
+        complex, and with receptor and ligand each alone. ``progress`` (a
+        :class:`rankbind.progress.Progress`) advances by each batch of frames, twice."""
+        bound = self.model.per_atom(frames, progress=progress)
+        apart = self.model.per_atom(frames, self.group, progress=progress)
         bound["nonpolar"], apart["nonpolar"] = bound.pop("ace"), apart.pop("ace")
         if self.settings.nonpolar == "sasa":
             bound["nonpolar"], apart["nonpolar"] = self._nonpolar_per_atom(frames)
@@ -358,9 +360,10 @@ class ComplexModel:
         lig = {k: v[:, self.ligand_local].sum(axis=1) for k, v in apart.items()}
         return cx, rec, lig
 
-    def energies_openmm(self, frames: np.ndarray) -> tuple[dict, dict, dict]:
+    def energies_openmm(self, frames: np.ndarray, progress=None) -> tuple[dict, dict, dict]:
         """{component: (F,)} kJ/mol for complex, receptor, ligand: one OpenMM Context per
-        component (platform ``settings.platform``), setPositions and getState per frame."""
+        component (platform ``settings.platform``), setPositions and getState per frame.
+        ``progress`` advances by one per frame and part (3F in all)."""
         np_bound, np_apart = self._nonpolar_per_atom(frames)
         out = []
         for system, atoms in (
@@ -368,7 +371,7 @@ class ComplexModel:
             (self.receptor_system, self.receptor_local),
             (self.ligand_system, self.ligand_local),
         ):
-            energies = openmm_components(system, frames[:, atoms], self.settings.platform)
+            energies = openmm_components(system, frames[:, atoms], self.settings.platform, progress)
             if self.settings.nonpolar == "sasa":
                 source = np_bound if system is self.system else np_apart
                 energies["nonpolar"] = source[:, atoms].sum(axis=1)
@@ -426,9 +429,10 @@ def _component_system(system: openmm.System) -> tuple[openmm.System, dict[int, s
 
 
 def openmm_components(
-    system: openmm.System, frames: np.ndarray, platform: str = "Reference"
+    system: openmm.System, frames: np.ndarray, platform: str = "Reference", progress=None
 ) -> dict[str, np.ndarray]:
-    """{component: (F,)} kJ/mol of ``system`` over frames (F, n, 3) nm, by OpenMM."""
+    """{component: (F,)} kJ/mol of ``system`` over frames (F, n, 3) nm, by OpenMM;
+    ``progress`` (a :class:`rankbind.progress.Progress`) advances by one per frame."""
     from rankbind.platforms import platform_by_name
 
     split, groups = _component_system(system)
@@ -442,6 +446,8 @@ def openmm_components(
         for g, name in groups.items():
             state = context.getState(getEnergy=True, groups={g})
             out[name][f] += state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+        if progress is not None:
+            progress.advance(1)
     return out
 
 
@@ -505,6 +511,7 @@ def mmgbsa(
     decompose: bool = False,
     model: ComplexModel | None = None,
     keep_residues: Sequence[int] | None = None,
+    progress=True,
 ) -> MMGBSAResult:
     """Single-trajectory MM/GBSA over ``frames`` (F, N, 3) nm of ``topology``.
 
@@ -512,7 +519,10 @@ def mmgbsa(
     :func:`selection_atoms`. ``model`` reuses a :class:`ComplexModel` (and its compiled
     kernel). With ``settings.trim_nm > 0`` the complex is trimmed to the residues of
     :func:`trim_residues` (or ``keep_residues`` when given, e.g. the wild type's for a
-    mutant). Returns per-frame components and ΔG with a bootstrap standard error."""
+    mutant). Returns per-frame components and ΔG with a bootstrap standard error.
+    ``progress``: True (default) reports frame batches on stderr (a bar on a terminal,
+    else a line at most every RANKBIND_PROGRESS_INTERVAL_S s and at the end), False
+    nothing, or a text stream to report to."""
     settings = settings or MMGBSASettings()
     frames = np.asarray(frames, dtype=float)
     if frames.ndim == 2:
@@ -534,15 +544,18 @@ def mmgbsa(
         raise RankbindError("the ComplexModel was built for other atoms or physics settings")
     x = frames[:, model.atoms]
     decomposition = None
+    if decompose and settings.engine != "jax":
+        raise RankbindError("per-residue decomposition needs engine='jax'")
+    passes = 2 if settings.engine == "jax" else 3  # complex and apart (or each part)
+    with progress_for(progress, "MM/GBSA", passes * len(x), "frame evaluations") as bar:
+        if settings.engine == "jax":
+            bound, apart = model.per_atom(x, progress=bar)
+        else:
+            cx, rec, lig = model.energies_openmm(x, progress=bar)
     if settings.engine == "jax":
-        bound, apart = model.per_atom(x)
         cx, rec, lig = model._sums(bound, apart)
         if decompose:
             decomposition = _decompose(model, x, bound, apart, settings)
-    else:
-        if decompose:
-            raise RankbindError("per-residue decomposition needs engine='jax'")
-        cx, rec, lig = model.energies_openmm(x)
     delta = {k: cx[k] - rec[k] - lig[k] for k in COMPONENTS}
     total = sum(delta.values())
     mean, sem, uncertainty = mean_sem(

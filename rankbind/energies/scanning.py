@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from rankbind.energies.entropy import KJ_PER_KCAL
 from rankbind.errors import SelectionError
+from rankbind.progress import progress_for
 
 
 @dataclass
@@ -62,7 +63,7 @@ def _split(prepared, receptor: str, ligand: str):
 
 def _residue_index(topology, mutation: str) -> int:
     from rankbind.modelling.mutations import parse_mutation
-    from rankbind.modelling.sequences import ONE_TO_THREE
+    from rankbind.structures.sequences import ONE_TO_THREE
 
     m = parse_mutation(mutation)
     for residue in topology.residues():
@@ -85,9 +86,12 @@ def mutation_scan(
     settings=None,
     hotspot_kcal: float = 1.0,
     prepared=None,
+    progress=True,
 ) -> dict:
     """Wild-type ΔG and one :class:`ScanEntry` per mutation set (see the module doc).
     ``prepared``: the wild type already prepared from ``assembly`` (else prepared here).
+    ``progress``: True (stderr), False or a text stream; counts the wild type and the
+    mutation sets (each sampled or rescored ensemble).
     Returns {"wild_type": MMGBSAResult.as_dict() subset, "scan": [entries], "settings"}."""
     from rankbind.energies.alanine import alanine_scan
     from rankbind.energies.ensembles import EnsembleSettings, ensemble_mmgbsa, sample
@@ -98,56 +102,82 @@ def mutation_scan(
     preparation = preparation or PreparationOptions(solvent="vacuum")
     ensemble = ensemble or EnsembleSettings()
     settings = settings or MMGBSASettings()
-    t0 = time.process_time()
-    wt_prep = prepared if prepared is not None else prepare(assembly, preparation)
-    rec, lig = _split(wt_prep, receptor, ligand)
-    frames, _ = sample(wt_prep.topology, wt_prep.positions, ensemble)
-    wt, _ = ensemble_mmgbsa(
-        wt_prep.topology, wt_prep.positions, rec, lig, settings, ensemble, frames=frames
-    )
-    wt_cpu = time.process_time() - t0
-    used = settings.replace(uncertainty=wt.settings.uncertainty)
-    entries = []
-    for muts in mutation_sets:
-        t1 = time.process_time()
-        parsed = [parse_mutation(m) for m in muts]
-        if all(m.new == "A" for m in parsed):
-            residues = [_residue_index(wt_prep.topology, m) for m in muts]
-            _, scans = alanine_scan(
-                wt_prep.topology, frames, rec, lig, [residues], used, hotspot_kcal, wild_type=wt
+    bar = progress_for(progress, "mutation scan", len(mutation_sets) + 1, "ensembles")
+    with bar:
+        t0 = time.process_time()
+        wt_prep = prepared if prepared is not None else prepare(assembly, preparation)
+        rec, lig = _split(wt_prep, receptor, ligand)
+        frames, _ = sample(wt_prep.topology, wt_prep.positions, ensemble)
+        wt, _ = ensemble_mmgbsa(
+            wt_prep.topology,
+            wt_prep.positions,
+            rec,
+            lig,
+            settings,
+            ensemble,
+            frames=frames,
+            progress=False,
+        )
+        wt_cpu = time.process_time() - t0
+        bar.advance(1, "wild type")
+        used = settings.replace(uncertainty=wt.settings.uncertainty)
+        entries = []
+        for muts in mutation_sets:
+            t1 = time.process_time()
+            parsed = [parse_mutation(m) for m in muts]
+            if all(m.new == "A" for m in parsed):
+                residues = [_residue_index(wt_prep.topology, m) for m in muts]
+                _, scans = alanine_scan(
+                    wt_prep.topology,
+                    frames,
+                    rec,
+                    lig,
+                    [residues],
+                    used,
+                    hotspot_kcal,
+                    wild_type=wt,
+                    progress=False,
+                )
+                s = scans[0]
+                entries.append(
+                    ScanEntry(
+                        list(muts),
+                        "alanine truncation at CB on the wild-type ensemble (paired frames)",
+                        s.ddg.mean,
+                        s.ddg.sem,
+                        s.ddg.mean / KJ_PER_KCAL >= hotspot_kcal,
+                        time.process_time() - t1,
+                        {"label": s.label},
+                    )
+                )
+                bar.advance(1, " ".join(muts))
+                continue
+            mutant = mutate(assembly, list(muts)).assembly
+            mut_prep = prepare(mutant, preparation)
+            mrec, mlig = _split(mut_prep, receptor, ligand)
+            result, _ = ensemble_mmgbsa(
+                mut_prep.topology,
+                mut_prep.positions,
+                mrec,
+                mlig,
+                settings,
+                ensemble,
+                progress=False,
             )
-            s = scans[0]
+            ddg = result.delta_g.mean - wt.delta_g.mean
+            sem = math.hypot(result.delta_g.sem, wt.delta_g.sem)
             entries.append(
                 ScanEntry(
                     list(muts),
-                    "alanine truncation at CB on the wild-type ensemble (paired frames)",
-                    s.ddg.mean,
-                    s.ddg.sem,
-                    s.ddg.mean / KJ_PER_KCAL >= hotspot_kcal,
+                    "rebuilt (mutations.mutate), prepared and sampled separately (unpaired)",
+                    ddg,
+                    sem,
+                    ddg / KJ_PER_KCAL >= hotspot_kcal,
                     time.process_time() - t1,
-                    {"label": s.label},
+                    {"dG_mutant": result.delta_g.as_dict()},
                 )
             )
-            continue
-        mutant = mutate(assembly, list(muts)).assembly
-        mut_prep = prepare(mutant, preparation)
-        mrec, mlig = _split(mut_prep, receptor, ligand)
-        result, _ = ensemble_mmgbsa(
-            mut_prep.topology, mut_prep.positions, mrec, mlig, settings, ensemble
-        )
-        ddg = result.delta_g.mean - wt.delta_g.mean
-        sem = math.hypot(result.delta_g.sem, wt.delta_g.sem)
-        entries.append(
-            ScanEntry(
-                list(muts),
-                "rebuilt (mutations.mutate), prepared and sampled separately (unpaired)",
-                ddg,
-                sem,
-                ddg / KJ_PER_KCAL >= hotspot_kcal,
-                time.process_time() - t1,
-                {"dG_mutant": result.delta_g.as_dict()},
-            )
-        )
+            bar.advance(1, " ".join(muts))
     return {
         "wild_type": {
             "dG_bind": wt.delta_g.as_dict(),

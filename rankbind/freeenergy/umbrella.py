@@ -37,7 +37,8 @@ from rankbind.freeenergy.pmf import (
 )
 from rankbind.freeenergy.timeseries import decorrelated_indices, statistical_inefficiency
 from rankbind.platforms import PlatformChoice, minimisation_platform, select_platform
-from rankbind.simulation.reporters import Progress, ProgressReporter
+from rankbind.progress import Progress
+from rankbind.simulation.reporters import ProgressReporter
 from rankbind.structures.selection import atom_indices
 
 ATOM_SETS = ("heavy", "ca", "all")

@@ -8,7 +8,7 @@ top cluster it reports the epitope residues buried, the overlap with the OPG (3U
 RANK (4GIQ) footprints, and the per-RANKL-residue Miyazawa-Jernigan contact energy.
 
 Residue numbers are reported in human numbering: mouse residues are mapped through a
-global alignment of 4GIQ chain A to 3URF chain A (:mod:`rankbind.modelling.sequences`).
+global alignment of 4GIQ chain A to 3URF chain A (:mod:`rankbind.structures.sequences`).
 """
 
 from __future__ import annotations

@@ -51,8 +51,9 @@ from rankbind.modelling.rotations import (  # noqa: F401  (public here since the
     quaternion_matrices,
     super_fibonacci_quaternions,
 )
+from rankbind.progress import progress_for
 from rankbind.settings import DockingSettings
-from rankbind.structures.geometry import pairs_within, superpose
+from rankbind.structures.geometry import pairs_within
 
 COULOMB_KCAL = 332.06
 CHARGES = {
@@ -528,13 +529,17 @@ def dock(
     ligand: Molecule,
     settings: DockingSettings = DockingSettings(),
     rotations: np.ndarray | None = None,
+    progress=True,
 ) -> DockingResult:
     """FFT docking of ``ligand`` onto the fixed ``receptor``; clustered, ranked poses.
 
     Steps: rotation set (:func:`search_rotations`, unless ``rotations`` is given) ->
     batched FFT scan (best translation per rotation) -> optional PRODIGY-contact
     rescoring of the ``rescore_top`` best -> ranking (``rank_by``) -> greedy clustering
-    by ligand C-alpha RMSD (``cluster_rmsd``), clusters ranked by their best member."""
+    by ligand C-alpha RMSD (``cluster_rmsd``), clusters ranked by their best member.
+    ``progress``: True (default) reports rotation batches on stderr (a bar on a terminal,
+    else a line at most every RANKBIND_PROGRESS_INTERVAL_S s and at the end), False
+    nothing, or a text stream to report to."""
     import time
 
     import jax.numpy as jnp
@@ -553,9 +558,11 @@ def dock(
     b = settings.batch
     padded = np.concatenate([rotations, np.repeat(np.eye(3)[None], (-len(rotations)) % b, 0)])
     out = []
-    for start in range(0, len(padded), b):
-        res = scorer(jnp.asarray(padded[start : start + b], dtype=jnp.float32))
-        out.append([np.asarray(v) for v in res])
+    with progress_for(progress, "docking", len(rotations), "rotations") as bar:
+        for start in range(0, len(padded), b):
+            res = scorer(jnp.asarray(padded[start : start + b], dtype=jnp.float32))
+            out.append([np.asarray(v) for v in res])
+            bar.advance(min(b, len(rotations) - start))
     score, count, index = (np.concatenate(c)[: len(rotations)] for c in zip(*out, strict=True))
     t2 = time.perf_counter()
     rec_center_grid = meta["origin"] + h * meta["center_index"]
@@ -624,6 +631,7 @@ def dock_ensemble(
     ligands: list[tuple[str, Molecule]],
     settings: DockingSettings = DockingSettings(),
     rotations: np.ndarray | None = None,
+    progress=True,
 ) -> DockingResult:
     """Dock every (receptor conformer, ligand conformer) pair and merge: all clustered
     poses pooled, ordered by score (or by ``rank_by`` rank within their run, then score),
@@ -634,7 +642,7 @@ def dock_ensemble(
     runs = []
     for rname, rec in receptors:
         for lname, lig in ligands:
-            result = dock(rec, lig, settings, rotations)
+            result = dock(rec, lig, settings, rotations, progress=progress)
             for p in result.poses:
                 p.provenance = {"receptor_conformer": rname, "ligand_conformer": lname}
                 runs.append((p, lig, result.ligand_center))
@@ -747,45 +755,45 @@ def _contacts(a_xyz, a_res, b_xyz, b_res, cutoff: float) -> set:
     return {(a_res[i], b_res[j]) for i, j in pairs_within(a_xyz, b_xyz, cutoff)}
 
 
+def dockq_partner(molecule: Molecule, xyz: np.ndarray | None = None):
+    """``molecule`` (with coordinates ``xyz``, default its own) as a
+    :class:`rankbind.analysis.dockq.Partner`: residues keyed (chain, number, "")."""
+    from rankbind.analysis.dockq import Partner
+
+    if molecule.atom_names is None or molecule.resnames is None:
+        raise StructureError("molecule has no atom/residue names (molecule_from_assembly)")
+    xyz = molecule.xyz if xyz is None else np.asarray(xyz, dtype=float)
+    index: dict[tuple, int] = {}
+    keys, resnames, atoms = [], [], []
+    for k, ((chain, number), name, resname) in enumerate(
+        zip(molecule.residues, molecule.atom_names, molecule.resnames, strict=True)
+    ):
+        key = (chain, int(number), "")
+        if key not in index:
+            index[key] = len(keys)
+            keys.append(key)
+            resnames.append(resname)
+            atoms.append({})
+        atoms[index[key]].setdefault(name, xyz[k])
+    return Partner(keys, resnames, atoms)
+
+
 def capri_metrics(receptor: Molecule, ligand: Molecule, native_xyz: np.ndarray,
                   model_xyz: np.ndarray) -> dict:  # fmt: skip
-    """CAPRI fnat, L-RMSD and i-RMSD (Å) of a ligand placement; receptor fixed.
+    """CAPRI fnat, L-RMSD, i-RMSD (Å), DockQ and CAPRI class of a ligand placement, the
+    receptor fixed: :func:`rankbind.analysis.dockq.dockq` (the one DockQ implementation,
+    checked against the DockQ package) on the receptor with the ligand at ``model_xyz``
+    against the receptor with the ligand at ``native_xyz``."""
+    from rankbind.analysis.dockq import dockq
 
-    fnat: fraction of native residue contacts (heavy atoms within 5 Å) reproduced.
-    L-RMSD: ligand backbone RMSD with the receptor superposed (it is fixed here).
-    i-RMSD: backbone RMSD, after optimal superposition, of interface residues (any heavy
-    atom within 10 Å of the partner in the native complex). Quality: CAPRI thresholds."""
-    native = _contacts(receptor.xyz, receptor.residues, native_xyz, ligand.residues, 5.0)
-    model = _contacts(receptor.xyz, receptor.residues, model_xyz, ligand.residues, 5.0)
-    fnat = len(native & model) / max(len(native), 1)
-    bb = ligand.is_backbone
-    l_rmsd = float(np.sqrt(np.mean(np.sum((native_xyz[bb] - model_xyz[bb]) ** 2, 1))))
-    near = _contacts(receptor.xyz, receptor.residues, native_xyz, ligand.residues, 10.0)
-    rec_if = {a for a, _ in near}
-    lig_if = {b for _, b in near}
-    rmask = np.array([r in rec_if for r in receptor.residues]) & receptor.is_backbone
-    lmask = np.array([r in lig_if for r in ligand.residues]) & ligand.is_backbone
-    i_rmsd = superpose(
-        np.concatenate([receptor.xyz[rmask], model_xyz[lmask]]),
-        np.concatenate([receptor.xyz[rmask], native_xyz[lmask]]),
-    ).rmsd
-    if fnat >= 0.5 and (l_rmsd <= 1.0 or i_rmsd <= 1.0):
-        quality = "high"
-    elif fnat >= 0.3 and (l_rmsd <= 5.0 or i_rmsd <= 2.0):
-        quality = "medium"
-    elif fnat >= 0.1 and (l_rmsd <= 10.0 or i_rmsd <= 4.0):
-        quality = "acceptable"
-    else:
-        quality = "incorrect"
-    # DockQ (Basu & Wallner, PLoS One 11, e0161879 (2016)) from the same three numbers;
-    # interim: rankbind.benchmark's DockQ replaces this once merged
-    dockq = (fnat + 1 / (1 + (i_rmsd / 1.5) ** 2) + 1 / (1 + (l_rmsd / 8.5) ** 2)) / 3
+    rec = dockq_partner(receptor)
+    m = dockq(rec, dockq_partner(ligand, model_xyz), rec, dockq_partner(ligand, native_xyz))
     return {
-        "fnat": round(fnat, 3),
-        "l_rmsd": round(l_rmsd, 2),
-        "i_rmsd": round(i_rmsd, 2),
-        "dockq": round(dockq, 3),
-        "capri": quality,
+        "fnat": round(m["fnat"], 3),
+        "l_rmsd": round(m["lrmsd"], 2),
+        "i_rmsd": round(m["irmsd"], 2),
+        "dockq": round(m["dockq"], 3),
+        "capri": m["capri"],
     }
 
 

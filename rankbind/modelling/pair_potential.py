@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from rankbind.errors import RankbindError
+from rankbind.structures.sequences import THREE_TO_ONE
 
 ORDER = "CMFILVWYAGTSNQDEHRKP"
 _TABLE = """
@@ -46,12 +47,6 @@ R -1.55 -0.59 -1.70
 K -0.12 -0.97
 P -1.75
 """
-THREE_TO_ONE = {
-    "ALA": "A", "ARG": "R", "ASN": "N", "ASP": "D", "CYS": "C", "GLN": "Q", "GLU": "E",
-    "GLY": "G", "HIS": "H", "ILE": "I", "LEU": "L", "LYS": "K", "MET": "M", "PHE": "F",
-    "PRO": "P", "SER": "S", "THR": "T", "TRP": "W", "TYR": "Y", "VAL": "V",
-    "HID": "H", "HIE": "H", "HIP": "H", "CYX": "C", "MSE": "M",
-}  # fmt: skip
 CITATION = "Miyazawa & Jernigan, J. Mol. Biol. 256, 623-644 (1996), Table 3 (e_ij, RT units)"
 
 

@@ -23,7 +23,9 @@ from rankbind.protocols.schema import (
     Number,
     Quantity,
     Record,
+    SchemaViolation,
     Selection,
+    Spec,
     Str,
 )
 from rankbind.settings import (
@@ -105,6 +107,20 @@ def _ps(value_ps: float) -> str:
 
 
 _UMBRELLA = UmbrellaSettings()
+
+
+@dataclass
+class _FieldMap(Spec):
+    """A mapping of settings field names to plain values; the task checks the names against
+    its settings class (e.g. rankbind.benchmark.suite.settings_from_params)."""
+
+    doc: str = ""
+
+    def check(self, value, where):
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise SchemaViolation(where, f"expected a mapping of settings fields, got {value!r}")
+        return dict(value)
+
 
 BUILTIN = [
     TaskKind(
@@ -302,9 +318,54 @@ BUILTIN = [
         "competitive binding equilibria (RANKL vs RANK/OPG/denosumab) and scenarios",
     ),
     TaskKind(
+        "cited_competition",
+        "analysis",
+        Record(
+            {
+                "inputs": Key(
+                    Str(), doc="cited inputs file (default: seeds/competition_inputs.yaml)"
+                ),
+                "plots": Key(Bool(), default=True),
+            }
+        ),
+        _CPU,
+        "rankbind.competition.cited:cited_competition_task",
+        "the seed scenarios (myeloma ratio, denosumab regimens, isoform decoys, OPG sinks) on "
+        "cited inputs, with the upstream contacts tasks' PRODIGY affinities side by side",
+        {"plots": False},
+        requires=("contacts",),
+    ),
+    TaskKind(
+        "benchmark",
+        "analysis",
+        Record(
+            {
+                "kind": Key(Str(choices=("docking", "affinity", "ddg")), required=True),
+                "dataset": Key(
+                    Str(), required=True, doc="benchmark directory, or 'rankbind' (3URF/4GIQ/3ME2)"
+                ),
+                "case": Key(Str(), required=True, doc="case id, e.g. 1AHW__paratope, 1S78"),
+                "settings": Key(_FieldMap(), doc="fields of the kind's benchmark settings"),
+                "include_rankbind": Key(Bool(), default=False),
+            }
+        ),
+        _CPU,
+        "rankbind.benchmark.suite:benchmark_task",
+        "one case of an accuracy benchmark (rankbind benchmark): cases/<id>.json, resumable",
+    ),
+    TaskKind(
         "report",
         "report",
-        Record({"title": Key(Str(), default="rankbind report")}),
+        Record(
+            {
+                "title": Key(Str(), default="rankbind report"),
+                "models": Key(
+                    ListOf(Str()),
+                    doc="folders under structures/ whose committed *.report.json sections "
+                    "(e.g. models/species_complexes) the report includes",
+                ),
+            }
+        ),
         _CPU,
         f"{_TASKS}:report_task",
         "Markdown + HTML report of the whole run",

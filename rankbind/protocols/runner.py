@@ -560,7 +560,7 @@ TERM_GRACE_S = 30.0
 
 
 def _run_local(plan: Plan, run_dir: Path, devices, jobs: int, poll: float, progress):
-    from rankbind.simulation.reporters import TaskProgress
+    from rankbind.progress import TaskProgress
 
     summary = RunSummary()
     by_key = plan.by_key()

@@ -13,7 +13,8 @@ Named outputs:
   ``trajectory`` (when frames were written)
 - contacts: ``summary.<label>`` per system, ``competition`` (several systems)
 - mmgbsa / alanine_scan / pmf: ``result``; umbrella: ``plan``, ``window``, ``samples``
-- competition: ``results``; report: ``report``
+- competition: ``results``; cited_competition: ``results`` (cited_competition.json); report:
+  ``report``
 """
 
 from __future__ import annotations
@@ -39,17 +40,24 @@ def _rel(ctx, path: Path) -> str:
     return Path(path).resolve().relative_to(Path(ctx.run_dir).resolve()).as_posix()
 
 
-def upstream(ctx, name: str) -> list[tuple[dict, Path]]:
-    """(task record, path) of output ``name`` of every upstream task that recorded one,
-    in dependency order; the task record holds stage, system, replica and window."""
+def upstream_outputs(ctx, prefix: str) -> list[tuple[dict, str, Path]]:
+    """(task record, output name, path) of every output whose name starts with ``prefix``
+    (e.g. ``"summary."``), of every upstream task, in dependency order."""
     found = []
     for directories in ctx.inputs.values():
         for directory in directories:
             record = json.loads((Path(directory) / "provenance.json").read_text())
             outputs = (record.get("result") or {}).get("outputs", {})
-            if name in outputs:
-                found.append((record["task"], Path(ctx.run_dir) / outputs[name]))
+            for name, rel in outputs.items():
+                if name.startswith(prefix):
+                    found.append((record["task"], name, Path(ctx.run_dir) / rel))
     return found
+
+
+def upstream(ctx, name: str) -> list[tuple[dict, Path]]:
+    """(task record, path) of output ``name`` of every upstream task that recorded one,
+    in dependency order; the task record holds stage, system, replica and window."""
+    return [(task, path) for task, found, path in upstream_outputs(ctx, name) if found == name]
 
 
 def _one(ctx, name: str) -> Path:
@@ -310,13 +318,16 @@ def contacts_task(ctx) -> dict:
     of the systems as built by the upstream prepare tasks (rankbind.analysis.survey)."""
     from rankbind.analysis.survey import survey
 
-    assemblies = [path for _, path in upstream(ctx, "assembly")]
+    found = upstream(ctx, "assembly")
+    assemblies = [path for _, path in found]
     if not assemblies:
         raise ProtocolError(f"task {ctx.task.stage}: needs upstream prepare tasks (after: [...])")
+    # label each assembly by its system: every prepare task writes 'assembly.pdb'
     result = survey(
         [str(p) for p in assemblies],
         Path(ctx.directory),
         cutoff_nm=_value(ctx.params["cutoff"], unit.nanometer),
+        labels=[task.get("system") or path.parent.name for task, path in found],
     )
     outputs = {f"summary.{label}": _rel(ctx, path) for label, path in result["summaries"].items()}
     if result.get("competition"):
@@ -449,13 +460,7 @@ def competition_task(ctx) -> dict:
     config = yaml.safe_load(config_path.read_text())
     replaced = {}
     if ctx.params["affinities"] == "prodigy":
-        summaries = [
-            path
-            for directories in ctx.inputs.values()
-            for directory in directories
-            for name, path in _outputs(ctx, Path(directory)).items()
-            if name.startswith("summary.")
-        ]
+        summaries = [path for _, _, path in upstream_outputs(ctx, "summary.")]
         if not summaries:
             raise ProtocolError(
                 f"task {ctx.task.stage}: affinities: prodigy needs an upstream contacts stage"
@@ -482,17 +487,27 @@ def competition_task(ctx) -> dict:
     }
 
 
-def _outputs(ctx, directory: Path) -> dict[str, Path]:
-    record = json.loads((directory / "provenance.json").read_text())
-    return {
-        name: Path(ctx.run_dir) / rel
-        for name, rel in (record.get("result") or {}).get("outputs", {}).items()
-    }
-
-
 def report_task(ctx) -> dict:
-    """Markdown + HTML report of the whole run directory."""
+    """Markdown + HTML report of the whole run directory. ``params.models``: folders under
+    the structures data directory whose committed ``*.report.json`` sections (same-species,
+    denosumab epitope, isoforms, threading validation; rankbind.analysis.report_sections)
+    are copied into this task's folder first, so the report shows them, with their hashes
+    recorded as inputs."""
     from rankbind.report import build_report
+    from rankbind.structures import structures_dir
 
+    used = {}
+    for folder in ctx.params.get("models") or []:
+        source = structures_dir() / folder
+        sections = sorted(source.glob("*.report.json"))
+        if not sections:
+            raise ProtocolError(
+                f"task {ctx.task.stage}: params.models: no *.report.json in {source}"
+            )
+        target = Path(ctx.directory) / "models" / Path(folder).name
+        target.mkdir(parents=True, exist_ok=True)
+        for path in sections:
+            shutil.copyfile(path, target / path.name)
+            used[f"structures/{folder}/{path.name}"] = sha256_file(path)
     path = build_report(ctx.run_dir, ctx.directory, ctx.params["title"])
-    return {"outputs": {"report": _rel(ctx, path)}}
+    return {"outputs": {"report": _rel(ctx, path)}, "inputs": used}

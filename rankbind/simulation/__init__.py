@@ -44,12 +44,12 @@ from rankbind.errors import SimulationError
 from rankbind.fileio import atomic_open, write_json, write_text
 from rankbind.platforms import PlatformChoice, minimisation_platform, select_platform
 from rankbind.preparation import PreparedSystem
+from rankbind.progress import Progress
 from rankbind.settings import SimulationOptions
 from rankbind.simulation.reporters import (
     AtomicCheckpointReporter,
     ChunkedTrajectoryReporter,
     CSVLogReporter,
-    Progress,
     ProgressReporter,
     read_pointer,
 )
@@ -623,7 +623,7 @@ class StagedSimulation:
             check=lambda state, step: self._check_state(state, stage, step, stage_dir),
         )
         log.start_timer(resumed_from)
-        progress = Progress(stage, steps, self.stream)
+        progress = Progress(stage, steps, self.stream, initial=resumed_from)
         simulation.reporters = [
             trajectory,
             log,

@@ -26,7 +26,7 @@ THREE_TO_ONE = {
     "GLY": "G", "HIS": "H", "ILE": "I", "LEU": "L", "LYS": "K", "MET": "M", "PHE": "F",
     "PRO": "P", "SER": "S", "THR": "T", "TRP": "W", "TYR": "Y", "VAL": "V",
     "HID": "H", "HIE": "H", "HIP": "H", "HSD": "H", "HSE": "H", "HSP": "H", "CYX": "C",
-    "ASH": "D", "GLH": "E", "LYN": "K",
+    "ASH": "D", "GLH": "E", "LYN": "K", "MSE": "M",
 }  # fmt: skip
 ONE_TO_THREE = {v: k for k, v in list(THREE_TO_ONE.items())[:20]}
 

@@ -1,0 +1,320 @@
+"""The committed modelling results as report sections (``*.report.json``).
+
+The modelling helpers compute and commit, in ``structures/models/species_complexes/``,
+the same-species footprint comparison (``footprints_same_species.json``), the denosumab
+epitope relations (``denosumab_epitope_relations.json``), the isoform constructs
+(``isoform_constructs.json``) and the threading validation
+(``validation_human_rankl_on_4GIQ.json``). :func:`write_report_sections` turns each into
+the section format :mod:`rankbind.report` renders (``section``, ``title``, ``label``,
+``provenance``, ``tables`` of ``caption``/``header``/``rows``, ``notes``, ``figures``),
+written beside its JSON. It only reads the JSON (no recomputation); the writers
+(:func:`rankbind.analysis.receptor_comparison.write_comparisons`) call it after writing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+LABEL = "computed (committed model, see provenance)"
+SOURCES = {
+    "same-species": "footprints_same_species.json",
+    "denosumab-epitope": "denosumab_epitope_relations.json",
+    "isoforms": "isoform_constructs.json",
+    "threading-validation": "validation_human_rankl_on_4GIQ.json",
+}
+
+
+def _provenance(name: str, writer: str) -> str:
+    return (
+        f"structures/models/species_complexes/{name}, committed; written by {writer} "
+        "(not recomputed by this run)"
+    )
+
+
+def _residues(values) -> str:
+    return ", ".join(str(v) for v in values) or "none"
+
+
+def same_species(data: dict) -> dict:
+    tables = []
+    notes = []
+    for species in ("human", "mouse"):
+        block = data[species]
+        structures = [
+            [receptor, s["label"], s["kind"], len(s["footprint"]), s["buried_sasa_total_angstrom2"]]
+            for receptor, items in block["structures"].items()
+            for s in items
+        ]
+        tables.append(
+            {
+                "caption": f"{species} RANKL: structures compared (footprint at "
+                f"{data['main_cutoff_nm']} nm)",
+                "header": [
+                    "receptor",
+                    "structure",
+                    "kind",
+                    "footprint residues",
+                    "buried SASA (Å²)",
+                ],
+                "rows": structures,
+            }
+        )
+        tables.append(
+            {
+                "caption": f"{species} RANKL: OPG versus RANK footprint, residue by residue "
+                "(yes/no at every cutoff and in every structure; marginal otherwise)",
+                "header": [
+                    "RANKL residue",
+                    "human no.",
+                    "OPG",
+                    "RANK",
+                    "status",
+                    "buried OPG (Å²)",
+                    "buried RANK (Å²)",
+                ],
+                "rows": [
+                    [
+                        r["rankl_residue"],
+                        r["human_number"],
+                        r["OPG"],
+                        r["RANK"],
+                        r["status"],
+                        r["buried_sasa_opg_angstrom2"],
+                        r["buried_sasa_rank_angstrom2"],
+                    ]
+                    for r in block["residues"]
+                ],
+            }
+        )
+        notes.append(
+            f"{species}: OPG {block['n_opg']} and RANK {block['n_rank']} footprint residues, "
+            f"Jaccard {block['jaccard_opg_vs_rank']}; resolved shared "
+            f"{len(block['resolved_shared'])}, OPG-only {_residues(block['resolved_opg_only'])}, "
+            f"RANK-only {_residues(block['resolved_rank_only'])}; "
+            f"{len(block['unresolved'])} residues not resolvable by this method."
+        )
+    for key in ("noise_floor", "model_template_spread"):
+        spread = data.get(key)
+        if spread:
+            only = [f"{k}: {_residues(v)}" for k, v in spread.items() if k.startswith("only")]
+            notes.append(
+                f"{key.replace('_', ' ')} ({spread['pair']}): Jaccard {spread['jaccard']}; "
+                + "; ".join(only)
+            )
+    return {
+        "section": "same-species",
+        "title": "Same-species footprints: OPG versus RANK on human and on mouse RANKL",
+        "label": LABEL,
+        "provenance": _provenance(
+            SOURCES["same-species"],
+            "rankbind.analysis.receptor_comparison.write_comparisons "
+            "(human RANK and mouse OPG are threaded MODELS)",
+        ),
+        "tables": tables,
+        "notes": notes,
+        "figures": [],
+    }
+
+
+def denosumab_epitope(data: dict) -> dict:
+    rows = []
+    for r in data["receptors"]:
+        excluded = ["+".join(g["protomers"]) for g in r["grooves"] if g["excluded"]]
+        rows.append(
+            [
+                r["receptor"],
+                _residues(r["epitope"]),
+                "+".join(r["epitope_protomers"]),
+                f"{r['n_grooves_excluded']} of {len(r['grooves'])}",
+                _residues(excluded),
+                r["superposition"]["ca_rmsd_angstrom"],
+            ]
+        )
+    species = data.get("species") or {}
+    tables = [
+        {
+            "caption": "One bound denosumab Fab against each receptor: grooves it excludes",
+            "header": [
+                "receptor",
+                "Fab epitope (RANKL)",
+                "epitope protomers",
+                "grooves excluded",
+                "excluded groove",
+                "superposition Cα RMSD (Å)",
+            ],
+            "rows": rows,
+        }
+    ]
+    for key, caption in (
+        ("docked_epitope_human_vs_mouse", "Docked Fab epitope, human vs mouse RANKL"),
+        (
+            "literature_epitope_233_241_human_vs_mouse",
+            f"Cited epitope 233-241 ({species.get('literature_epitope_source', '?')}), "
+            "human vs mouse RANKL",
+        ),
+    ):
+        if species.get(key):
+            tables.append(
+                {
+                    "caption": caption,
+                    "header": ["human", "mouse", "identical"],
+                    "rows": [
+                        [r["human"], r["mouse"], "yes" if r["identical"] else "no"]
+                        for r in species[key]
+                    ],
+                }
+            )
+    notes = [data.get("label", "")]
+    notes += sorted({r["criterion"] for r in data["receptors"]})
+    if species.get("binding"):
+        notes.append(f"Species (cited): {species['binding']}")
+    return {
+        "section": "denosumab-epitope",
+        "title": "Denosumab epitope against the OPG and RANK footprints",
+        "label": LABEL,
+        "provenance": _provenance(
+            SOURCES["denosumab-epitope"],
+            "rankbind.analysis.receptor_comparison.write_comparisons from the docked Fab "
+            f"complex {data.get('fab_complex', '?')}",
+        ),
+        "tables": tables,
+        "notes": [n for n in notes if n],
+        "figures": [],
+    }
+
+
+def isoforms(data: dict) -> dict:
+    rows = []
+    for name, iso in data["isoforms"].items():
+        c = iso["construct"]
+        rows.append(
+            [
+                name,
+                iso["protein"],
+                iso.get("uniprot", ""),
+                _residues(f"{a}-{b}" for a, b in iso["retained"]),
+                iso["length"],
+                "yes" if iso["membrane_anchored"] else "no",
+                iso.get("valency", "?"),
+                iso["binding_sites_remaining"],
+                f"{len(iso['binding_residues']) - len(iso['binding_residues_lost'])} of "
+                f"{len(iso['binding_residues'])}",
+                f"{c['entry']} {c['kind']} {c['first']}-{c['last']}",
+                iso["confidence"],
+            ]
+        )
+    notes = [data.get("label", "")]
+    notes += [
+        f"{name}: modelled part: {iso['modelled_part']}; binding residues from "
+        f"{iso['binding_residues_from']}"
+        for name, iso in data["isoforms"].items()
+    ]
+    return {
+        "section": "isoforms",
+        "title": "Isoforms as constructs: what each keeps",
+        "label": LABEL,
+        "provenance": _provenance(
+            SOURCES["isoforms"], "rankbind.modelling.isoforms.isoform_effects"
+        ),
+        "tables": [
+            {
+                "caption": "Isoform constructs from UniProt sequence data (VSP features)",
+                "header": [
+                    "isoform",
+                    "protein",
+                    "UniProt",
+                    "residues kept",
+                    "length",
+                    "membrane-anchored",
+                    "valency",
+                    "binding sites remaining",
+                    "binding residues kept",
+                    "construct",
+                    "confidence",
+                ],
+                "rows": rows,
+            }
+        ],
+        "notes": [n for n in notes if n],
+        "figures": [],
+    }
+
+
+def threading_validation(data: dict) -> dict:
+    rows = []
+    for name, s in (data.get("summary") or {}).items():
+        sc = s["side_chain_rmsd_angstrom"]
+        rows.append(
+            [
+                f"human RANKL threaded on 4GIQ mouse RANKL ({name})",
+                s["ca_rmsd_angstrom"],
+                sc.get("all"),
+                sc.get("interface"),
+                sc.get("substituted"),
+                s.get("interface_fnat"),
+            ]
+        )
+    floor = (data.get("noise_floor") or {}).get("comparison_to_crystal")
+    if floor:
+        sc = floor["side_chain_rmsd_angstrom"]
+        rows.append(
+            [
+                f"noise floor: {data['noise_floor']['case']}",
+                floor["ca_rmsd_angstrom"],
+                sc.get("all"),
+                sc.get("interface"),
+                sc.get("substituted"),
+                None,
+            ]
+        )
+    return {
+        "section": "threading-validation",
+        "title": "Threading validated on a known answer: human RANKL vs its 3URF crystal",
+        "label": LABEL,
+        "provenance": _provenance(
+            SOURCES["threading-validation"], "rankbind.modelling.complexes.write_validation"
+        ),
+        "tables": [
+            {
+                "caption": "Model against crystal (Å; fnat: native interface contacts kept)",
+                "header": [
+                    "comparison",
+                    "Cα RMSD",
+                    "side-chain RMSD all",
+                    "interface",
+                    "substituted",
+                    "interface fnat",
+                ],
+                "rows": rows,
+            }
+        ],
+        "notes": [n for n in (data.get("label"), data.get("reading")) if n],
+        "figures": [],
+    }
+
+
+CONVERTERS = {
+    "same-species": same_species,
+    "denosumab-epitope": denosumab_epitope,
+    "isoforms": isoforms,
+    "threading-validation": threading_validation,
+}
+
+
+def write_report_sections(directory: str | Path) -> list[Path]:
+    """Write ``<stem>.report.json`` beside each committed JSON of ``directory`` that exists
+    (:data:`SOURCES`); returns the paths written."""
+    from rankbind.fileio import write_json
+
+    directory = Path(directory)
+    written = []
+    for section, name in SOURCES.items():
+        source = directory / name
+        if not source.is_file():
+            continue
+        data = CONVERTERS[section](json.loads(source.read_text(encoding="utf-8")))
+        path = source.with_name(source.stem + ".report.json")
+        write_json(path, data)
+        written.append(path)
+    return written
