@@ -55,15 +55,6 @@ from rankbind.simulation.reporters import (
 )
 
 BACKBONE = ("N", "CA", "C", "O")
-LOG_FIELDS = (
-    "step",
-    "time_ps",
-    "potential_kJ_mol",
-    "kinetic_kJ_mol",
-    "temperature_K",
-    "volume_nm3",
-    "speed_ns_day",
-)
 RESTRAINT_PARAMETER = "rankbind_restraint_k"
 
 
