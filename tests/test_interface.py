@@ -71,7 +71,8 @@ def test_buried_sasa_is_partner_minus_complex(groove):
         keep = set(res.tolist())
         atoms = [a.index for a in traj.topology.atoms if a.residue.index in keep]
         sasa[name] = 100.0 * mdtraj.shrake_rupley(traj.atom_slice(atoms), n_sphere_points=240).sum()
-    assert bsa.total[0] == pytest.approx(sasa["a"] + sasa["b"] - sasa["ab"], rel=1e-6)
+    # mdtraj's SASA is float32, summed over ~7k atoms in a thread-dependent order: rel 1e-5
+    assert bsa.total[0] == pytest.approx(sasa["a"] + sasa["b"] - sasa["ab"], rel=1e-5)
     assert 1000.0 < bsa.total[0] < 5000.0  # Å², one receptor in one groove
     far = contacts.interface(traj, rankl, opg, cutoff=1.0)
     remote = [

@@ -244,7 +244,13 @@ def test_scancel_then_requeue_resumes_from_checkpoint(slurm_env, tmp_path):
         {
             "name": "md",
             "task": "frames",
-            "params": {"frames": 60, "steps_per_frame": 50, "checkpoint_every": 5, "residues": 6},
+            "params": {
+                "frames": 60,
+                "steps_per_frame": 50,
+                "checkpoint_every": 5,
+                "residues": 6,
+                "frame_delay_s": 0.1,
+            },  # >= 5 s left after the first checkpoint: scancel lands mid-run
         }
     ]
     path = write_protocol(tmp_path, stages, HUMAN)
