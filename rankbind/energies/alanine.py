@@ -31,7 +31,6 @@ from rankbind.energies.mmgbsa import (
 )
 from rankbind.errors import RankbindError
 from rankbind.progress import progress_for
-from rankbind.structures.geometry import pairs_within
 
 CH_BOND_NM = 0.109
 _BACKBONE = {"N", "H", "H1", "H2", "H3", "CA", "HA", "C", "O", "OXT", "CB"}
@@ -197,21 +196,9 @@ def interface_residues(
     ligand: Sequence[int],
     cutoff: float = 0.45,
 ) -> list[int]:
-    """Residue indices with a heavy atom within ``cutoff`` nm of the other side in any frame."""
-    frames = np.asarray(frames, dtype=float).reshape(-1, topology.getNumAtoms(), 3)
-    atoms = list(topology.atoms())
-    heavy = np.array([a.element is not None and a.element.symbol != "H" for a in atoms])
-    rec = np.array([i for i in receptor if heavy[i]])
-    lig = np.array([i for i in ligand if heavy[i]])
-    close_r, close_l = np.zeros(len(rec), bool), np.zeros(len(lig), bool)
-    for x in frames:
-        pairs = pairs_within(x[rec], x[lig], cutoff)
-        close_r[pairs[:, 0]] = True
-        close_l[pairs[:, 1]] = True
-    found = {atoms[i].residue.index for i in rec[close_r]} | {
-        atoms[i].residue.index for i in lig[close_l]
-    }
-    return sorted(found)
+    """Residues an interface scan visits: :func:`~rankbind.energies.mmgbsa.trim_residues`
+    at the scan's contact cutoff (nm), 0.45 by default."""
+    return trim_residues(topology, frames, receptor, ligand, cutoff)
 
 
 def alanine_scan(

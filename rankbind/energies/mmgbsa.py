@@ -487,7 +487,7 @@ def trim_residues(
 ) -> list[int]:
     """Residue indices with a heavy atom within ``cutoff_nm`` of the other side in any
     frame (the interface-trimmed system; k-d tree, O(N log N))."""
-    from scipy.spatial import cKDTree
+    from rankbind.structures.geometry import pairs_within
 
     frames = np.asarray(frames, dtype=float).reshape(-1, topology.getNumAtoms(), 3)
     atoms = list(topology.atoms())
@@ -496,9 +496,9 @@ def trim_residues(
     lig = np.array([i for i in ligand if heavy[i]], dtype=np.int64)
     found: set[int] = set()
     for x in frames:
-        for near, far in ((rec, lig), (lig, rec)):
-            d, _ = cKDTree(x[far]).query(x[near], distance_upper_bound=cutoff_nm)
-            found.update(atoms[i].residue.index for i in near[np.isfinite(d)])
+        pairs = pairs_within(x[rec], x[lig], cutoff_nm)
+        found.update(atoms[i].residue.index for i in rec[pairs[:, 0]])
+        found.update(atoms[i].residue.index for i in lig[pairs[:, 1]])
     return sorted(found)
 
 
