@@ -13,7 +13,8 @@ is missing:
 - ``*.report.json``: structural summaries from the modelling layer, one section each
   (``{"section", "title", "label", "provenance", "tables": [{"caption", "header",
   "rows"}], "notes": [...], "figures": [png paths relative to the file]}``; sections
-  ``same-species``, ``denosumab-epitope``, ``isoforms``, ``threading-validation``);
+  ``same-species``, ``same-species-energies``, ``denosumab-epitope``, ``isoforms``,
+  ``threading-validation``);
 - ``provenance.json`` / ``protocol.json`` / ``metadata.json``.
 
 Every number is printed with a label: computed (this run, with the file it came from),
@@ -38,7 +39,13 @@ import yaml
 from rankbind.fileio import atomic_open, write_text
 
 R_KCAL = 8.314462618 / 4184.0
-SECTIONS = ("same-species", "denosumab-epitope", "isoforms", "threading-validation")
+SECTIONS = (
+    "same-species",
+    "same-species-energies",
+    "denosumab-epitope",
+    "isoforms",
+    "threading-validation",
+)
 # MM/GBSA of a known tight binder above this (kcal/mol) is implausible as a binding score
 IMPLAUSIBLE_DG_KCAL = 0.0
 CSS = """
@@ -532,6 +539,15 @@ def _structural_sections(
             )
         )
     blocks += _render_sections(report, run, found["same-species"])
+    blocks += _render_sections(report, run, found["same-species-energies"])
+    if not found["same-species-energies"]:
+        blocks.append(
+            _missing(
+                "same-species energetics with replica ensembles (PRODIGY, MM/GBSA, "
+                "per-residue and alanine side by side): no same-species-energies "
+                "*.report.json (gpu_bench/rankl_axis.py writes it)"
+            )
+        )
     if not found["same-species"]:
         blocks.append(
             _missing(

@@ -9,6 +9,10 @@ the section format :mod:`rankbind.report` renders (``section``, ``title``, ``lab
 ``provenance``, ``tables`` of ``caption``/``header``/``rows``, ``notes``, ``figures``),
 written beside its JSON. It only reads the JSON (no recomputation); the writers
 (:func:`rankbind.analysis.receptor_comparison.write_comparisons`) call it after writing.
+
+The same-species energetics (``gpu_bench/results/rankl_axis/rankl_axis.json``, written by
+``gpu_bench/rankl_axis.py``) become ``same_species_energies.report.json`` in the same
+folder, with its per-residue figure (:func:`write_energy_section`).
 """
 
 from __future__ import annotations
@@ -292,6 +296,177 @@ def threading_validation(data: dict) -> dict:
         "notes": [n for n in (data.get("label"), data.get("reading")) if n],
         "figures": [],
     }
+
+
+def _f(value, sem=None, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.{digits}f}" if sem is None else f"{value:.{digits}f} ± {sem:.{digits}f}"
+
+
+ENERGY_SOURCE = "gpu_bench/results/rankl_axis/rankl_axis.json"
+ENERGY_FIGURE = "same_species_energies.png"
+# residue tables: per-residue decomposition and alanine variants shown side by side
+RESIDUE_VARIANT = "per_residue/gbn2_e4"
+ALANINE_VARIANT = "alanine/gbn2_eres"
+
+
+def same_species_energies(data: dict) -> dict:
+    """Section of the same-species energetics: ΔG per complex and estimator, OPG - RANK
+    with its resolvability, and RANKL residue by residue (per-residue ΔG and alanine ΔΔG
+    side by side); settings, benchmark accuracy and CPU time in the notes."""
+    s = data["settings"]
+    ens = s["ensemble"]
+    complexes = list(data["complexes"].values())
+    estimators = list(complexes[0]["dG"])
+    tables = [
+        {
+            "caption": "ΔG estimates per complex (kcal/mol, mean ± s.e. over replicas; "
+            "MM/GBSA: enthalpy-like scores, not free energies)",
+            "header": ["complex", "kind", *estimators, "CPU s"],
+            "rows": [
+                [c["label"], c["kind"]]
+                + [
+                    _f(c["dG"][e]["kcal_per_mol"], c["dG"][e]["sem_kcal_per_mol"])
+                    for e in estimators
+                ]
+                + [round(c["cpu_seconds"]["total"])]
+                for c in complexes
+            ],
+        },
+        {
+            "caption": "OPG − RANK per species (kcal/mol; negative: OPG scores as the stronger "
+            "binder); σ: sampling s.e. of the difference; spread: between two structures of "
+            "one complex",
+            "header": [
+                "species",
+                "estimator",
+                "OPG",
+                "RANK",
+                "OPG − RANK",
+                "σ",
+                "spread",
+                "verdict",
+            ],
+            "rows": [
+                [
+                    species,
+                    est,
+                    _f(d["OPG_kcal_per_mol"], d["OPG_sem"]),
+                    _f(d["RANK_kcal_per_mol"], d["RANK_sem"]),
+                    _f(d["difference_kcal_per_mol"]),
+                    _f(d["sigma_kcal_per_mol"]),
+                    _f(d["structure_spread_kcal_per_mol"]),
+                    d["verdict"],
+                ]
+                for species, block in data["species"].items()
+                for est, d in block["dG"].items()
+            ],
+        },
+    ]
+    for species, block in data["species"].items():
+        per = {r["rankl_residue"]: r for r in block["residues"].get(RESIDUE_VARIANT, [])}
+        ala = {r["rankl_residue"]: r for r in block["residues"].get(ALANINE_VARIANT, [])}
+        rows = []
+        for n in sorted(set(per) | set(ala)):
+            p, a = per.get(n, {}), ala.get(n, {})
+            if n not in ala and max(abs(v or 0.0) for v in p["OPG"] + p["RANK"]) < 0.5:
+                continue  # neither scanned nor contributing 0.5 kcal/mol
+            rows.append(
+                [
+                    n,
+                    (p or a)["footprint"],
+                    ", ".join(_f(v) for v in p.get("OPG", [])) or "–",
+                    ", ".join(_f(v) for v in p.get("RANK", [])) or "–",
+                    ", ".join(_f(v) for v in a.get("OPG", [])) or "–",
+                    ", ".join(_f(v) for v in a.get("RANK", [])) or "–",
+                    _f(a.get("difference_kcal_per_mol"), a.get("sigma_kcal_per_mol")),
+                    a.get("verdict", "not scanned"),
+                ]
+            )
+        structures = block["structures"]
+        tables.append(
+            {
+                "caption": f"{species} RANKL residue by residue (kcal/mol; one value per "
+                f"structure: OPG {', '.join(structures['OPG'])}; RANK "
+                f"{', '.join(structures['RANK'])}). Per-residue ΔG: variant "
+                f"{RESIDUE_VARIANT.split('/')[1]}, both protomers of the groove summed; "
+                f"alanine ΔΔG: variant {ALANINE_VARIANT.split('/')[1]}, the residue "
+                "truncated on both protomers; hot spot: ΔΔG ≥ 1",
+                "header": [
+                    "RANKL residue",
+                    "footprint",
+                    "per-residue OPG",
+                    "per-residue RANK",
+                    "alanine OPG",
+                    "alanine RANK",
+                    "alanine OPG − RANK",
+                    "verdict",
+                ],
+                "rows": rows,
+            }
+        )
+    b = data["benchmark_accuracy"]
+    accuracy = "; ".join(
+        f"{k}: Pearson r {v['pearson']:.2f} [{v['pearson_ci95_low']:.2f}, "
+        f"{v['pearson_ci95_high']:.2f}], LOCO RMSE {v['rmse_kcal']:.2f} kcal/mol (n {v['n']})"
+        for k, v in (*b["dG"].items(), ("alanine ΔΔG (AB-Bind)", b["ddG"]))
+    )
+    notes = [
+        f"Settings: one groove per complex (two RANKL protomers + one receptor), prepared "
+        f"in vacuum with PROPKA protonation and restrained implicit-solvent relaxation; "
+        f"{ens['n_frames']} independent replicas ({ens['md_steps']} steps × "
+        f"{ens['timestep_ps']} ps restrained OBC2 Langevin at {ens['temperature_K']} K, heavy "
+        f"atoms at {ens['restraint_k']} kJ/mol/nm², then {ens['minimise_iterations']} "
+        f"minimisation iterations); uncertainties are iid-bootstrap standard errors over "
+        f"replicas. MM/GBSA variant {s['mmgbsa_evaluated_variant']} evaluated "
+        f"({s['mmgbsa']['electrostatics']}; salt {s['mmgbsa']['salt_concentration']} M; "
+        f"nonpolar {s['mmgbsa']['nonpolar']}; interface trim {s['mmgbsa']['trim_nm']} nm), "
+        "the other ε_in variants by exact rescaling; gbn2_eres: ε_in 1/2/4 by the mutated "
+        "residue's type. PRODIGY IC-NIS on every replica.",
+        "Verdicts: 'resolved by sampling' needs |OPG − RANK| > 2σ and more than the spread "
+        "between two structures of one complex (human RANK: models on 4GIQ and 3ME2; mouse "
+        "RANK: the 4GIQ and 3ME2 crystals).",
+        f"Measured accuracy of these estimators: {accuracy}; alanine hot-spot ROC AUC "
+        f"{b['ddG']['hotspot_roc_auc']:.2f}. That accuracy is poor: no correlation interval "
+        "excludes zero, so no difference here is supported as a real affinity difference; "
+        f"{b['note']}.",
+        f"CPU time {data['cpu_seconds_total'] / 60:.1f} min in all (2-core machine shared "
+        "with other jobs; process CPU time).",
+    ]
+    return {
+        "section": "same-species-energies",
+        "title": "Same-species energetics: OPG versus RANK with replica ensembles",
+        "label": "computed (committed result, see provenance); human RANK and mouse OPG "
+        "are threaded MODELS",
+        "provenance": f"{ENERGY_SOURCE}, committed; written by gpu_bench/rankl_axis.py "
+        "(not recomputed by this run)",
+        "tables": tables,
+        "notes": notes,
+        "figures": [ENERGY_FIGURE],
+    }
+
+
+def write_energy_section(
+    source: str | Path, figure: str | Path | None = None, directory: str | Path | None = None
+) -> Path:
+    """Write ``same_species_energies.report.json`` (and copy ``figure`` beside it as
+    :data:`ENERGY_FIGURE`) into ``directory`` (default
+    ``structures/models/species_complexes``) from the summary JSON ``source``."""
+    import shutil
+
+    from rankbind.fileio import write_json
+    from rankbind.structures import structures_dir
+
+    out = Path(directory) if directory else structures_dir() / "models" / "species_complexes"
+    section = same_species_energies(json.loads(Path(source).read_text(encoding="utf-8")))
+    if figure is None or not Path(figure).is_file():
+        section["figures"] = []
+    else:
+        shutil.copyfile(figure, out / ENERGY_FIGURE)
+    path = out / "same_species_energies.report.json"
+    write_json(path, section)
+    return path
 
 
 CONVERTERS = {

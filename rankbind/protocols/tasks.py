@@ -490,9 +490,9 @@ def competition_task(ctx) -> dict:
 def report_task(ctx) -> dict:
     """Markdown + HTML report of the whole run directory. ``params.models``: folders under
     the structures data directory whose committed ``*.report.json`` sections (same-species,
-    denosumab epitope, isoforms, threading validation; rankbind.analysis.report_sections)
-    are copied into this task's folder first, so the report shows them, with their hashes
-    recorded as inputs."""
+    same-species energies, denosumab epitope, isoforms, threading validation;
+    rankbind.analysis.report_sections) and the figures they name are copied into this
+    task's folder first, so the report shows them, with their hashes recorded as inputs."""
     from rankbind.report import build_report
     from rankbind.structures import structures_dir
 
@@ -509,5 +509,9 @@ def report_task(ctx) -> dict:
         for path in sections:
             shutil.copyfile(path, target / path.name)
             used[f"structures/{folder}/{path.name}"] = sha256_file(path)
+            for figure in json.loads(path.read_text(encoding="utf-8")).get("figures", []):
+                if (source / figure).is_file():  # a section's committed figures
+                    shutil.copyfile(source / figure, target / figure)
+                    used[f"structures/{folder}/{figure}"] = sha256_file(source / figure)
     path = build_report(ctx.run_dir, ctx.directory, ctx.params["title"])
     return {"outputs": {"report": _rel(ctx, path)}, "inputs": used}

@@ -1,0 +1,418 @@
+"""Same-species OPG versus RANK on RANKL (issue 18, item 2), CPU-sized, resumable per complex.
+
+    nice -n 15 python gpu_bench/rankl_axis.py                 # every complex, then the summary
+    python gpu_bench/rankl_axis.py --only 3URF                # one complex (timing)
+    python gpu_bench/rankl_axis.py --summary-only             # recombine committed records
+
+Complexes (one RANKL groove each: two RANKL protomers + one receptor, ``interface``):
+human OPG 3URF (crystal) vs human RANK threaded on 4GIQ and on 3ME2 (models); mouse RANK
+4GIQ and 3ME2 (crystals) vs mouse OPG threaded on 3URF (model).
+
+Per complex: preparation (rankbind.preparation.prepare: vacuum, PROPKA protonation,
+implicit-solvent restrained relaxation), an ensemble of independent restrained-minimised
+replicas (rankbind.energies.ensembles.sample, mode "replicas", OBC2), then
+
+* PRODIGY IC-NIS on every replica (rankbind.analysis.prodigy.predict_frames);
+* interface-trimmed MM/GBSA (JAX engine), variant ``gbn2_e1`` evaluated (GBn2, ε_in 1,
+  κ 0, γ·SASA), ``gbn2_e2`` and ``gbn2_e4`` exactly by dielectric rescaling
+  (rankbind.energies.variants), per-residue decomposition for each
+  (rankbind.analysis.receptor_energies.residue_components);
+* alanine scan of RANKL's interface residues, each number truncated on both protomers of
+  the groove together (the homotrimer mutant), paired replicas, OpenMM CPU engine, ΔΔG for
+  ``gbn2_e1``, ``gbn2_e4`` and ``gbn2_eres`` (residue-type ε_in).
+
+One JSON per complex in ``gpu_bench/results/rankl_axis/complexes/``; a finished complex
+is reused only under identical settings (else the run stops: use --restart). The summary
+(``rankl_axis.json``, ``SUMMARY.md``, ``per_residue.png``) and the report section
+(``structures/models/species_complexes/same_species_energies.report.json`` + PNG) are
+rebuilt from those records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "gpu_bench" / "results" / "rankl_axis"
+KCAL = 4.184
+# entry -> (species, receptor molecule, kind, label)
+COMPLEXES = {
+    "3URF": ("human", "OPG", "crystal", "human OPG 3URF crystal"),
+    "HUMAN_RANK_4GIQ": ("human", "RANK", "model", "human RANK model on 4GIQ"),
+    "HUMAN_RANK_3ME2": ("human", "RANK", "model", "human RANK model on 3ME2"),
+    "4GIQ": ("mouse", "RANK", "crystal", "mouse RANK 4GIQ crystal"),
+    "3ME2": ("mouse", "RANK", "crystal", "mouse RANK 3ME2 crystal"),
+    "MOUSE_OPG_3URF": ("mouse", "OPG", "model", "mouse OPG model on 3URF"),
+}
+EVALUATED = "gbn2_e1"
+DG_VARIANTS = ("gbn2_e1", "gbn2_e2", "gbn2_e4")
+DDG_VARIANTS = ("gbn2_e1", "gbn2_e4", "gbn2_eres")
+BENCHMARK = {
+    "dG": {
+        "prodigy": "gpu_bench/results/accuracy/affinity_prodigy/results.json",
+        "mmgbsa": "gpu_bench/results/accuracy/affinity_mmgbsa/results.json",
+    },
+    "ddG": "gpu_bench/results/accuracy/ddg_alanine_trim1nm/results.json",
+}
+
+
+def settings_record(args) -> dict:
+    from rankbind.energies.ensembles import EnsembleSettings
+    from rankbind.energies.variants import settings_for
+    from rankbind.preparation import PreparationOptions
+
+    prep = PreparationOptions(
+        solvent="vacuum", protonation="propka", relax="implicit", relax_max_iterations=100
+    )
+    ens = EnsembleSettings(
+        n_frames=args.replicas, md_steps=args.md_steps, minimise_iterations=100, seed=args.seed
+    )
+    mm = settings_for(EVALUATED, trim_nm=args.trim, n_bootstrap=1000, uncertainty="iid")
+    return {
+        "assembly": "interface (one groove: two RANKL protomers + one receptor)",
+        "preparation": prep.model_dump(),
+        "ensemble": {k: v for k, v in vars(ens).items()},
+        "mmgbsa_evaluated_variant": EVALUATED,
+        "mmgbsa": mm.as_dict(),
+        "dG_variants": list(DG_VARIANTS),
+        "ddG_variants": list(DDG_VARIANTS),
+        "alanine": {
+            "residues": "RANKL residues with a heavy atom within 0.45 nm of the receptor in "
+            "any replica, truncatable (not GLY/PRO/ALA), inside the trim; one mutant per "
+            "residue number, truncated on every RANKL protomer of the groove",
+            "engine": "openmm",
+            "platform": "CPU",
+        },
+        "prodigy": "IC-NIS on every replica, groups RANKL chains vs receptor chain, 298.15 K",
+    }, (prep, ens, mm)
+
+
+def run_complex(entry: str, args, record: dict, objects) -> dict:
+    import mdtraj
+
+    from rankbind.analysis.prodigy import predict_frames
+    from rankbind.analysis.receptor_energies import (
+        by_rankl_number,
+        estimate,
+        residue_components,
+        variant_values,
+    )
+    from rankbind.energies.alanine import alanine_scan, interface_residues, truncatable
+    from rankbind.energies.ensembles import sample
+    from rankbind.energies.mmgbsa import (
+        COMPONENTS,
+        ComplexModel,
+        mmgbsa,
+        selection_atoms,
+        trim_residues,
+    )
+    from rankbind.energies.variants import variant_total
+    from rankbind.preparation import prepare
+    from rankbind.structures import build_assembly
+
+    prep_options, ens, mm = objects
+    species, receptor, kind, label = COMPLEXES[entry]
+    cpu: dict[str, float] = {}
+    t0 = time.process_time()
+    prepared = prepare(build_assembly(entry, "interface"), prep_options)
+    cpu["preparation"] = time.process_time() - t0
+    top = prepared.topology
+    rankl = selection_atoms(top, prepared.chains, "RANKL")
+    partner = selection_atoms(top, prepared.chains, receptor)
+    t0 = time.process_time()
+    frames, ens_record = sample(top, prepared.positions, ens)
+    cpu["sampling"] = time.process_time() - t0
+    print(f"{entry}: {len(frames)} replicas sampled, {cpu}", flush=True)
+
+    # PRODIGY on every replica
+    t0 = time.process_time()
+    traj = mdtraj.Trajectory(frames, mdtraj.Topology.from_openmm(top))
+    atom_residue = np.array([a.residue.index for a in top.atoms()])
+    groups = [np.unique(atom_residue[rankl]), np.unique(atom_residue[partner])]
+    prodigy_rows, prodigy_summary = predict_frames(traj, groups, ["RANKL", receptor])
+    prodigy = estimate(np.array([r.dg_kj_per_mol for r in prodigy_rows]))
+    prodigy["n_contacts"] = [r.n_contacts for r in prodigy_rows]
+    prodigy["kd_molar_of_mean_dg"] = prodigy_summary["kd_molar_of_mean_dg"]
+    cpu["prodigy"] = time.process_time() - t0
+
+    # interface-trimmed MM/GBSA, per-residue components at eps_in 1, kappa 0
+    t0 = time.process_time()
+    keep = trim_residues(top, frames, rankl, partner, mm.trim_nm)
+    model = ComplexModel(top, rankl, partner, mm, keep)
+    residues, comps = residue_components(model, frames)  # (F, R, C) kJ/mol
+    cpu["mmgbsa_decomposition"] = time.process_time() - t0
+    dg = {"prodigy": prodigy}
+    per_residue: dict = {}
+    receptor_side: dict = {}
+    for variant in DG_VARIANTS:
+        values = variant_values(comps, variant)  # (F, R)
+        dg[f"mmgbsa/{variant}"] = estimate(values.sum(axis=1))
+        per_residue[variant] = {
+            str(n): estimate(v) for n, v in sorted(by_rankl_number(residues, values).items())
+        }
+        partner_rows = by_rankl_number(residues, values, side="ligand")
+        receptor_side[variant] = {str(n): estimate(v) for n, v in sorted(partner_rows.items())}
+    print(f"{entry}: MM/GBSA {dg[f'mmgbsa/{EVALUATED}']['kcal_per_mol']:.1f} kcal/mol", flush=True)
+
+    # alanine scan of RANKL interface residues (homotrimer mutants, paired replicas)
+    t0 = time.process_time()
+    scan = mm.replace(engine="openmm", platform="CPU")
+    residues_all = list(top.residues())
+    rankl_residues = set(atom_residue[rankl].tolist())
+    iface = [
+        r
+        for r in interface_residues(top, frames, rankl, partner)
+        if r in rankl_residues and r in set(keep) and truncatable(top, r) is None
+    ]
+    numbers: dict[int, list[int]] = {}
+    for r in iface:
+        numbers.setdefault(int(residues_all[r].id), []).append(r)
+    wt = mmgbsa(top, frames, rankl, partner, scan, keep_residues=keep, progress=False)
+    _, scans = alanine_scan(
+        top, frames, rankl, partner, list(numbers.values()), scan, wild_type=wt, progress=True
+    )
+    alanine: dict = {v: {} for v in DDG_VARIANTS}
+    for (number, group), s in zip(numbers.items(), scans, strict=True):
+        name = residues_all[group[0]].name
+        for variant in DDG_VARIANTS:
+            per_frame = np.array(
+                [
+                    variant_total(
+                        {c: float(s.mutant.delta[c][f] - wt.delta[c][f]) for c in COMPONENTS},
+                        variant,
+                        name,
+                    )
+                    for f in range(len(frames))
+                ]
+            )
+            alanine[variant][str(number)] = estimate(per_frame) | {
+                "residue": f"{name}{number}",
+                "protomers": [residues_all[r].chain.id for r in group],
+            }
+    cpu["alanine_scan"] = time.process_time() - t0
+    return {
+        "entry": entry,
+        "species": species,
+        "receptor": receptor,
+        "kind": kind,
+        "label": label,
+        "settings": record,
+        "n_atoms": top.getNumAtoms(),
+        "n_trimmed_residues": len(keep),
+        "ensemble": {
+            k: ens_record[k] for k in ("heavy_atom_rmsd_to_start_nm", "sampler", "uncertainty")
+        },
+        "preparation": {
+            "protonation_states_not_default": {
+                r["label"]: r["state"]
+                for r in prepared.metadata["protonation"]["residues"]
+                if r["state"] not in (r["name"], "HIE")
+            },
+            "relaxation": prepared.metadata["relaxation"],
+        },
+        "dG": dg,
+        "per_residue": per_residue,
+        "receptor_per_residue": receptor_side,
+        "alanine": alanine,
+        "mmgbsa_components_kcal_per_mol": {
+            c: float(comps[..., k].sum(axis=1).mean() / KCAL) for k, c in enumerate(COMPONENTS)
+        },
+        "cpu_seconds": cpu | {"total": sum(cpu.values())},
+    }
+
+
+def benchmark_accuracy() -> dict:
+    """The methods' measured accuracy (antibody_benchmark ΔG, AB-Bind ΔΔG), from the
+    committed accuracy results."""
+    out: dict = {"dG": {}, "provenance": {}}
+
+    def figures(block: dict) -> dict:
+        raw = block["raw"]
+        return {
+            "n": raw["n"],
+            "pearson": raw["pearson"]["value"],
+            "pearson_ci95_low": raw["pearson"]["ci95"][0],
+            "pearson_ci95_high": raw["pearson"]["ci95"][1],
+            "rmse_kcal": block["loco_calibrated"]["rmse"]["value"],
+            "rmse_kind": "after a linear calibration, leave-one-complex-out",
+        }
+
+    for estimator, path in BENCHMARK["dG"].items():
+        data = json.loads((ROOT / path).read_text())
+        out["dG"][estimator] = figures(data["summary"][estimator]) | {"settings": data["settings"]}
+        out["provenance"][f"dG/{estimator}"] = path
+    data = json.loads((ROOT / BENCHMARK["ddG"]).read_text())
+    block = data["summary"]["estimators"]["alanine"]["single_alanine"]
+    out["ddG"] = figures(block) | {"hotspot_roc_auc": block["hotspots"]["roc_auc"]}
+    out["ddG"]["settings"] = data["settings"]
+    out["provenance"]["ddG"] = BENCHMARK["ddG"]
+    out["note"] = (
+        "benchmark settings differ from this run's (single structure, 0.15 M salt, no "
+        "relaxation for the antibody dG; interface-trimmed single structures for AB-Bind): "
+        "they bound what these estimators are known to achieve, not this exact protocol"
+    )
+    return out
+
+
+def summarise(records: dict[str, dict]) -> dict:
+    from rankbind.analysis.receptor_energies import compare_species
+
+    footprints = json.loads(
+        (ROOT / "structures/models/species_complexes/footprints_same_species.json").read_text()
+    )
+    bench = benchmark_accuracy()
+    out = {
+        "label": "computed (this script; human RANK and mouse OPG are threaded MODELS)",
+        "settings": next(iter(records.values()))["settings"],
+        "benchmark_accuracy": bench,
+        "complexes": {
+            e: {
+                "label": r["label"],
+                "kind": r["kind"],
+                "dG": {
+                    k: {
+                        x: v[x]
+                        for x in ("kcal_per_mol", "sem_kcal_per_mol", "per_replica_kcal_per_mol")
+                    }
+                    for k, v in r["dG"].items()
+                },  # fmt: skip
+                "cpu_seconds": r["cpu_seconds"],
+                "n_trimmed_residues": r["n_trimmed_residues"],
+            }
+            for e, r in records.items()
+        },
+        "cpu_seconds_total": sum(r["cpu_seconds"]["total"] for r in records.values()),
+        "species": {},
+    }
+    for species in ("human", "mouse"):
+        opg = [r for r in records.values() if r["species"] == species and r["receptor"] == "OPG"]
+        rank = [r for r in records.values() if r["species"] == species and r["receptor"] == "RANK"]
+        if opg and rank:
+            out["species"][species] = compare_species(opg, rank, footprints[species], bench)
+    return out
+
+
+def markdown(summary: dict) -> str:
+    """SUMMARY.md: the report section (rankbind.analysis.report_sections) as Markdown."""
+    from rankbind.analysis.report_sections import same_species_energies
+
+    section = same_species_energies(summary)
+    lines = [f"# {section['title']}", "", f"Label: {section['label']}.", ""]
+    for table in section["tables"]:
+        lines += [f"*{table['caption']}*", ""]
+        lines.append("| " + " | ".join(table["header"]) + " |")
+        lines.append("|" + "---|" * len(table["header"]))
+        lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in table["rows"]]
+        lines.append("")
+    lines += [f"- {n}" for n in section["notes"]]
+    lines += ["", "![per-residue bars](per_residue.png)"]
+    return "\n".join(lines) + "\n"
+
+
+def plot(summary: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rankbind.fileio import atomic_open
+
+    fig, axes = plt.subplots(2, 2, figsize=(13, 7.5), squeeze=False)
+    for row, species in enumerate(("human", "mouse")):
+        block = summary["species"].get(species)
+        if block is None:
+            continue
+        for col, (key, title) in enumerate(
+            (
+                ("per_residue/gbn2_e4", "per-residue ΔG (gbn2_e4)"),
+                ("alanine/gbn2_eres", "alanine ΔΔG (gbn2_eres)"),
+            )
+        ):
+            ax = axes[row][col]
+            rows = [r for r in block["residues"].get(key, []) if "OPG_kcal_per_mol" in r]
+            if col == 0:  # the residues that matter: |value| >= 0.5 for either receptor
+                rows = [
+                    r for r in rows if max(abs(r["OPG_kcal_per_mol"]), abs(r["RANK_kcal_per_mol"])) >= 0.5
+                ]  # fmt: skip
+            x = np.arange(len(rows))
+            for k, (rec, colour) in enumerate((("OPG", "tab:orange"), ("RANK", "tab:blue"))):
+                ax.bar(
+                    x + (k - 0.5) * 0.4,
+                    [r[f"{rec}_kcal_per_mol"] for r in rows],
+                    0.4,
+                    yerr=[2 * r[f"{rec}_sem"] for r in rows],
+                    color=colour,
+                    label=rec,
+                    capsize=2,
+                )
+            ax.set_xticks(x, [str(r["rankl_residue"]) for r in rows], rotation=90, fontsize=7)
+            ax.axhline(0, color="k", lw=0.5)
+            ax.set_title(f"{species} RANKL: {title}", fontsize=10)
+            ax.set_ylabel("kcal/mol")
+            ax.legend(fontsize=8)
+    fig.suptitle(
+        "OPG vs RANK on same-species RANKL (computed; bars: mean over structures, ±2 s.e.)"
+    )
+    fig.tight_layout()
+    with atomic_open(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", nargs="*", choices=sorted(COMPLEXES))
+    parser.add_argument("--replicas", type=int, default=6)
+    parser.add_argument("--md-steps", type=int, default=250)
+    parser.add_argument("--trim", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--restart", action="store_true", help="recompute finished complexes")
+    parser.add_argument("--summary-only", action="store_true")
+    args = parser.parse_args(argv)
+
+    from rankbind.fileio import write_json, write_text
+
+    record, objects = settings_record(args)
+    comparable = json.loads(json.dumps(record, default=str))
+    records = {}
+    for entry in args.only or list(COMPLEXES):
+        path = args.out / "complexes" / f"{entry}.json"
+        if path.is_file() and not args.restart:
+            done = json.loads(path.read_text())
+            if done["settings"] != comparable:
+                sys.exit(
+                    f"{path}: computed under other settings; rerun with --restart to replace it"
+                )
+            records[entry] = done
+            print(f"{entry}: reusing {path}", flush=True)
+            continue
+        if args.summary_only:
+            continue
+        t0 = time.process_time()
+        result = run_complex(entry, args, comparable, objects)
+        write_json(path, result)
+        records[entry] = json.loads(path.read_text())
+        print(f"{entry}: done in {time.process_time() - t0:.0f} CPU s -> {path}", flush=True)
+    if not records:
+        sys.exit("no complex records")
+    summary = summarise(records)
+    write_json(args.out / "rankl_axis.json", summary)
+    write_text(args.out / "SUMMARY.md", markdown(summary))
+    plot(summary, args.out / "per_residue.png")
+    if len(summary["species"]) == 2:
+        from rankbind.analysis.report_sections import write_energy_section
+
+        write_energy_section(args.out / "rankl_axis.json", args.out / "per_residue.png")
+    print("wrote", args.out)
+
+
+if __name__ == "__main__":
+    main()

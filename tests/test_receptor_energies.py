@@ -1,0 +1,152 @@
+"""Same-species energetics (rankbind.analysis.receptor_energies): per-residue components
+against OpenMM's engine (a direct evaluation, at ε_in 1 and 4), the protomer sum against
+a plain loop, the resolvability verdicts on synthetic numbers with known answers, and the
+committed result against its own report section."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import fragment
+
+from rankbind.analysis.receptor_energies import (
+    by_rankl_number,
+    compare_species,
+    residue_components,
+    resolve,
+    variant_values,
+)
+from rankbind.energies.mmgbsa import COMPONENTS, ComplexModel, mmgbsa, selection_atoms
+from rankbind.energies.variants import settings_for
+from rankbind.errors import RankbindError
+
+KCAL = 4.184
+ROOT = Path(__file__).parents[1]
+
+
+def test_residue_components_match_openmm_at_two_dielectrics():
+    """JAX per-residue components summed over residues = OpenMM Reference engine's ΔG
+    components (ε_in 1); rescaled to ε_in 4 they equal a direct OpenMM evaluation at 4."""
+    prepared = fragment()
+    top = prepared.topology
+    x0 = np.asarray(prepared.positions.value_in_unit(prepared.positions.unit))
+    frames = x0[None] + np.random.default_rng(3).normal(0.0, 0.003, (2, *x0.shape))
+    rec = selection_atoms(top, prepared.chains, "RANKL")
+    lig = selection_atoms(top, prepared.chains, "OPG")
+    e1 = settings_for("gbn2_e1", n_bootstrap=10)
+    residues, comps = residue_components(ComplexModel(top, rec, lig, e1), frames)
+    assert comps.shape == (2, len(residues), len(COMPONENTS))
+    assert {r[3] for r in residues} == {"receptor", "ligand"}
+    reference = mmgbsa(top, frames, rec, lig, e1.replace(engine="openmm"), progress=False)
+    for k, c in enumerate(COMPONENTS):
+        np.testing.assert_allclose(comps[..., k].sum(axis=1), reference.delta[c], atol=0.05)
+    e4 = settings_for("gbn2_e4", n_bootstrap=10, engine="openmm")
+    direct = mmgbsa(top, frames, rec, lig, e4, progress=False)
+    rescaled = variant_values(comps, "gbn2_e4").sum(axis=1)
+    np.testing.assert_allclose(rescaled, direct.delta_total, atol=0.05)
+    assert abs(direct.delta_total[0] - reference.delta_total[0]) > 1.0  # ε_in matters here
+    with pytest.raises(RankbindError, match="solute_dielectric=4.0"):
+        residue_components(ComplexModel(top, rec, lig, e4.replace(engine="jax")), frames)
+
+
+def test_by_rankl_number_sums_protomers():
+    residues = [("A", "180", "LYS", "receptor"), ("C", "180", "LYS", "receptor"),
+                ("A", "181", "GLU", "receptor"), ("R", "180", "ASP", "ligand")]  # fmt: skip
+    values = np.arange(8.0).reshape(2, 4)
+    out = by_rankl_number(residues, values)
+    assert sorted(out) == [180, 181]
+    np.testing.assert_array_equal(out[180], values[:, 0] + values[:, 1])
+    np.testing.assert_array_equal(out[181], values[:, 2])
+    np.testing.assert_array_equal(by_rankl_number(residues, values, "ligand")[180], values[:, 3])
+
+
+BAD = {"pearson_ci95_low": -0.2, "rmse_kcal": 2.4}
+GOOD = {"pearson_ci95_low": 0.3, "rmse_kcal": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("d", "sigma", "spread", "bench", "verdict"),
+    [
+        (1.5, 1.0, None, None, "not resolved: within sampling uncertainty"),
+        (-2.0, 1.0, None, None, "not resolved: within sampling uncertainty"),  # |d| = 2σ
+        (3.0, 1.0, 4.0, None, "not resolved: within structure spread"),
+        (-3.0, 1.0, 2.0, BAD, "resolved by sampling; not supported by the benchmark"),
+        (
+            3.0,
+            1.0,
+            2.0,
+            {"pearson_ci95_low": 0.3, "rmse_kcal": 3.5},
+            "resolved by sampling; not supported by the benchmark",
+        ),  # fmt: skip
+        (3.0, 1.0, 2.0, GOOD, "resolved"),
+        (3.0, 1.0, None, None, "resolved"),
+    ],
+)
+def test_resolve_verdicts(d, sigma, spread, bench, verdict):
+    assert resolve(d, sigma, spread, bench)["verdict"] == verdict
+
+
+def test_resolve_rejects_bad_sigma():
+    with pytest.raises(RankbindError, match="sigma -1"):
+        resolve(1.0, -1.0)
+
+
+def _estimate(mean, sem):
+    return {"kcal_per_mol": mean, "sem_kcal_per_mol": sem}
+
+
+def test_compare_species_pools_structures():
+    """OPG -10 ± 0.5 (one structure) vs RANK -6 ± 0.3 and -8 ± 0.4: RANK pooled -7 with
+    s.e. sqrt(0.3² + 0.4²)/2 = 0.25, spread 2; OPG - RANK = -3, σ = hypot(0.5, 0.25)."""
+    opg = [{"label": "o", "dG": {"mmgbsa/x": _estimate(-10, 0.5)},
+            "alanine": {"v": {"5": _estimate(2.0, 0.2), "6": _estimate(0.1, 0.1)}}}]  # fmt: skip
+    rank = [
+        {"label": "r1", "dG": {"mmgbsa/x": _estimate(-6, 0.3)}, "alanine": {"v": {"5": _estimate(0.4, 0.1)}}},
+        {"label": "r2", "dG": {"mmgbsa/x": _estimate(-8, 0.4)}, "alanine": {"v": {"5": _estimate(0.6, 0.1)}}},
+    ]  # fmt: skip
+    footprint = {"residues": [{"rankl_residue": 5, "status": "shared"}]}
+    out = compare_species(opg, rank, footprint, {"dG": {"mmgbsa": BAD}, "ddG": GOOD})
+    d = out["dG"]["mmgbsa/x"]
+    assert d["RANK_kcal_per_mol"] == pytest.approx(-7.0)
+    assert d["RANK_sem"] == pytest.approx(0.25)
+    assert d["structure_spread_kcal_per_mol"] == pytest.approx(2.0)
+    assert d["difference_kcal_per_mol"] == pytest.approx(-3.0)
+    assert d["sigma_kcal_per_mol"] == pytest.approx(math.hypot(0.5, 0.25))
+    assert d["verdict"] == "resolved by sampling; not supported by the benchmark"
+    rows = {r["rankl_residue"]: r for r in out["residues"]["alanine/v"]}
+    # 2.0 - 0.5 = 1.5 > spread 0.2, > 2σ, > benchmark RMSE 1.0 with r > 0: resolved
+    assert rows[5]["difference_kcal_per_mol"] == pytest.approx(1.5)
+    assert rows[5]["verdict"] == "resolved"
+    assert rows[5]["hotspot_OPG"] and not rows[5]["hotspot_RANK"]
+    assert rows[5]["footprint"] == "shared"
+    assert rows[6]["verdict"] == "not compared: missing in a structure"
+    assert rows[6]["footprint"] == "not in footprint"
+
+
+def test_committed_result_is_consistent_and_its_section_up_to_date():
+    """The committed rankl_axis.json: each ΔG is the mean of its replicas, the per-species
+    differences follow from the per-complex values, and the committed report section is
+    the one rankbind.analysis.report_sections builds from it."""
+    from rankbind.analysis.report_sections import same_species_energies
+
+    source = ROOT / "gpu_bench/results/rankl_axis/rankl_axis.json"
+    section = ROOT / "structures/models/species_complexes/same_species_energies.report.json"
+    if not source.is_file():
+        pytest.skip("gpu_bench/rankl_axis.py has not been run in this checkout")
+    data = json.loads(source.read_text())
+    for c in data["complexes"].values():
+        for est in c["dG"].values():
+            assert est["kcal_per_mol"] == pytest.approx(np.mean(est["per_replica_kcal_per_mol"]))
+    by_label = {c["label"]: c for c in data["complexes"].values()}
+    for block in data["species"].values():
+        for name, d in block["dG"].items():
+            opg = [by_label[s]["dG"][name]["kcal_per_mol"] for s in block["structures"]["OPG"]]
+            rank = [by_label[s]["dG"][name]["kcal_per_mol"] for s in block["structures"]["RANK"]]
+            assert d["difference_kcal_per_mol"] == pytest.approx(np.mean(opg) - np.mean(rank))
+    built = json.loads(json.dumps(same_species_energies(data)))
+    assert json.loads(section.read_text()) == built
+    assert (section.parent / built["figures"][0]).is_file()
