@@ -8,9 +8,10 @@ Complexes (one RANKL groove each: two RANKL protomers + one receptor, ``interfac
 human OPG 3URF (crystal) vs human RANK threaded on 4GIQ and on 3ME2 (models); mouse RANK
 4GIQ and 3ME2 (crystals) vs mouse OPG threaded on 3URF (model).
 
-Per complex: preparation (rankbind.preparation.prepare: vacuum, PROPKA protonation,
-implicit-solvent restrained relaxation), an ensemble of independent restrained-minimised
-replicas (rankbind.energies.ensembles.sample, mode "replicas", OBC2), then
+Per complex: preparation (rankbind.preparation.prepare: vacuum, PROPKA protonation; no
+separate relaxation, the replicas are restrained-minimised), an ensemble of independent
+restrained-minimised replicas (rankbind.energies.ensembles.sample, mode "replicas", OBC2),
+then
 
 * PRODIGY IC-NIS on every replica (rankbind.analysis.prodigy.predict_frames);
 * interface-trimmed MM/GBSA (JAX engine), variant ``gbn2_e1`` evaluated (GBn2, ε_in 1,
@@ -43,14 +44,16 @@ sys.path.insert(0, str(ROOT))
 OUT = ROOT / "gpu_bench" / "results" / "rankl_axis"
 KCAL = 4.184
 # entry -> (species, receptor molecule, kind, label)
+# (in run order: one structure per complex first, the second RANK structures last)
 COMPLEXES = {
     "3URF": ("human", "OPG", "crystal", "human OPG 3URF crystal"),
     "HUMAN_RANK_4GIQ": ("human", "RANK", "model", "human RANK model on 4GIQ"),
-    "HUMAN_RANK_3ME2": ("human", "RANK", "model", "human RANK model on 3ME2"),
     "4GIQ": ("mouse", "RANK", "crystal", "mouse RANK 4GIQ crystal"),
-    "3ME2": ("mouse", "RANK", "crystal", "mouse RANK 3ME2 crystal"),
     "MOUSE_OPG_3URF": ("mouse", "OPG", "model", "mouse OPG model on 3URF"),
+    "HUMAN_RANK_3ME2": ("human", "RANK", "model", "human RANK model on 3ME2"),
+    "3ME2": ("mouse", "RANK", "crystal", "mouse RANK 3ME2 crystal"),
 }
+SCAN_CUTOFF_NM = 0.40  # alanine scan: RANKL residues this close to the receptor (footprint's)
 EVALUATED = "gbn2_e1"
 DG_VARIANTS = ("gbn2_e1", "gbn2_e2", "gbn2_e4")
 DDG_VARIANTS = ("gbn2_e1", "gbn2_e4", "gbn2_eres")
@@ -69,8 +72,8 @@ def settings_record(args) -> dict:
     from rankbind.preparation import PreparationOptions
 
     prep = PreparationOptions(
-        solvent="vacuum", protonation="propka", relax="implicit", relax_max_iterations=100
-    )
+        solvent="vacuum", protonation="propka", relax="none"
+    )  # the replicas are restrained-minimised anyway
     ens = EnsembleSettings(
         n_frames=args.replicas, md_steps=args.md_steps, minimise_iterations=100, seed=args.seed
     )
@@ -84,7 +87,7 @@ def settings_record(args) -> dict:
         "dG_variants": list(DG_VARIANTS),
         "ddG_variants": list(DDG_VARIANTS),
         "alanine": {
-            "residues": "RANKL residues with a heavy atom within 0.45 nm of the receptor in "
+            "residues": f"RANKL residues with a heavy atom within {SCAN_CUTOFF_NM} nm of the receptor in "
             "any replica, truncatable (not GLY/PRO/ALA), inside the trim; one mutant per "
             "residue number, truncated on every RANKL protomer of the groove",
             "engine": "openmm",
@@ -123,6 +126,7 @@ def run_complex(entry: str, args, record: dict, objects) -> dict:
     t0 = time.process_time()
     prepared = prepare(build_assembly(entry, "interface"), prep_options)
     cpu["preparation"] = time.process_time() - t0
+    print(f"{entry}: prepared, {cpu}", flush=True)
     top = prepared.topology
     rankl = selection_atoms(top, prepared.chains, "RANKL")
     partner = selection_atoms(top, prepared.chains, receptor)
@@ -168,7 +172,7 @@ def run_complex(entry: str, args, record: dict, objects) -> dict:
     rankl_residues = set(atom_residue[rankl].tolist())
     iface = [
         r
-        for r in interface_residues(top, frames, rankl, partner)
+        for r in interface_residues(top, frames, rankl, partner, SCAN_CUTOFF_NM)
         if r in rankl_residues and r in set(keep) and truncatable(top, r) is None
     ]
     numbers: dict[int, list[int]] = {}
@@ -369,8 +373,8 @@ def plot(summary: dict, path: Path) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="*", choices=sorted(COMPLEXES))
-    parser.add_argument("--replicas", type=int, default=6)
-    parser.add_argument("--md-steps", type=int, default=250)
+    parser.add_argument("--replicas", type=int, default=4)
+    parser.add_argument("--md-steps", type=int, default=100)
     parser.add_argument("--trim", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT)

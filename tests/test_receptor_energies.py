@@ -150,3 +150,56 @@ def test_committed_result_is_consistent_and_its_section_up_to_date():
     built = json.loads(json.dumps(same_species_energies(data)))
     assert json.loads(section.read_text()) == built
     assert (section.parent / built["figures"][0]).is_file()
+
+
+def test_report_renders_the_energy_section(tmp_path):
+    """A section built from synthetic records: the report shows its difference, verdict,
+    residue rows and figure (numbers checked against compare_species' own output)."""
+    from rankbind.analysis.report_sections import write_energy_section
+    from rankbind.report import build_report
+
+    def record(label, dg, ala):
+        est = _estimate(dg, 0.2) | {"per_replica_kcal_per_mol": [dg - 0.1, dg + 0.1]}
+        per = {"gbn2_e4": {"5": _estimate(-1.5, 0.1)}}
+        return {"label": label, "kind": "model", "dG": {"mmgbsa/gbn2_e4": est},
+                "per_residue": per, "alanine": {"gbn2_eres": {"5": _estimate(ala, 0.1)}},
+                "cpu_seconds": {"total": 60.0}}  # fmt: skip
+
+    bench = {
+        "dG": {"mmgbsa": BAD | {"pearson": 0.2, "pearson_ci95_high": 0.6, "n": 16}},
+        "ddG": GOOD | {"pearson": 0.06, "pearson_ci95_high": 0.1, "n": 189, "hotspot_roc_auc": 0.63},
+        "note": "benchmark settings differ",
+    }  # fmt: skip
+    species = {}
+    records = {}
+    for sp, o, r in (("human", -12.0, -7.0), ("mouse", -9.0, -9.5)):
+        opg, rank = record(f"{sp} OPG", o, 2.5), record(f"{sp} RANK", r, 0.5)
+        records |= {opg["label"]: opg, rank["label"]: rank}
+        species[sp] = compare_species([opg], [rank], None, bench)
+    ens = {"n_frames": 2, "md_steps": 100, "timestep_ps": 0.002, "temperature_K": 300.0,
+           "restraint_k": 500.0, "minimise_iterations": 100}  # fmt: skip
+    mm = {"electrostatics": "eps 1", "salt_concentration": 0.0, "nonpolar": "sasa", "trim_nm": 1.0}
+    summary = {
+        "settings": {"ensemble": ens, "mmgbsa": mm, "mmgbsa_evaluated_variant": "gbn2_e1"},
+        "complexes": records,
+        "benchmark_accuracy": bench,
+        "species": species,
+        "cpu_seconds_total": 240.0,
+    }
+    source, figure = tmp_path / "axis.json", tmp_path / "bars.png"
+    source.write_text(json.dumps(summary))
+    figure.write_bytes(b"\x89PNG\r\n\x1a\n")
+    run = tmp_path / "run" / "models"
+    run.mkdir(parents=True)
+    write_energy_section(source, figure, run)
+    build_report(run.parent, tmp_path / "report", "t")
+    text = (tmp_path / "report" / "report.md").read_text()
+    human = species["human"]["dG"]["mmgbsa/gbn2_e4"]
+    assert human["difference_kcal_per_mol"] == pytest.approx(-5.0)
+    assert "| human | mmgbsa/gbn2_e4 | -12.0 ± 0.2 | -7.0 ± 0.2 | -5.0 |" in text
+    assert "resolved by sampling; not supported by the benchmark" in text
+    assert "| mouse | mmgbsa/gbn2_e4 | -9.0 ± 0.2 | -9.5 ± 0.2 | 0.5 |" in text
+    assert "not resolved: within sampling uncertainty" in text
+    assert "| 5 | not in footprint | -1.5 | -1.5 | 2.5 | 0.5 | 2.0 ± 0.1 | resolved |" in text
+    assert "same-species energetics with replica ensembles" not in text  # not reported missing
+    assert list((tmp_path / "report" / "figures").glob("*.png"))

@@ -414,7 +414,7 @@ def same_species_energies(data: dict) -> dict:
     )
     notes = [
         f"Settings: one groove per complex (two RANKL protomers + one receptor), prepared "
-        f"in vacuum with PROPKA protonation and restrained implicit-solvent relaxation; "
+        f"in vacuum with PROPKA protonation; "
         f"{ens['n_frames']} independent replicas ({ens['md_steps']} steps × "
         f"{ens['timestep_ps']} ps restrained OBC2 Langevin at {ens['temperature_K']} K, heavy "
         f"atoms at {ens['restraint_k']} kJ/mol/nm², then {ens['minimise_iterations']} "
