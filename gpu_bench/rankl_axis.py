@@ -9,17 +9,22 @@ human OPG 3URF (crystal) vs human RANK threaded on 4GIQ and on 3ME2 (models); mo
 4GIQ and 3ME2 (crystals) vs mouse OPG threaded on 3URF (model).
 
 Per complex: preparation (rankbind.preparation.prepare: vacuum, PROPKA protonation; no
-separate relaxation, the replicas are restrained-minimised), an ensemble of independent
-restrained-minimised replicas (rankbind.energies.ensembles.sample, mode "replicas", OBC2),
-then
+separate relaxation, the replicas are restrained-minimised); the groove trimmed to the
+residues within ``--trim`` nm of the partner (mmgbsa.trim_residues), and an ensemble of
+independent restrained-minimised replicas of that trimmed complex
+(rankbind.energies.ensembles.sample, mode "replicas", OBC2, templates without external
+bonds; heavy-atom restraints hold the cut ends: 4 replicas of the whole 7,500-atom groove,
+100 steps + 100 minimisation iterations each, had not finished after 5.2 CPU-min on this
+shared 2-core machine, too much for six complexes), then
 
 * PRODIGY IC-NIS on every replica (rankbind.analysis.prodigy.predict_frames);
 * interface-trimmed MM/GBSA (JAX engine), variant ``gbn2_e1`` evaluated (GBn2, ε_in 1,
   κ 0, γ·SASA), ``gbn2_e2`` and ``gbn2_e4`` exactly by dielectric rescaling
   (rankbind.energies.variants), per-residue decomposition for each
   (rankbind.analysis.receptor_energies.residue_components);
-* alanine scan of RANKL's interface residues, each number truncated on both protomers of
-  the groove together (the homotrimer mutant), paired replicas, OpenMM CPU engine, ΔΔG for
+* alanine scan of the RANKL residues whose footprint call is resolved (shared or
+  receptor-specific in footprints_same_species.json), each number truncated on both
+  protomers of the groove together (the homotrimer mutant), paired replicas, OpenMM CPU engine, ΔΔG for
   ``gbn2_e1``, ``gbn2_e4`` and ``gbn2_eres`` (residue-type ε_in).
 
 One JSON per complex in ``gpu_bench/results/rankl_axis/complexes/``; a finished complex
@@ -53,7 +58,7 @@ COMPLEXES = {
     "HUMAN_RANK_3ME2": ("human", "RANK", "model", "human RANK model on 3ME2"),
     "3ME2": ("mouse", "RANK", "crystal", "mouse RANK 3ME2 crystal"),
 }
-SCAN_CUTOFF_NM = 0.40  # alanine scan: RANKL residues this close to the receptor (footprint's)
+FOOTPRINTS = "structures/models/species_complexes/footprints_same_species.json"
 EVALUATED = "gbn2_e1"
 DG_VARIANTS = ("gbn2_e1", "gbn2_e2", "gbn2_e4")
 DDG_VARIANTS = ("gbn2_e1", "gbn2_e4", "gbn2_eres")
@@ -75,7 +80,10 @@ def settings_record(args) -> dict:
         solvent="vacuum", protonation="propka", relax="none"
     )  # the replicas are restrained-minimised anyway
     ens = EnsembleSettings(
-        n_frames=args.replicas, md_steps=args.md_steps, minimise_iterations=100, seed=args.seed
+        n_frames=args.replicas,
+        md_steps=args.md_steps,
+        minimise_iterations=args.minimise,
+        seed=args.seed,
     )
     mm = settings_for(EVALUATED, trim_nm=args.trim, n_bootstrap=1000, uncertainty="iid")
     return {
@@ -87,18 +95,32 @@ def settings_record(args) -> dict:
         "dG_variants": list(DG_VARIANTS),
         "ddG_variants": list(DDG_VARIANTS),
         "alanine": {
-            "residues": f"RANKL residues with a heavy atom within {SCAN_CUTOFF_NM} nm of the receptor in "
-            "any replica, truncatable (not GLY/PRO/ALA), inside the trim; one mutant per "
-            "residue number, truncated on every RANKL protomer of the groove",
+            "residues": "RANKL residues whose OPG/RANK footprint call is resolved "
+            f"({FOOTPRINTS}: resolved_shared, resolved_opg_only, resolved_rank_only), "
+            "truncatable (not GLY/PRO/ALA), inside the trim; one mutant per residue number, "
+            "truncated on every RANKL protomer of the groove inside the trim",
+            "scanned": {sp: scan_numbers(sp) for sp in ("human", "mouse")},
             "engine": "openmm",
             "platform": "CPU",
         },
-        "prodigy": "IC-NIS on every replica, groups RANKL chains vs receptor chain, 298.15 K",
+        "sampled_system": f"residues within {mm.trim_nm} nm of the partner in the prepared "
+        "groove (cut chains, templates without external bonds, heavy atoms restrained)",
+        "prodigy": "IC-NIS on every replica (the full groove with the replica's interface "
+        "coordinates), groups RANKL chains vs receptor chain, 298.15 K",
     }, (prep, ens, mm)
+
+
+def scan_numbers(species: str) -> list[int]:
+    """RANKL residues scanned: those whose footprint call (OPG and RANK, shared or
+    receptor-specific) is resolved in footprints_same_species.json (the same at every
+    cutoff and in every structure), so both receptors' complexes scan the same residues."""
+    data = json.loads((ROOT / FOOTPRINTS).read_text())[species]
+    return sorted(data["resolved_shared"] + data["resolved_opg_only"] + data["resolved_rank_only"])
 
 
 def run_complex(entry: str, args, record: dict, objects) -> dict:
     import mdtraj
+    from openmm import unit
 
     from rankbind.analysis.prodigy import predict_frames
     from rankbind.analysis.receptor_energies import (
@@ -107,13 +129,14 @@ def run_complex(entry: str, args, record: dict, objects) -> dict:
         residue_components,
         variant_values,
     )
-    from rankbind.energies.alanine import alanine_scan, interface_residues, truncatable
+    from rankbind.energies.alanine import alanine_scan, truncatable
     from rankbind.energies.ensembles import sample
     from rankbind.energies.mmgbsa import (
         COMPONENTS,
         ComplexModel,
         mmgbsa,
         selection_atoms,
+        subtopology,
         trim_residues,
     )
     from rankbind.energies.variants import variant_total
@@ -127,24 +150,35 @@ def run_complex(entry: str, args, record: dict, objects) -> dict:
     prepared = prepare(build_assembly(entry, "interface"), prep_options)
     cpu["preparation"] = time.process_time() - t0
     print(f"{entry}: prepared, {cpu}", flush=True)
-    top = prepared.topology
-    rankl = selection_atoms(top, prepared.chains, "RANKL")
-    partner = selection_atoms(top, prepared.chains, receptor)
+    full = prepared.topology
+    x_full = np.asarray(prepared.positions.value_in_unit(unit.nanometer))
+    rankl_full = selection_atoms(full, prepared.chains, "RANKL")
+    partner_full = selection_atoms(full, prepared.chains, receptor)
+    # the interface-trimmed complex is what is sampled and scored
+    region = set(trim_residues(full, x_full, rankl_full, partner_full, mm.trim_nm))
+    atoms = np.array([a.index for a in full.atoms() if a.residue.index in region])
+    top = subtopology(full, atoms)
+    local = {int(a): k for k, a in enumerate(atoms)}
+    rankl = [local[a] for a in rankl_full if a in local]
+    partner = [local[a] for a in partner_full if a in local]
     t0 = time.process_time()
-    frames, ens_record = sample(top, prepared.positions, ens)
+    frames, ens_record = sample(top, x_full[atoms], ens, ignore_external_bonds=True)
     cpu["sampling"] = time.process_time() - t0
-    print(f"{entry}: {len(frames)} replicas sampled, {cpu}", flush=True)
+    print(f"{entry}: {len(frames)} replicas of {len(atoms)} atoms sampled, {cpu}", flush=True)
 
-    # PRODIGY on every replica
+    # PRODIGY on every replica: the full groove with the replica's interface coordinates
     t0 = time.process_time()
-    traj = mdtraj.Trajectory(frames, mdtraj.Topology.from_openmm(top))
-    atom_residue = np.array([a.residue.index for a in top.atoms()])
-    groups = [np.unique(atom_residue[rankl]), np.unique(atom_residue[partner])]
+    full_frames = np.repeat(x_full[None], len(frames), axis=0)
+    full_frames[:, atoms] = frames
+    traj = mdtraj.Trajectory(full_frames, mdtraj.Topology.from_openmm(full))
+    atom_residue = np.array([a.residue.index for a in full.atoms()])
+    groups = [np.unique(atom_residue[rankl_full]), np.unique(atom_residue[partner_full])]
     prodigy_rows, prodigy_summary = predict_frames(traj, groups, ["RANKL", receptor])
     prodigy = estimate(np.array([r.dg_kj_per_mol for r in prodigy_rows]))
     prodigy["n_contacts"] = [r.n_contacts for r in prodigy_rows]
     prodigy["kd_molar_of_mean_dg"] = prodigy_summary["kd_molar_of_mean_dg"]
     cpu["prodigy"] = time.process_time() - t0
+    atom_residue = np.array([a.residue.index for a in top.atoms()])
 
     # interface-trimmed MM/GBSA, per-residue components at eps_in 1, kappa 0
     t0 = time.process_time()
@@ -170,14 +204,12 @@ def run_complex(entry: str, args, record: dict, objects) -> dict:
     scan = mm.replace(engine="openmm", platform="CPU")
     residues_all = list(top.residues())
     rankl_residues = set(atom_residue[rankl].tolist())
-    iface = [
-        r
-        for r in interface_residues(top, frames, rankl, partner, SCAN_CUTOFF_NM)
-        if r in rankl_residues and r in set(keep) and truncatable(top, r) is None
-    ]
+    wanted = set(scan_numbers(species))
     numbers: dict[int, list[int]] = {}
-    for r in iface:
-        numbers.setdefault(int(residues_all[r].id), []).append(r)
+    for r in sorted(set(keep) & rankl_residues):
+        n = int(residues_all[r].id)
+        if n in wanted and truncatable(top, r) is None:
+            numbers.setdefault(n, []).append(r)
     wt = mmgbsa(top, frames, rankl, partner, scan, keep_residues=keep, progress=False)
     _, scans = alanine_scan(
         top, frames, rankl, partner, list(numbers.values()), scan, wild_type=wt, progress=True
@@ -208,7 +240,8 @@ def run_complex(entry: str, args, record: dict, objects) -> dict:
         "kind": kind,
         "label": label,
         "settings": record,
-        "n_atoms": top.getNumAtoms(),
+        "n_atoms_groove": full.getNumAtoms(),
+        "n_atoms_sampled": top.getNumAtoms(),
         "n_trimmed_residues": len(keep),
         "ensemble": {
             k: ens_record[k] for k in ("heavy_atom_rmsd_to_start_nm", "sampler", "uncertainty")
@@ -268,9 +301,7 @@ def benchmark_accuracy() -> dict:
 def summarise(records: dict[str, dict]) -> dict:
     from rankbind.analysis.receptor_energies import compare_species
 
-    footprints = json.loads(
-        (ROOT / "structures/models/species_complexes/footprints_same_species.json").read_text()
-    )
+    footprints = json.loads((ROOT / FOOTPRINTS).read_text())
     bench = benchmark_accuracy()
     out = {
         "label": "computed (this script; human RANK and mouse OPG are threaded MODELS)",
@@ -374,7 +405,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="*", choices=sorted(COMPLEXES))
     parser.add_argument("--replicas", type=int, default=4)
-    parser.add_argument("--md-steps", type=int, default=100)
+    parser.add_argument("--md-steps", type=int, default=50)
+    parser.add_argument("--minimise", type=int, default=50, help="iterations per replica")
     parser.add_argument("--trim", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT)

@@ -203,3 +203,31 @@ def test_report_renders_the_energy_section(tmp_path):
     assert "| 5 | not in footprint | -1.5 | -1.5 | 2.5 | 0.5 | 2.0 ± 0.1 | resolved |" in text
     assert "same-species energetics with replica ensembles" not in text  # not reported missing
     assert list((tmp_path / "report" / "figures").glob("*.png"))
+
+
+def test_trimmed_complex_can_be_sampled():
+    """Replicas of an interface-trimmed (cut) complex: the whole-topology template match
+    fails on the cut residues, matching without external bonds works, and the heavy-atom
+    restraints keep every replica near the start (RMSD from numpy, not the sampler)."""
+    from rankbind.energies.ensembles import EnsembleSettings, sample
+    from rankbind.energies.mmgbsa import subtopology, trim_residues
+
+    prepared = fragment()
+    top = prepared.topology
+    x0 = np.asarray(prepared.positions.value_in_unit(prepared.positions.unit))
+    rec = selection_atoms(top, prepared.chains, "RANKL")
+    lig = selection_atoms(top, prepared.chains, "OPG")
+    keep = set(trim_residues(top, x0, rec, lig, 1.2))  # 7 of 24 residues
+    assert 0 < len(keep) < top.getNumResidues()
+    atoms = np.array([a.index for a in top.atoms() if a.residue.index in keep])
+    sub = subtopology(top, atoms)
+    settings = EnsembleSettings(n_frames=2, md_steps=5, minimise_iterations=5)
+    with pytest.raises(RankbindError, match="cannot parametrise"):
+        sample(sub, x0[atoms], settings)
+    frames, record = sample(sub, x0[atoms], settings, ignore_external_bonds=True)
+    assert frames.shape == (2, len(atoms), 3)
+    heavy = [a.index for a in sub.atoms() if a.element.symbol != "H"]
+    rmsd = np.sqrt(((frames[:, heavy] - x0[atoms][heavy]) ** 2).sum(-1).mean(-1))
+    np.testing.assert_allclose(rmsd, record["heavy_atom_rmsd_to_start_nm"], rtol=1e-6)
+    assert rmsd.max() < 0.05
+    assert not np.allclose(frames[0], frames[1])  # independent replicas differ

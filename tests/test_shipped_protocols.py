@@ -99,9 +99,12 @@ def test_shipped_protocol_runs_in_tiny_mode(name, tmp_path):
             "Denosumab epitope against the OPG and RANK footprints",
             "Isoforms as constructs",
             "computed (committed model, see provenance)",
+            "Same-species energetics: OPG versus RANK with replica ensembles",
         ):
             assert title in text
         assert "no same-species *.report.json" not in text
+        # the energetics section's committed figure travels with it (report_task copies it)
+        assert list(report.parent.glob("figures/*same_species_energies.png"))
         # each system's PRODIGY estimate reaches the competition stages (two prepare tasks
         # both write assembly.pdb: the contacts task labels them by system)
         contacts = json.loads((tmp_path / "run/footprints/all/provenance.json").read_text())

@@ -58,10 +58,20 @@ class EnsembleSettings:
             )
 
 
-def _sampling_context(topology, x0, settings: EnsembleSettings) -> openmm.Context:
+def _sampling_context(
+    topology, x0, settings: EnsembleSettings, ignore_external_bonds: bool = False
+) -> openmm.Context:
+    from rankbind.energies.mmgbsa import cut_residue_templates
+
     ff = app.ForceField(settings.forcefield, "implicit/obc2.xml")
     try:
-        system = ff.createSystem(topology, nonbondedMethod=app.NoCutoff, constraints=app.HBonds)
+        system = ff.createSystem(
+            topology,
+            nonbondedMethod=app.NoCutoff,
+            constraints=app.HBonds,
+            ignoreExternalBonds=ignore_external_bonds,
+            residueTemplates=cut_residue_templates(topology) if ignore_external_bonds else {},
+        )
     except ValueError as exc:
         raise RankbindError(f"ensemble sampling: cannot parametrise: {exc}") from exc
     restraint = openmm.CustomExternalForce("0.5*k_restr*((x-x0)^2+(y-y0)^2+(z-z0)^2)")
@@ -87,9 +97,14 @@ def _sampling_context(topology, x0, settings: EnsembleSettings) -> openmm.Contex
 
 
 def sample(
-    topology: app.Topology, positions, settings: EnsembleSettings
+    topology: app.Topology, positions, settings: EnsembleSettings, ignore_external_bonds=False
 ) -> tuple[np.ndarray, dict]:
-    """Frames (F, N, 3) nm and a record (settings, CPU seconds)."""
+    """Frames (F, N, 3) nm and a record (settings, CPU seconds). ``ignore_external_bonds``:
+    the topology is an interface-trimmed complex (cut chains, e.g.
+    :func:`rankbind.energies.mmgbsa.subtopology` of :func:`~rankbind.energies.mmgbsa.trim_residues`);
+    residues are matched to templates without their inter-residue bonds, as
+    :class:`~rankbind.energies.mmgbsa.ComplexModel` does, and the restraints hold the cut
+    ends."""
     settings.validate()
     if settings.mode == "trajectory":
         raise RankbindError("mode 'trajectory' reads frames: use load_frames()")
@@ -98,7 +113,7 @@ def sample(
         dtype=float,
     )
     t0 = time.process_time()
-    context = _sampling_context(topology, x0, settings)
+    context = _sampling_context(topology, x0, settings, ignore_external_bonds)
     start = context.getState(getPositions=True).getPositions(asNumpy=True)
     frames = []
     if settings.mode == "replicas":
@@ -125,6 +140,9 @@ def sample(
         "cpu_s_sampling": time.process_time() - t0,
         "heavy_atom_rmsd_to_start_nm": rmsd.tolist(),
         "uncertainty": "iid bootstrap" if settings.mode == "replicas" else "moving-block bootstrap",
+        "system": "interface-trimmed (templates without external bonds)"
+        if ignore_external_bonds
+        else "whole topology",
     }
     return frames, record
 

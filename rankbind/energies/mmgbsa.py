@@ -176,6 +176,16 @@ class MMGBSAResult:
         }
 
 
+def cut_residue_templates(topology: app.Topology) -> dict:
+    """Residue templates for matching without inter-residue bonds (a cut chain): CYS
+    without HG is a (possibly cut) disulfide, CYX, not CYM."""
+    return {
+        residue: "CYX"
+        for residue in topology.residues()
+        if residue.name == "CYS" and "HG" not in {a.name for a in residue.atoms()}
+    }
+
+
 def build_system(
     topology: app.Topology, settings: MMGBSASettings, ignore_external_bonds: bool = False
 ) -> openmm.System:
@@ -184,11 +194,7 @@ def build_system(
     templates without their inter-residue bonds (a trimmed system, whose chains are cut,
     keeps internal-residue parameters at the cuts)."""
     forcefield = app.ForceField(*settings.forcefield, GB_MODELS[settings.gb_model])
-    templates = {}
-    if ignore_external_bonds:  # CYS without HG: a (possibly cut) disulfide, CYX not CYM
-        for residue in topology.residues():
-            if residue.name == "CYS" and "HG" not in {a.name for a in residue.atoms()}:
-                templates[residue] = "CYX"
+    templates = cut_residue_templates(topology) if ignore_external_bonds else {}
     try:
         system = forcefield.createSystem(
             topology,
