@@ -22,8 +22,9 @@ shared 2-core machine, too much for six complexes), then
   κ 0, γ·SASA), ``gbn2_e2`` and ``gbn2_e4`` exactly by dielectric rescaling
   (rankbind.energies.variants), per-residue decomposition for each
   (rankbind.analysis.receptor_energies.residue_components);
-* alanine scan of the RANKL residues whose footprint call is resolved (shared or
-  receptor-specific in footprints_same_species.json), each number truncated on both
+* alanine scan of the RANKL residues whose footprint call is resolved as receptor-specific
+  in footprints_same_species.json, plus the four resolved shared residues burying the most
+  SASA (CPU-sized), each number truncated on both
   protomers of the groove together (the homotrimer mutant), paired replicas, OpenMM CPU engine, ΔΔG for
   ``gbn2_e1``, ``gbn2_e4`` and ``gbn2_eres`` (residue-type ε_in).
 
@@ -59,6 +60,7 @@ COMPLEXES = {
     "3ME2": ("mouse", "RANK", "crystal", "mouse RANK 3ME2 crystal"),
 }
 FOOTPRINTS = "structures/models/species_complexes/footprints_same_species.json"
+SCAN_SHARED = 4  # resolved shared residues scanned per species (largest buried SASA)
 EVALUATED = "gbn2_e1"
 DG_VARIANTS = ("gbn2_e1", "gbn2_e2", "gbn2_e4")
 DDG_VARIANTS = ("gbn2_e1", "gbn2_e4", "gbn2_eres")
@@ -95,8 +97,9 @@ def settings_record(args) -> dict:
         "dG_variants": list(DG_VARIANTS),
         "ddG_variants": list(DDG_VARIANTS),
         "alanine": {
-            "residues": "RANKL residues whose OPG/RANK footprint call is resolved "
-            f"({FOOTPRINTS}: resolved_shared, resolved_opg_only, resolved_rank_only), "
+            "residues": "RANKL residues whose OPG/RANK footprint call is resolved as "
+            f"receptor-specific ({FOOTPRINTS}: resolved_opg_only, resolved_rank_only) and the "
+            f"{SCAN_SHARED} resolved shared residues burying the most SASA, "
             "truncatable (not GLY/PRO/ALA), inside the trim; one mutant per residue number, "
             "truncated on every RANKL protomer of the groove inside the trim",
             "scanned": {sp: scan_numbers(sp) for sp in ("human", "mouse")},
@@ -110,12 +113,19 @@ def settings_record(args) -> dict:
     }, (prep, ens, mm)
 
 
-def scan_numbers(species: str) -> list[int]:
-    """RANKL residues scanned: those whose footprint call (OPG and RANK, shared or
-    receptor-specific) is resolved in footprints_same_species.json (the same at every
-    cutoff and in every structure), so both receptors' complexes scan the same residues."""
+def scan_numbers(species: str, n_shared: int = SCAN_SHARED) -> list[int]:
+    """RANKL residues scanned: those whose footprint call is resolved as receptor-specific
+    in footprints_same_species.json (the same at every cutoff and in every structure),
+    and the ``n_shared`` resolved shared residues that bury the most SASA (either receptor);
+    the same residues in both receptors' complexes of a species."""
     data = json.loads((ROOT / FOOTPRINTS).read_text())[species]
-    return sorted(data["resolved_shared"] + data["resolved_opg_only"] + data["resolved_rank_only"])
+    rows = {r["rankl_residue"]: r for r in data["residues"]}
+    buried = {
+        n: max(rows[n]["buried_sasa_opg_angstrom2"], rows[n]["buried_sasa_rank_angstrom2"])
+        for n in data["resolved_shared"]
+    }
+    shared = sorted(buried, key=lambda n: (-buried[n], n))[:n_shared]
+    return sorted(data["resolved_opg_only"] + data["resolved_rank_only"] + shared)
 
 
 def run_complex(entry: str, args, record: dict, objects) -> dict:
@@ -404,9 +414,9 @@ def plot(summary: dict, path: Path) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="*", choices=sorted(COMPLEXES))
-    parser.add_argument("--replicas", type=int, default=4)
-    parser.add_argument("--md-steps", type=int, default=50)
-    parser.add_argument("--minimise", type=int, default=50, help="iterations per replica")
+    parser.add_argument("--replicas", type=int, default=3)
+    parser.add_argument("--md-steps", type=int, default=20)
+    parser.add_argument("--minimise", type=int, default=10, help="iterations per replica")
     parser.add_argument("--trim", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT)
