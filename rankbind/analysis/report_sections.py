@@ -434,6 +434,12 @@ def same_species_energies(data: dict) -> dict:
         f"CPU time {data['cpu_seconds_total'] / 60:.1f} min in all (2-core machine shared "
         "with other jobs; process CPU time).",
     ]
+    if data.get("not_run"):
+        notes.append(
+            f"Not run (CPU budget): {', '.join(data['not_run'])}. Where a complex has one "
+            "structure here, its verdicts cannot include the spread between structures "
+            "(spread '–')."
+        )
     return {
         "section": "same-species-energies",
         "title": "Same-species energetics: OPG versus RANK with replica ensembles",
