@@ -63,6 +63,40 @@ DEFAULTS = {
 }
 
 
+class StepClock:
+    """Seconds spent inside ``LangevinMiddleIntegrator.step`` (both engines' integrator),
+    to split each run into MD steps and everything else (reports, checkpoints, setup)."""
+
+    seconds = 0.0
+
+    @classmethod
+    def install(cls) -> None:
+        import openmm
+
+        step = openmm.LangevinMiddleIntegrator.step
+
+        def timed(self, steps):
+            t0 = time.perf_counter()
+            try:
+                return step(self, steps)
+            finally:
+                cls.seconds += time.perf_counter() - t0
+
+        openmm.LangevinMiddleIntegrator.step = timed
+
+
+def timed_run(function, *args, **kwargs) -> dict:
+    """Run one engine; adds the 1-minute load average before it, the seconds inside
+    integrator steps (``step_s``) and the rest (``nonstep_s``) to its record."""
+    load = os.getloadavg()[0]
+    before = StepClock.seconds
+    run = function(*args, **kwargs)
+    run["step_s"] = StepClock.seconds - before
+    run["nonstep_s"] = run["seconds"] - run["step_s"]
+    run["load_1min_before"] = load
+    return run
+
+
 def build_prepared(args):
     """The PreparedSystem: loaded from ``--prepared`` (a ``rankbind prepare`` output
     directory), or built from the chosen entry, kind, extract and solvent."""
@@ -362,6 +396,7 @@ def main(argv=None) -> int:
     )
     dt_fs = timestep_fs(base, prepared.system)
     base = base.replace(production_ps=steps * dt_fs / 1000.0)
+    StepClock.install()
     state = starting_state(
         prepared,
         choices[0],
@@ -384,10 +419,12 @@ def main(argv=None) -> int:
                 for engine in order:
                     with tempfile.TemporaryDirectory(prefix="bench_md_") as tmp:
                         if engine == "rankbind":
-                            run = run_rankbind(prepared, state, choice, options, Path(tmp), resumes)
+                            run = timed_run(
+                                run_rankbind, prepared, state, choice, options, Path(tmp), resumes
+                            )
                         else:
-                            run = run_openmm(
-                                prepared, state, choice, options, steps, Path(tmp), True
+                            run = timed_run(
+                                run_openmm, prepared, state, choice, options, steps, Path(tmp), True
                             )
                     run["ns_per_day"] = ns_per_day(steps, dt_fs, run["seconds"])
                     runs[engine].append(run)
@@ -402,6 +439,8 @@ def main(argv=None) -> int:
                 for r, o in zip(runs["rankbind"], runs["openmm"], strict=True)
             ]
             context_s = statistics.median(r["context_creation_s"] for r in runs["openmm"])
+            nonstep = {e: statistics.median(r["nonstep_s"] for r in runs[e]) for e in runs}
+            step_s = statistics.median(r["step_s"] for e in runs for r in runs[e])
             checkpoint_s = statistics.median(
                 r["checkpoint_s_median"]["main_thread_s"] for r in runs["rankbind"]
             )
@@ -414,6 +453,14 @@ def main(argv=None) -> int:
                     "median_ns_per_day": median,
                     "overhead_ratio": median["openmm"] / median["rankbind"],
                     "overhead_ratio_per_pair_median": statistics.median(pairs),
+                    "overhead_ratio_per_pair": pairs,
+                    "overhead_ratio_per_pair_min_max": [min(pairs), max(pairs)],
+                    "nonstep_s_median": nonstep,
+                    "step_s_median_both_engines": step_s,
+                    # derived, not a timed ratio: both engines given the same (median) time
+                    # in integrator steps, so load noise in the steps cancels out
+                    "overhead_ratio_same_step_time": (step_s + nonstep["rankbind"])
+                    / (step_s + nonstep["openmm"]),
                     "context_creation_s_median": context_s,
                     "checkpoint_cost_s_median": checkpoint_s,
                     "checkpoint_cost_parts_s_median": {
@@ -437,7 +484,11 @@ def main(argv=None) -> int:
                     "runs": runs,
                 }
             )
-            print(f"  overhead ratio {median['openmm'] / median['rankbind']:.3f}", flush=True)
+            print(
+                f"  overhead ratio {median['openmm'] / median['rankbind']:.3f} (pairs "
+                f"{min(pairs):.3f}-{max(pairs):.3f}); non-step s {nonstep}",
+                flush=True,
+            )
 
     meta = prepared.metadata
     record = {
@@ -481,6 +532,7 @@ def main(argv=None) -> int:
             "gpu": gpu_names(),
             "opencl_is_pocl_on_cpu": opencl_is_cpu_only(),
             "load_average_before": load_before,
+            "nice": os.nice(0),
             "load_average_after": os.getloadavg(),
             "note": args.note,
         },

@@ -28,6 +28,7 @@ import math
 import platform as _platform
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -367,19 +368,27 @@ class StagedSimulation:
         record["runs"].append(self._run_record)
         self._record = record
         write_json(self.out / "simulation.json", record)
-        if not (self.out / "topology.pdb").exists():
-            with atomic_open(self.out / "topology.pdb") as handle:
-                app.PDBFile.writeFile(
-                    self.prepared.topology, self.prepared.positions, handle, keepIds=True
-                )
         state: openmm.State | Path | None = self.initial_state
         results = []
-        for stage, steps in self.stages():
-            result, state = self._run_stage(stage, steps, state)
-            results.append(result)
+        # topology.pdb is written beside the first stage (3 s of Python at 150k atoms)
+        with ThreadPoolExecutor(max_workers=1) as background:
+            topology = None
+            if not (self.out / "topology.pdb").exists():
+                topology = background.submit(self._write_topology, self.out / "topology.pdb")
+            for stage, steps in self.stages():
+                result, state = self._run_stage(stage, steps, state)
+                results.append(result)
+            if topology is not None:
+                topology.result()  # re-raises its error
         self._run_record["finished"] = _now()
         write_json(self.out / "simulation.json", record)
         return results
+
+    def _write_topology(self, path: Path) -> None:
+        with atomic_open(path) as handle:
+            app.PDBFile.writeFile(
+                self.prepared.topology, self.prepared.positions, handle, keepIds=True
+            )
 
     def _integrator(self, seed: int) -> openmm.LangevinMiddleIntegrator:
         o = self.options
