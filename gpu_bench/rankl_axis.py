@@ -1,6 +1,6 @@
 """Same-species OPG versus RANK on RANKL (issue 18, item 2), CPU-sized, resumable per complex.
 
-    nice -n 15 python gpu_bench/rankl_axis.py                 # every complex, then the summary
+    python gpu_bench/rankl_axis.py --platform CUDA            # every complex, then the summary
     python gpu_bench/rankl_axis.py --only 3URF                # one complex (timing)
     python gpu_bench/rankl_axis.py --summary-only             # recombine committed records
 
@@ -86,6 +86,7 @@ def settings_record(args) -> dict:
         md_steps=args.md_steps,
         minimise_iterations=args.minimise,
         seed=args.seed,
+        platform=args.platform,
     )
     mm = settings_for(EVALUATED, trim_nm=args.trim, n_bootstrap=1000, uncertainty="iid")
     return {
@@ -104,7 +105,7 @@ def settings_record(args) -> dict:
             "truncated on every RANKL protomer of the groove inside the trim",
             "scanned": {sp: scan_numbers(sp) for sp in ("human", "mouse")},
             "engine": "openmm",
-            "platform": "CPU",
+            "platform": args.platform,
         },
         "sampled_system": f"residues within {mm.trim_nm} nm of the partner in the prepared "
         "groove (cut chains, templates without external bonds, heavy atoms restrained)",
@@ -211,7 +212,7 @@ def run_complex(entry: str, args, record: dict, objects) -> dict:
 
     # alanine scan of RANKL interface residues (homotrimer mutants, paired replicas)
     t0 = time.process_time()
-    scan = mm.replace(engine="openmm", platform="CPU")
+    scan = mm.replace(engine="openmm", platform=ens.platform)
     residues_all = list(top.residues())
     rankl_residues = set(atom_residue[rankl].tolist())
     wanted = set(scan_numbers(species))
@@ -415,9 +416,12 @@ def plot(summary: dict, path: Path) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="*", choices=sorted(COMPLEXES))
-    parser.add_argument("--replicas", type=int, default=3)
-    parser.add_argument("--md-steps", type=int, default=20)
-    parser.add_argument("--minimise", type=int, default=1, help="iterations per replica")
+    parser.add_argument("--replicas", type=int, default=4)
+    parser.add_argument("--md-steps", type=int, default=250)
+    parser.add_argument("--minimise", type=int, default=100, help="iterations per replica")
+    parser.add_argument(
+        "--platform", default="CPU", help="OpenMM platform of sampling and the alanine scan"
+    )
     parser.add_argument("--trim", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT)
