@@ -461,7 +461,11 @@ def main(argv=None) -> None:
     if summary["species"]:  # at least one species with both receptors
         from rankbind.analysis.report_sections import write_energy_section
 
-        write_energy_section(args.out / "rankl_axis.json", args.out / "per_residue.png")
+        # the report's committed section only from the committed results folder
+        section_dir = None if args.out.resolve() == OUT.resolve() else args.out
+        write_energy_section(
+            args.out / "rankl_axis.json", args.out / "per_residue.png", section_dir
+        )
     print("wrote", args.out)
 
 

@@ -84,6 +84,13 @@ GOOD = {"pearson_ci95_low": 0.3, "rmse_kcal": 1.0}
         ),  # fmt: skip
         (3.0, 1.0, 2.0, GOOD, "resolved"),
         (3.0, 1.0, None, None, "resolved"),
+        (
+            1.2,
+            0.0,
+            None,
+            None,
+            "not resolved: no sampling uncertainty (replicas identical or too few)",
+        ),
     ],
 )
 def test_resolve_verdicts(d, sigma, spread, bench, verdict):

@@ -115,6 +115,7 @@ def resolve(
     spread: |difference| between two structures of one complex (the structural noise
     floor; None if only one structure). benchmark: the method's measured accuracy,
     ``{"pearson_ci95_low": float, "rmse_kcal": float}``. Verdicts, in order:
+    ``"not resolved: no sampling uncertainty ..."`` (σ = 0: replicas identical or one),
     ``"not resolved: within sampling uncertainty"`` (|d| ≤ z σ),
     ``"not resolved: within structure spread"`` (|d| ≤ spread),
     ``"resolved by sampling; not supported by the benchmark"`` (benchmark r's 95 %
@@ -129,7 +130,9 @@ def resolve(
     supported = None
     if benchmark is not None:
         supported = benchmark["pearson_ci95_low"] > 0 and abs(d) > benchmark["rmse_kcal"]
-    if not sampling:
+    if sigma == 0.0:  # identical replicas (or one): the sampling error is unknown, not 0
+        verdict = "not resolved: no sampling uncertainty (replicas identical or too few)"
+    elif not sampling:
         verdict = "not resolved: within sampling uncertainty"
     elif not structures:
         verdict = "not resolved: within structure spread"
