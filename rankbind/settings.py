@@ -490,7 +490,7 @@ class DockingSettings(Settings):
     pair_cutoff: float = Field(6.5, gt=0.0)
     pair_terms: int = Field(3, ge=0)
     restraint_mode: Literal["required", "favoured"] = "required"
-    restraint_weight: float = 0.0
+    restraint_weight: float = 0.0  # score += weight x restraint atoms in contact (both modes)
     rescore_top: int = Field(0, ge=0)  # FFT poses rescored with PRODIGY-type contacts
     rank_by: Literal["score", "prodigy", "consensus"] = "score"
 

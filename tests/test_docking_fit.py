@@ -21,7 +21,8 @@ def _synthetic_case(name, category, rng, w_true, n=60):
     """Random score terms; the 6 poses of highest w_true . terms are 'acceptable'.
     Poses are spread 20 Å apart so that no two cluster together."""
     x = rng.normal(size=(n, len(ds.FEATURES))) * [30, 10, 5, 40, 8, 20]
-    s = x[:, :4] @ w_true
+    cols = [ds.FEATURES.index(f) for f in ds.FIT_FEATURES]
+    s = x[:, cols] @ w_true
     capri = np.zeros(n, dtype=np.int8)
     capri[np.argsort(-s)[:6]] = 1
     return {
@@ -37,7 +38,7 @@ def _synthetic_case(name, category, rng, w_true, n=60):
 
 def test_loco_folds_never_train_on_the_held_out_case(monkeypatch):
     rng = np.random.default_rng(0)
-    w_true = np.array([1.0, -2.0, -3.0, -0.5])
+    w_true = np.array([1.0, -2.0, -3.0, -0.5, 0.8])
     cases = [_synthetic_case(f"C{i}", "Rigid" if i % 2 else "Medium", rng, w_true)
              for i in range(5)]  # fmt: skip
     folds = ds.loco_folds([c["meta"]["case"] for c in cases])
@@ -77,9 +78,10 @@ def test_fitted_score_ranking_equals_direct_recomputation():
     assert set(data["capri"]) <= {0, 1, 2, 3} and np.all(
         (0 <= data["dockq"]) & (data["dockq"] <= 1)
     )
-    weights = np.array([1.0, -0.7, -2.5, -0.2])
+    weights = np.array([1.0, -0.7, -2.5, -0.2, 0.3])
     scoring = ds.weights_to_settings(weights, settings.docking_settings())
-    assert (scoring.elec_weight, scoring.desolv_weight, scoring.pair_weight) == (0.7, 2.5, 0.2)
+    assert (scoring.elec_weight, scoring.desolv_weight, scoring.pair_weight,
+            scoring.restraint_weight) == (0.7, 2.5, 0.2, 0.3)  # fmt: skip
     # the molecules the stored poses act on, rebuilt through the benchmark API
     bench = settings.bench_settings("epitope_paratope")
     s = bd.load_structures(case, bench)

@@ -54,6 +54,26 @@ def test_fft_total_score_equals_direct_sum(partners):
     assert native["shape"] > 0 and native["desolv_kcal"] < 0 and native["pair_rt"] < 0
 
 
+@pytest.mark.parametrize("mode", ["favoured", "required"])
+def test_fft_restraint_weight_equals_direct_count(partners, mode):
+    """restraint_weight x restraint count enters the FFT score in both modes: the FFT
+    score and count of each pose equal the direct (k-d tree) count and total."""
+    from dataclasses import replace
+
+    _, rec, lig = partners
+    near = np.linalg.norm(rec.xyz - lig.xyz.mean(0), axis=1) < 25.0
+    rec = replace(rec, restraint=near)
+    lig = replace(lig, restraint=np.ones(len(lig.xyz), dtype=bool))
+    settings = dk.DockingSettings(spacing=1.6, restraint_mode=mode, restraint_weight=0.7,
+                                  restraint_min_atoms=5, n_keep=4, cluster_rmsd=0.1, batch=4)  # fmt: skip
+    result = dk.dock(rec, lig, settings, rotations=_rotations(4, 12))
+    assert result.poses and max(p.restraint_atoms for p in result.poses) > 0
+    for pose in result.poses:
+        direct = dk.score_pose_direct(rec, pose.apply(lig.xyz), lig, settings)
+        assert pose.restraint_atoms == pytest.approx(direct["restraint_atoms"], abs=0.01)
+        assert pose.score == pytest.approx(direct["score"], rel=2e-4, abs=0.05)
+
+
 def test_required_restraints_exclude_violating_poses(partners):
     _, rec0, lig = partners
     # epitope: receptor residues on the side facing away from the native ligand

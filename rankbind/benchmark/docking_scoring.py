@@ -12,7 +12,8 @@ same unbound partners, random start and restraint modes):
    incorrect ones of the same case, every training case weighted equally) and ranks the
    held-out case with it; success rates (acceptable-or-better in the top N clustered
    poses) are compared with the legacy score, PRODIGY-contact rescoring and the consensus
-   of the two ranks (:func:`rankbind.modelling.docking.rerank`).
+   of the two ranks (:func:`rankbind.modelling.docking.rerank`), and the consensus of the
+   fitted and PRODIGY ranks.
 
 The pose set is that of the legacy scan: a fitted score used inside the FFT scan would
 also pick other translations per rotation, which this rescoring does not see.
@@ -34,8 +35,8 @@ from rankbind.errors import RankbindError
 # (kcal/mol), MJ pair energy (RT), PRODIGY IC energy (kcal/mol), restraint atoms in contact.
 FEATURES = ("shape", "energy_kcal", "desolv_kcal", "pair_rt", "prodigy_ic_kcal", "restraint_atoms")
 # The fitted linear score uses the FFT terms (they map onto DockingSettings weights).
-FIT_FEATURES = ("shape", "energy_kcal", "desolv_kcal", "pair_rt")
-SCORERS = ("legacy", "fitted", "prodigy", "consensus")
+FIT_FEATURES = ("shape", "energy_kcal", "desolv_kcal", "pair_rt", "restraint_atoms")
+SCORERS = ("legacy", "fitted", "prodigy", "consensus", "fitted_consensus")
 
 
 @dataclass(frozen=True)
@@ -283,11 +284,14 @@ def fitted_score(case: dict, weights: np.ndarray) -> np.ndarray:
 def weights_to_settings(weights, base):
     """DockingSettings ``base`` with the FFT score weights of fitted ``weights`` (on
     FIT_FEATURES, shape weight 1): score = shape - elec_weight E - desolv_weight ΔG_desolv
-    - pair_weight E_pair, so each weight is minus the fitted coefficient."""
+    - pair_weight E_pair + restraint_weight x restraint atoms, so the energy weights are
+    minus the fitted coefficients."""
     w = np.asarray(weights, dtype=float)
     if not np.isclose(w[0], 1.0):
         raise RankbindError(f"fitted weights need shape weight 1 to map onto DockingSettings: {w}")
-    return base.replace(elec_weight=-w[1], desolv_weight=-w[2], pair_weight=-w[3])
+    return base.replace(
+        elec_weight=-w[1], desolv_weight=-w[2], pair_weight=-w[3], restraint_weight=w[4]
+    )
 
 
 def legacy_score(case: dict, elec_weight: float = 1.0) -> np.ndarray:
@@ -309,6 +313,10 @@ def ranking(case: dict, scorer: str, weights: np.ndarray | None = None) -> np.nd
     if scorer in ("prodigy", "consensus"):
         prodigy = case["features"][legacy, FEATURES.index("prodigy_ic_kcal")]
         return rerank(legacy, prodigy, scorer)
+    if scorer == "fitted_consensus":
+        fitted = np.argsort(-fitted_score(case, weights), kind="stable")
+        return rerank(fitted, case["features"][fitted, FEATURES.index("prodigy_ic_kcal")],
+                      "consensus")  # fmt: skip
     raise RankbindError(f"scorer must be one of {SCORERS}, got {scorer!r}")
 
 
@@ -345,7 +353,7 @@ def cross_validate(dataset: Dataset, tops=(1, 5, 10), l2: float = 1e-2) -> dict:
                "n_acceptable_poses": int((case["capri"] > 0).sum()),
                "weights": None if w is None else [round(float(v), 5) for v in w]}  # fmt: skip
         for scorer in SCORERS:
-            if scorer == "fitted" and w is None:
+            if scorer.startswith("fitted") and w is None:
                 row[scorer] = None
                 continue
             classes = clustered_capri(case, ranking(case, scorer, w), n_keep=max(tops))

@@ -21,14 +21,14 @@ Scoring on a cubic grid (spacing ``h`` Å, float32, which is ample for a grid sc
   as ``pair_terms`` eigen-term correlations; E_pair in RT units.
 * restraints (optional, :mod:`rankbind.modelling.restraints`): the number of ligand
   restraint atoms within ``restraint_cutoff`` Å of receptor restraint atoms, as a
-  correlation; ``restraint_mode`` "required": poses below ``restraint_min_atoms`` are
-  discarded; "favoured": ``restraint_weight`` x count is added to the score.
+  correlation; ``restraint_weight`` x count is added to the score, and with
+  ``restraint_mode`` "required" poses below ``restraint_min_atoms`` are discarded.
 
 Receptor atoms, charges and residue centres, and ligand charges, atoms (desolvation) and
 residue centres sit on their nearest lattice point, and cut-offs are tested on integer
 lattice offsets, so the FFT score equals the direct sum of :func:`score_pose_direct`.
 Total score = shape - elec_weight E_elec - desolv_weight ΔG_desolv - pair_weight E_pair
-(+ restraint_weight x count); the terms are combined in Fourier space, so one inverse FFT
++ restraint_weight x count; the terms are combined in Fourier space, so one inverse FFT
 (two with restraints) per rotation, and each term at the best translation is read back by
 a real-space dot product.
 
@@ -383,10 +383,9 @@ def make_scorer(receptor: Molecule, ligand: Molecule, settings: DockingSettings)
         if use_restraint:
             sub = scatter(near, restraint_w)
             count = jnp.fft.irfftn(f_epi * jnp.conj(jnp.fft.rfftn(sub)), s=(n, n, n))
+            score = score + settings.restraint_weight * count
             if required:
                 score = jnp.where(count >= settings.restraint_min_atoms - 0.5, score, -jnp.inf)
-            else:
-                score = score + settings.restraint_weight * count
         else:
             count = jnp.zeros_like(score)
         k = jnp.argmax(score)
@@ -736,8 +735,10 @@ def score_pose_direct(
     grids: the ligand's occupied cells and charge cells are enumerated, and the receptor
     shape value (KD-tree distances) and potential (explicit Coulomb sum over the
     lattice-snapped receptor charges) are evaluated at exactly those cells; desolvation
-    and pair terms are explicit sums over lattice-snapped atom / residue-centre pairs.
-    Restraint terms are not included."""
+    and pair terms are explicit sums over lattice-snapped atom / residue-centre pairs;
+    the restraint count (``restraint_atoms``: lattice-snapped ligand restraint atoms within
+    ``restraint_cutoff`` of a receptor restraint atom) enters with ``restraint_weight``;
+    the required-restraint cut is not applied."""
     from scipy.spatial import cKDTree
 
     h = settings.spacing
@@ -759,7 +760,12 @@ def score_pose_direct(
     phi = COULOMB_KCAL * (receptor.charges[charged] / (_dielectric(r) * r)).sum(1)
     in_core = cKDTree(receptor.xyz).query(q_points)[0] <= settings.core_radius
     energy = float((np.where(in_core, 0.0, phi) * ligand.charges[lig_q]).sum())
-    out = {"shape": shape, "energy_kcal": energy, "desolv_kcal": 0.0, "pair_rt": 0.0}
+    out = {"shape": shape, "energy_kcal": energy, "desolv_kcal": 0.0, "pair_rt": 0.0,
+           "restraint_atoms": 0.0}  # fmt: skip
+    if ligand.restraint.any() and receptor.restraint.any():
+        snapped = center + h * np.round(xyz[ligand.restraint])
+        d, _ = cKDTree(receptor.xyz[receptor.restraint]).query(snapped)
+        out["restraint_atoms"] = float(np.sum(d <= settings.restraint_cutoff + 1e-6))
     rec_tree = cKDTree(receptor.xyz)
     if settings.desolv_weight:
         # pairs of lattice-snapped heavy atoms within the cut-off (integer offsets)
@@ -798,6 +804,7 @@ def score_pose_direct(
         - settings.elec_weight * energy
         - settings.desolv_weight * out["desolv_kcal"]
         - settings.pair_weight * out["pair_rt"]
+        + settings.restraint_weight * out["restraint_atoms"]
     )
     return out
 
