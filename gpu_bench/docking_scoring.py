@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rankbind.benchmark import docking_scoring as ds  # noqa: E402
@@ -101,6 +103,27 @@ def cv(args) -> None:
             for g, tops in groups.items():
                 cells = " | ".join(f"{k}/{n}" for k, n in tops.values())
                 lines.append(f"| {scorer} | {g} | {cells} |")
+        # folds whose fitted shape weight came out positive (normalised to 1) map onto
+        # DockingSettings; the others are counted
+        fold_w = [r["weights"] for r in res["per_case"] if r["weights"]]
+        folds = np.array([w for w in fold_w if w[0] == 1.0])
+        res["n_folds_shape_weight_not_positive"] = len(fold_w) - len(folds)
+        res["weights_over_folds"] = {
+            f: {"mean": float(folds[:, k].mean()), "sd": float(folds[:, k].std(ddof=1))}
+            for k, f in enumerate(ds.FIT_FEATURES)
+        } if len(folds) > 1 else None  # fmt: skip
+        lines += ["", "First acceptable-or-better cluster rank per held-out case (— none "
+                  "in the top 10; n acc = acceptable+ poses among the kept FFT poses):", "",
+                  "| case | class | n acc | " + " | ".join(ds.SCORERS) + " |",
+                  "|---|---|---|" + "---|" * len(ds.SCORERS)]  # fmt: skip
+        for r in res["per_case"]:
+            ranks = " | ".join("—" if r[k] is None else str(r[k]) for k in ds.SCORERS)
+            lines.append(f"| {r['case']} | {r['category']} | {r['n_acceptable_poses']} | {ranks} |")
+        if res["weights_over_folds"]:
+            lines += ["", f"Weights over the {len(folds)} folds with a positive shape weight "
+                      f"({res['n_folds_shape_weight_not_positive']} others; mean ± sd, raw units, "
+                      "shape = 1): " + ", ".join(
+                f"{k} {v['mean']:.3g} ± {v['sd']:.2g}" for k, v in res["weights_over_folds"].items())]  # fmt: skip
         lines += [
             "",
             "Weights (all cases, raw units, shape = 1): "
