@@ -469,7 +469,7 @@ class DockingSettings(Settings):
 
     spacing: float = Field(1.2, gt=0.0)
     n_rotations: int = Field(600, gt=0)
-    rotation_seed: int = 0
+    rotation_seed: int = 0  # not 0: the rotation set is offset by this seed's random rotation
     core_radius: float = Field(1.4, gt=0.0)
     surface_radius: float = Field(3.4, gt=0.0)
     rho: float = -15.0

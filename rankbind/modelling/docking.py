@@ -469,7 +469,8 @@ class DockingResult:
 
 def search_rotations(receptor: Molecule, ligand: Molecule, settings: DockingSettings):
     """The rotation set of a run: uniform at ``rotation_spacing_deg`` (else
-    ``n_rotations``), restricted to the ``orientation_cone_deg`` cone that turns the
+    ``n_rotations``), offset by a seeded random rotation when ``rotation_seed`` is not 0
+    (R -> R @ R0: the same spacing, other sample points), restricted to the ``orientation_cone_deg`` cone that turns the
     ligand restraint patch (paratope) towards the receptor from the receptor restraint
     patch (epitope) when both are given. Returns (rotations, notes)."""
     from rankbind.modelling import rotations as rt
@@ -480,6 +481,10 @@ def search_rotations(receptor: Molecule, ligand: Molecule, settings: DockingSett
     else:
         rotations = quaternion_matrices(super_fibonacci_quaternions(settings.n_rotations))
         notes = [f"{len(rotations)} super-Fibonacci rotations"]
+    if settings.rotation_seed:
+        offset = random_rotation(np.random.default_rng(settings.rotation_seed))
+        rotations = rotations @ offset
+        notes.append(f"set offset by the random rotation of seed {settings.rotation_seed}")
     if settings.orientation_cone_deg and ligand.restraint.any() and receptor.restraint.any():
         lv = ligand.xyz[ligand.restraint].mean(0) - ligand.xyz.mean(0)
         tv = receptor.xyz.mean(0) - receptor.xyz[receptor.restraint].mean(0)
