@@ -340,7 +340,8 @@ def clustered_capri(case: dict, order: np.ndarray, cluster_rmsd: float = 6.0,
 def cross_validate(dataset: Dataset, tops=(1, 5, 10), l2: float = 1e-2) -> dict:
     """Leave-one-case-out CV of the fitted score against the fixed scorers. Per held-out
     case: first acceptable cluster rank per scorer and the fold's weights; summary: top-N
-    acceptable-or-better counts per scorer, overall and per difficulty category."""
+    acceptable-or-better counts per scorer, overall and per difficulty category (cases
+    docked from bound structures, rankbind's RANKL complexes, form their own group)."""
     by_name = dict(zip(dataset.names, dataset.cases, strict=True))
     per_case = []
     for train, test in loco_folds(dataset.names):
@@ -349,7 +350,9 @@ def cross_validate(dataset: Dataset, tops=(1, 5, 10), l2: float = 1e-2) -> dict:
             w = fit_weights([by_name[n] for n in train], l2)
         except RankbindError:
             w = None
-        row = {"case": test, "category": case["meta"]["category"],
+        meta = case["meta"]
+        category = meta["category"] + (" (bound)" if meta.get("structures") == "bound" else "")
+        row = {"case": test, "category": category,
                "n_acceptable_poses": int((case["capri"] > 0).sum()),
                "weights": None if w is None else [round(float(v), 5) for v in w]}  # fmt: skip
         for scorer in SCORERS:
