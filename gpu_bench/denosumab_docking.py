@@ -4,7 +4,8 @@ T233-Y241 + Kabat-CDR restraint (required), the orientation cone, and a scoring 
 * ``legacy``: shape + electrostatics (the FFT score), ranked by score;
 * ``issue16``: + desolvation and MJ pair terms with the unfitted weights of
   :func:`rankbind.modelling.docking.recommended_settings`, PRODIGY-consensus ranking;
-* ``fitted``: the weights fitted by leave-one-case-out CV on the epitope + paratope mode
+* ``fitted`` / ``fitted_legacy_restraint``: the weights of model "full" /
+  "legacy_restraint" fitted on the epitope + paratope mode's development cases
   (gpu_bench/results/docking_scoring/cv.json, all cases), ranked by score.
 
 Each species is docked once per ``--seeds`` value (``DockingSettings.rotation_seed``: the
@@ -45,11 +46,12 @@ def protocol_settings(args) -> dk.DockingSettings:
     base = dk.DockingSettings(**common)
     if args.protocol == "legacy":
         return base
-    from rankbind.benchmark.docking_scoring import FIT_FEATURES, weights_to_settings
+    from rankbind.benchmark.docking_scoring import MODELS, weights_to_settings
 
     cv = json.loads((ROOT / "gpu_bench/results/docking_scoring/cv.json").read_text())
-    w = cv["modes"]["epitope_paratope"]["weights_all_cases"]
-    return weights_to_settings([w[f] for f in FIT_FEATURES], base)
+    model = args.protocol.removeprefix("fitted_") if "_" in args.protocol else "full"
+    w = cv["modes"]["epitope_paratope"]["weights_all_cases"][model]
+    return weights_to_settings([w[t] for t in MODELS[model]], base, model)
 
 
 def mean_sd(values) -> dict:
@@ -61,7 +63,11 @@ def mean_sd(values) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--species", nargs="+", default=["human", "mouse"])
-    p.add_argument("--protocol", choices=["legacy", "issue16", "fitted"], default="legacy")
+    p.add_argument(
+        "--protocol",
+        choices=["legacy", "issue16", "fitted", "fitted_legacy_restraint"],
+        default="legacy",
+    )
     p.add_argument("--grid", type=float, default=1.5)
     p.add_argument("--spacing-deg", type=float, default=20.0)
     p.add_argument("--cone-deg", type=float, default=60.0)

@@ -86,12 +86,14 @@ def cv(args) -> None:
             continue
         res = ds.cross_validate(ds.Dataset(cases), l2=args.l2)
         meta = cases[0]["meta"]
-        full_w = ds.fit_weights(cases, l2=args.l2)
         res |= {
             "settings": meta["settings"],
             "n_cases": len(cases),
             "n_cases_with_acceptable_pose": sum(int((c["capri"] > 0).any()) for c in cases),
-            "weights_all_cases": dict(zip(ds.FIT_FEATURES, map(float, full_w), strict=True)),
+            "weights_all_cases": {
+                m: dict(zip(terms, map(float, ds.fit_weights(cases, args.l2, m)), strict=True))
+                for m, terms in ds.MODELS.items()
+            },
             "cpu_s_build": round(sum(sum(c["meta"]["cpu_s"].values()) for c in cases), 1),
         }
         report["modes"][mode_dir.name] = res
@@ -103,15 +105,17 @@ def cv(args) -> None:
             for g, tops in groups.items():
                 cells = " | ".join(f"{k}/{n}" for k, n in tops.values())
                 lines.append(f"| {scorer} | {g} | {cells} |")
-        # folds whose fitted shape weight came out positive (normalised to 1) map onto
-        # DockingSettings; the others are counted
-        fold_w = [r["weights"] for r in res["per_case"] if r["weights"]]
-        folds = np.array([w for w in fold_w if w[0] == 1.0])
-        res["n_folds_shape_weight_not_positive"] = len(fold_w) - len(folds)
-        res["weights_over_folds"] = {
-            f: {"mean": float(folds[:, k].mean()), "sd": float(folds[:, k].std(ddof=1))}
-            for k, f in enumerate(ds.FIT_FEATURES)
-        } if len(folds) > 1 else None  # fmt: skip
+        # per model: folds whose first weight came out positive (normalised to 1) map
+        # onto DockingSettings; the others are counted
+        res["weights_over_folds"] = {}
+        for m, terms in ds.MODELS.items():
+            fold_w = [r["weights"][m] for r in res["per_case"] if r["weights"][m]]
+            folds = np.array([w for w in fold_w if w[0] == 1.0])
+            res["weights_over_folds"][m] = {
+                "n_folds_first_weight_not_positive": len(fold_w) - len(folds),
+                **{t: {"mean": float(folds[:, k].mean()), "sd": float(folds[:, k].std(ddof=1))}
+                   for k, t in enumerate(terms) if len(folds) > 1},
+            }  # fmt: skip
         lines += ["", "First acceptable-or-better cluster rank per held-out case (— none "
                   "in the top 10; n acc = acceptable+ poses among the kept FFT poses):", "",
                   "| case | class | n acc | " + " | ".join(ds.SCORERS) + " |",
@@ -119,17 +123,14 @@ def cv(args) -> None:
         for r in res["per_case"]:
             ranks = " | ".join("—" if r[k] is None else str(r[k]) for k in ds.SCORERS)
             lines.append(f"| {r['case']} | {r['category']} | {r['n_acceptable_poses']} | {ranks} |")
-        if res["weights_over_folds"]:
-            lines += ["", f"Weights over the {len(folds)} folds with a positive shape weight "
-                      f"({res['n_folds_shape_weight_not_positive']} others; mean ± sd, raw units, "
-                      "shape = 1): " + ", ".join(
-                f"{k} {v['mean']:.3g} ± {v['sd']:.2g}" for k, v in res["weights_over_folds"].items())]  # fmt: skip
-        lines += [
-            "",
-            "Weights (all cases, raw units, shape = 1): "
-            + ", ".join(f"{k} {v:.4g}" for k, v in res["weights_all_cases"].items()),
-            "",
-        ]
+        for m, stats in res["weights_over_folds"].items():
+            spread = ", ".join(f"{t} {v['mean']:.3g} ± {v['sd']:.2g}"
+                               for t, v in stats.items() if isinstance(v, dict))  # fmt: skip
+            every = ", ".join(f"{t} {v:.4g}" for t, v in res["weights_all_cases"][m].items())
+            lines += ["", f"Model `{m}` weights (raw units, first term = 1): over the folds "
+                      f"(mean ± sd; {stats['n_folds_first_weight_not_positive']} folds with a "
+                      f"non-positive first weight left out) {spread}; fitted on all cases: {every}."]  # fmt: skip
+        lines.append("")
     report |= {"l2": args.l2, "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     write_json(OUT / "cv.json", report)
     write_text(OUT / "cv.md", "\n".join(lines) + "\n")

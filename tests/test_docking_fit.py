@@ -46,9 +46,10 @@ def test_loco_folds_never_train_on_the_held_out_case(monkeypatch):
     assert all(test not in train and len(train) == 4 for train, test in folds)
     seen = []
     real_fit = ds.fit_weights
-    monkeypatch.setattr(ds, "fit_weights", lambda cs, l2: seen.append(
-        [c["meta"]["case"] for c in cs]) or real_fit(cs, l2))  # fmt: skip
+    monkeypatch.setattr(ds, "fit_weights", lambda cs, l2, m: seen.append(
+        [c["meta"]["case"] for c in cs]) or real_fit(cs, l2, m))  # fmt: skip
     res = ds.cross_validate(ds.Dataset(cases))
+    seen = seen[:: len(ds.MODELS)]  # one call per model and fold
     assert len(seen) == 5
     for row, names in zip(res["per_case"], seen, strict=True):
         assert row["case"] not in names and len(names) == 4
@@ -98,5 +99,14 @@ def test_fitted_score_ranking_equals_direct_recomputation():
     fitted = ds.fitted_score(case_dict, weights)
     assert np.allclose(fitted, direct, rtol=1e-4, atol=0.05)
     assert list(ds.ranking(case_dict, "fitted", weights)) == list(np.argsort(-np.array(direct)))
+    # the legacy score + restraint count model, as DockingSettings, likewise
+    scoring2 = ds.weights_to_settings([1.0, 0.4], settings.docking_settings(), "legacy_restraint")
+    assert (scoring2.elec_weight, scoring2.restraint_weight) == (1.0, 0.4)
+    direct2 = [
+        dk.score_pose_direct(receptor, (ligand.xyz - centre) @ r.T + p, ligand, scoring2)["score"]
+        for r, p in zip(data["rotations"], data["positions"], strict=True)
+    ]
+    fitted2 = ds.fitted_score(case_dict, [1.0, 0.4], "legacy_restraint")
+    assert np.allclose(fitted2, direct2, rtol=1e-4, atol=0.05)
     # the legacy ranking is the scan's order (stored poses are kept in it)
     assert list(ds.ranking(case_dict, "legacy")) == list(range(len(direct)))

@@ -34,9 +34,16 @@ from rankbind.errors import RankbindError
 # Score terms per pose: shape (grid count), electrostatic energy (kcal/mol), desolvation
 # (kcal/mol), MJ pair energy (RT), PRODIGY IC energy (kcal/mol), restraint atoms in contact.
 FEATURES = ("shape", "energy_kcal", "desolv_kcal", "pair_rt", "prodigy_ic_kcal", "restraint_atoms")
-# The fitted linear score uses the FFT terms (they map onto DockingSettings weights).
-FIT_FEATURES = ("shape", "energy_kcal", "desolv_kcal", "pair_rt", "restraint_atoms")
-SCORERS = ("legacy", "fitted", "prodigy", "consensus", "fitted_consensus")
+# Fitted linear scores use FFT terms (they map onto DockingSettings weights): "full" all
+# of them, "legacy_restraint" the legacy score (shape - E_elec) plus the restraint count.
+MODELS = {
+    "full": ("shape", "energy_kcal", "desolv_kcal", "pair_rt", "restraint_atoms"),
+    "legacy_restraint": ("legacy", "restraint_atoms"),
+}
+FIT_FEATURES = MODELS["full"]
+# scorer -> model it is fitted with (None: nothing fitted)
+SCORERS = {"legacy": None, "fitted": "full", "fitted_restraint": "legacy_restraint",
+           "prodigy": None, "consensus": None, "fitted_consensus": "full"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -234,30 +241,37 @@ def loco_folds(names: list[str]) -> list[tuple[list[str], str]]:
     return [([m for m in names if m != n], n) for n in names]
 
 
-def _scale(cases: list[dict]) -> np.ndarray:
-    """Per FIT_FEATURES column: the mean within-case standard deviation (a fixed scale,
-    so the fitted score stays one linear combination of raw terms)."""
-    cols = [FEATURES.index(f) for f in FIT_FEATURES]
-    sd = np.array([c["features"][:, cols].std(0) for c in cases if len(c["dockq"]) > 1])
+def columns(case: dict, model: str = "full") -> np.ndarray:
+    """The (N, k) score terms of ``MODELS[model]``; "legacy" is shape - E_elec."""
+    f = case["features"]
+    out = []
+    for name in MODELS[model]:
+        out.append(legacy_score(case) if name == "legacy" else f[:, FEATURES.index(name)])
+    return np.stack(out, 1)
+
+
+def _scale(cases: list[dict], model: str) -> np.ndarray:
+    """Per model term: the mean within-case standard deviation (a fixed scale, so the
+    fitted score stays one linear combination of raw terms)."""
+    sd = np.array([columns(c, model).std(0) for c in cases if len(c["dockq"]) > 1])
     return np.maximum(sd.mean(0), 1e-9)
 
 
-def fit_weights(cases: list[dict], l2: float = 1e-2) -> np.ndarray:
-    """Weights on FIT_FEATURES (raw units, shape weight normalised to 1 when positive)
-    minimising the pairwise logistic loss log(1 + exp(-(s_pos - s_neg))) over pairs of an
-    acceptable-or-better and an incorrect pose of the same case (each case's pairs
-    averaged, cases weighted equally) + ``l2`` |w|² on scaled features. Cases without
-    both kinds of pose carry no pairs."""
+def fit_weights(cases: list[dict], l2: float = 1e-2, model: str = "full") -> np.ndarray:
+    """Weights on the terms of ``MODELS[model]`` (raw units, the first term's weight
+    normalised to 1 when positive) minimising the pairwise logistic loss
+    log(1 + exp(-(s_pos - s_neg))) over pairs of an acceptable-or-better and an incorrect
+    pose of the same case (each case's pairs averaged, cases weighted equally) + ``l2``
+    |w|² on scaled terms. Cases without both kinds of pose carry no pairs."""
     from scipy.optimize import minimize
 
-    cols = [FEATURES.index(f) for f in FIT_FEATURES]
-    scale = _scale(cases)
+    scale = _scale(cases, model)
     diffs = []
     for c in cases:
-        x = c["features"][:, cols] / scale
+        x = columns(c, model) / scale
         pos, neg = x[c["capri"] > 0], x[c["capri"] == 0]
         if len(pos) and len(neg):
-            diffs.append((pos[:, None, :] - neg[None, :, :]).reshape(-1, len(cols)))
+            diffs.append((pos[:, None, :] - neg[None, :, :]).reshape(-1, x.shape[1]))
     if not diffs:
         raise RankbindError("no training case has both acceptable and incorrect poses")
 
@@ -269,26 +283,27 @@ def fit_weights(cases: list[dict], l2: float = 1e-2) -> np.ndarray:
             grad -= (d * (1.0 / (1.0 + np.exp(m)))[:, None]).mean(0) / len(diffs)
         return total, grad
 
-    w0 = np.zeros(len(cols))
+    w0 = np.zeros(len(scale))
     w0[0] = 1.0
     w = minimize(loss, w0, jac=True, method="L-BFGS-B").x / scale
     return w / w[0] if w[0] > 0 else w
 
 
-def fitted_score(case: dict, weights: np.ndarray) -> np.ndarray:
-    """w . features per pose (N,), features FIT_FEATURES."""
-    cols = [FEATURES.index(f) for f in FIT_FEATURES]
-    return case["features"][:, cols] @ np.asarray(weights)
+def fitted_score(case: dict, weights: np.ndarray, model: str = "full") -> np.ndarray:
+    """w . terms per pose (N,), terms of ``MODELS[model]``."""
+    return columns(case, model) @ np.asarray(weights)
 
 
-def weights_to_settings(weights, base):
-    """DockingSettings ``base`` with the FFT score weights of fitted ``weights`` (on
-    FIT_FEATURES, shape weight 1): score = shape - elec_weight E - desolv_weight ΔG_desolv
-    - pair_weight E_pair + restraint_weight x restraint atoms, so the energy weights are
-    minus the fitted coefficients."""
+def weights_to_settings(weights, base, model: str = "full"):
+    """DockingSettings ``base`` with the FFT score weights of fitted ``weights`` (first
+    weight 1): score = shape - elec_weight E - desolv_weight ΔG_desolv - pair_weight
+    E_pair + restraint_weight x restraint atoms, so the energy weights are minus the
+    fitted coefficients ("legacy_restraint": elec_weight 1, restraint_weight fitted)."""
     w = np.asarray(weights, dtype=float)
     if not np.isclose(w[0], 1.0):
-        raise RankbindError(f"fitted weights need shape weight 1 to map onto DockingSettings: {w}")
+        raise RankbindError(f"fitted weights need a first weight of 1 for DockingSettings: {w}")
+    if model == "legacy_restraint":
+        return base.replace(elec_weight=1.0, restraint_weight=w[1])
     return base.replace(
         elec_weight=-w[1], desolv_weight=-w[2], pair_weight=-w[3], restraint_weight=w[4]
     )
@@ -301,15 +316,16 @@ def legacy_score(case: dict, elec_weight: float = 1.0) -> np.ndarray:
 
 
 def ranking(case: dict, scorer: str, weights: np.ndarray | None = None) -> np.ndarray:
-    """Pose indices in rank order for ``scorer`` (one of SCORERS); "prodigy" and
-    "consensus" re-rank the legacy order exactly as :func:`dock` does with ``rank_by``."""
+    """Pose indices in rank order for ``scorer`` (one of SCORERS, ``weights`` those of its
+    model); "prodigy" and "consensus" re-rank the legacy order exactly as :func:`dock`
+    does with ``rank_by``, "fitted_consensus" the fitted order."""
     from rankbind.modelling.docking import rerank
 
     legacy = np.argsort(-legacy_score(case), kind="stable")
     if scorer == "legacy":
         return legacy
-    if scorer == "fitted":
-        return np.argsort(-fitted_score(case, weights), kind="stable")
+    if scorer in ("fitted", "fitted_restraint"):
+        return np.argsort(-fitted_score(case, weights, SCORERS[scorer]), kind="stable")
     if scorer in ("prodigy", "consensus"):
         prodigy = case["features"][legacy, FEATURES.index("prodigy_ic_kcal")]
         return rerank(legacy, prodigy, scorer)
@@ -346,22 +362,25 @@ def cross_validate(dataset: Dataset, tops=(1, 5, 10), l2: float = 1e-2) -> dict:
     per_case = []
     for train, test in loco_folds(dataset.names):
         case = by_name[test]
-        try:
-            w = fit_weights([by_name[n] for n in train], l2)
-        except RankbindError:
-            w = None
+        weights = {}
+        for model in MODELS:
+            try:
+                weights[model] = fit_weights([by_name[n] for n in train], l2, model)
+            except RankbindError:
+                weights[model] = None
         meta = case["meta"]
         category = meta["category"] + (" (bound)" if meta.get("structures") == "bound" else "")
         row = {"case": test, "category": category,
                "n_acceptable_poses": int((case["capri"] > 0).sum()),
-               "weights": None if w is None else [round(float(v), 5) for v in w]}  # fmt: skip
-        for scorer in SCORERS:
-            if scorer.startswith("fitted") and w is None:
+               "weights": {m: None if w is None else [round(float(v), 5) for v in w]
+                           for m, w in weights.items()}}  # fmt: skip
+        for scorer, model in SCORERS.items():
+            w = weights[model] if model else None
+            if model and w is None:
                 row[scorer] = None
                 continue
             classes = clustered_capri(case, ranking(case, scorer, w), n_keep=max(tops))
-            first = next((k + 1 for k, c in enumerate(classes) if c > 0), None)
-            row[scorer] = first
+            row[scorer] = next((k + 1 for k, c in enumerate(classes) if c > 0), None)
         per_case.append(row)
     return {"per_case": per_case, "summary": summarise(per_case, tops)}
 
