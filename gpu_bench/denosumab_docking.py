@@ -10,8 +10,8 @@ T233-Y241 + Kabat-CDR restraint (required), the orientation cone, and a scoring 
 
 Each species is docked once per ``--seeds`` value (``DockingSettings.rotation_seed``: the
 rotation set offset by a random rotation), so every descriptor comes with its spread over
-sampling. Writes structures/models/denosumab_docking_cv/<species>/ (first seed: PDB +
-ensemble.json) and the summary JSON (``--out``). CPU-sized settings are recorded.
+sampling. Writes the summary JSON (``--out``) and, for the first seed, PDB +
+ensemble.json under structures/models/<--out file stem>/<species>/. CPU-sized settings are recorded.
 
 Usage: python gpu_bench/denosumab_docking.py --protocol legacy --grid 1.5 --spacing-deg 20
        --seeds 0 1 [--species human mouse]
@@ -79,7 +79,7 @@ def main() -> int:
     runs: dict = {}
     for species in args.species:
         for k, seed in enumerate(args.seeds):
-            out = ROOT / "structures/models/denosumab_docking_cv" / species if k == 0 else None
+            out = ROOT / "structures/models" / Path(args.out).stem / species if k == 0 else None
             run = ad.denosumab_on_rankl(species, settings.replace(rotation_seed=seed),
                                         str(out) if out else None)  # fmt: skip
             runs.setdefault(species, []).append(run)

@@ -76,10 +76,15 @@ class ScoringDataSettings:
         )
 
     def docking_settings(self):
-        """The legacy-score scan settings (desolvation and pair terms off in the scan)."""
+        """The legacy-score scan settings (shape + electrostatics only: desolvation, pair
+        and restraint-count weights 0 in the scan, whatever the defaults)."""
         from rankbind.settings import DockingSettings
 
         return DockingSettings(
+            elec_weight=1.0,
+            desolv_weight=0.0,
+            pair_weight=0.0,
+            restraint_weight=0.0,
             spacing=self.spacing,
             rotation_spacing_deg=self.rotation_spacing_deg,
             orientation_cone_deg=self.orientation_cone_deg,

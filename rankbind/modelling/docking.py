@@ -73,7 +73,10 @@ def recommended_settings(**overrides) -> DockingSettings:
     by the consensus of FFT and PRODIGY ranks. Weights (desolvation 2, pair 0.3) only put
     the terms on the scale of the shape term at the 3URF/4GIQ native interfaces (shape
     ~180, desolvation -5 to -12 kcal/mol, MJ -130 to -140 RT at 1.2 Å); they are not
-    fitted, and 3URF/4GIQ are not a held-out set for them."""
+    fitted, and 3URF/4GIQ are not a held-out set for them. Cross-validated by case
+    (gpu_bench/results/docking_scoring/cv.md), re-ranking FFT poses by PRODIGY or the
+    consensus did worse than the legacy score plus the fitted restraint weight (the
+    DockingSettings default) in the epitope + paratope mode."""
     base = dict(
         rotation_spacing_deg=6.0,
         desolv_weight=2.0,
