@@ -141,6 +141,8 @@ def markdown(data: dict) -> str:
                         f"| {name} | {subset} | {h['n']} | {h['n_hotspots_exp']} | "
                         f"{f(h['precision'])} | {f(h['recall'])} | {f(h['roc_auc'])} |"
                     )
+    if s.get("variants_markdown"):  # affinity/ddg: named MM/GBSA variants, LOCO, nested choice
+        lines += ["", "## MM/GBSA variants", "", *s["variants_markdown"]]
     if data["errors"]:
         lines += ["", "## Errors", ""]
         lines += [f"- `{k}`: {v[:300]}" for k, v in data["errors"].items()]
@@ -215,7 +217,9 @@ def write_report(out_dir, data: dict) -> list[Path]:
     else:
         estimators = s.get("estimators", s)
         for name, block in estimators.items():
-            st = block.get("all_alanine", block) if kind == "ddg" else block
+            st = (
+                block.get("all_single", block.get("all_alanine", block)) if kind == "ddg" else block
+            )
             if not st or not st.get("predicted"):
                 continue
             what = "ΔG" if kind == "affinity" else "ΔΔG"
