@@ -89,9 +89,10 @@ def select(variants: list[Variant], settings: DDGSettings) -> list[Variant]:
         and (v.is_single or not settings.singles_only)
         and (settings.include_homology_models or not v.complex.startswith("HM_"))
     ]
-    # smallest structures first, so most complexes finish early
+    # alanine variants first (the primary set), then smallest structures first, so most
+    # complexes finish early
     sizes = {v.structure: v.structure.stat().st_size for v in out}
-    return sorted(out, key=lambda v: (sizes[v.structure], v.complex, v.row))
+    return sorted(out, key=lambda v: (not v.is_alanine, sizes[v.structure], v.complex, v.row))
 
 
 def tasks(variants: list[Variant], settings: DDGSettings):
