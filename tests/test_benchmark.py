@@ -261,12 +261,18 @@ def test_affinity_end_to_end_two_cases_with_prodigy_prot(tmp_path):
 def test_ddg_end_to_end_two_variants(tmp_path):
     from rankbind.benchmark import ddg, suite
 
-    settings = ddg.DDGSettings(n_bootstrap=50)
+    settings = ddg.DDGSettings(
+        n_bootstrap=50, mmgbsa_trim_nm=1.0, mmgbsa_relax_iterations=10, mmgbsa_salt_molar=0.0
+    )
     data = suite.run_benchmark("ddg", MINI / "ab_bind", tmp_path, settings, limit=2)
     assert data["n_ok"] == 2
     for record in data["cases"]:
-        value = record["result"]["estimators"]["alanine"]["ddg_kcal_per_mol"]
-        assert np.isfinite(value) and abs(value) < 20
+        est = record["result"]["estimators"]["mmgbsa"]
+        assert np.isfinite(est["ddg_kcal_per_mol"]) and abs(est["ddg_kcal_per_mol"]) < 20
+        # the stored eps_in = 1 components are the ddG, relaxed in the trimmed System
+        parts = est["components_eps1_kJ_per_mol"]["GBn2"]
+        assert sum(parts.values()) / 4.184 == pytest.approx(est["ddg_kcal_per_mol"])
+        assert est["outside_trim"] or est["relax"]["max_iterations"] == 10
     assert (tmp_path / "SUMMARY.md").is_file()
 
 
