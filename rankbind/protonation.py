@@ -182,6 +182,12 @@ def plan_protonation(topology: app.Topology, positions, ph: float = 7.0) -> Prot
         positions.value_in_unit(unit.nanometer) if unit.is_quantity(positions) else positions
     )
     plan = ProtonationPlan(ph=float(ph))
+    bridged = {
+        a.residue
+        for bond in topology.bonds()
+        for a in bond
+        if bond[0].name == bond[1].name == "SG" and bond[0].residue is not bond[1].residue
+    }
     for residue in topology.residues():
         key = _key(residue)
         if residue.name not in FLIP_PAIRS and residue.name not in {"ASP", "GLU", "LYS", "CYS"}:
@@ -192,6 +198,8 @@ def plan_protonation(topology: app.Topology, positions, ph: float = 7.0) -> Prot
             raise PreparationError(f"PDB2PQR output lacks residue {residue.name}{key[1]}/{key[0]}")
         out_name, out_xyz = out
         state = STATE_NAMES.get(out_name, (residue.name, residue.name))[1]
+        if residue.name == "CYS" and residue in bridged:
+            state = "CYX"  # the topology's disulfide decides (PDB2PQR may miss long ones)
         flipped = False
         if residue.name in FLIP_PAIRS:
             atoms = {a.name: x[a.index] for a in residue.atoms()}
