@@ -103,8 +103,10 @@ def _prepared(variant: Variant, settings: DDGSettings, cache: Path):
     pdb = cache / f"{stem}_prepared.pdb"
     from rankbind.benchmark.docking import plain
     from rankbind.benchmark.runner import settings_hash
+    from rankbind.energies.mmgbsa import MMGBSASettings
 
-    physics = settings_hash(plain(mmgbsa_settings(settings.affinity_settings())))
+    physics = settings_hash(plain(mmgbsa_settings(settings.affinity_settings())),
+                            plain(MMGBSASettings()))  # fmt: skip
     wt_file = cache / f"{stem}_wild_type_{physics}.json"
     if pdb.is_file():
         structure = app.PDBFile(str(pdb))
