@@ -114,3 +114,15 @@ def test_docking_tasks_interleave_difficulty_classes():
         t.case_id for t in docking.tasks(cases[:1] + cases[6:7], docking.DockingBenchmarkSettings())
     ]
     assert ids == [f"C0__{m}" for m in docking.MODES] + [f"C6__{m}" for m in docking.MODES]
+
+
+def test_case_files_without_stored_settings_match_by_their_full_hash(tmp_path):
+    """Files written before settings were stored (hash of the full settings dict, e.g.
+    the committed AB-Bind ΔΔG cases) are still reused under identical settings."""
+    import hashlib
+
+    settings = {"a": 2, "b": {"x": 0.5}}
+    full = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    legacy = {"case_id": "c1", "status": "ok", "settings_hash": full, "result": {}}
+    assert runner.mismatch(legacy, settings, {"a": 1, "b": {"x": 0.5}}) is None
+    assert "hash differs" in runner.mismatch(legacy, {"a": 3, "b": {"x": 0.5}}, {"a": 1})
