@@ -8,6 +8,9 @@ the answer). Each clustered pose, in rank order, gets DockQ, fnat, i-RMSD, L-RMS
 CAPRI class against the bound complex; residues of unbound structures are matched to the
 bound ones by sequence alignment per chain.
 
+Tasks run case by case in :func:`interleaved` order (difficulty classes in proportion, all
+modes of a case together), so a partial run is a representative sample.
+
 Modes (all through the docking API's restraint: poses with fewer than
 ``restraint_min_atoms`` ligand restraint atoms within ``restraint_cutoff`` Å of receptor
 restraint atoms are discarded before ranking):
@@ -15,7 +18,9 @@ restraint atoms are discarded before ranking):
 * ``unrestrained``;
 * ``paratope``: receptor restraint = the Kabat CDRs found on each antibody chain's
   sequence (:func:`rankbind.modelling.fab.heavy_cdrs` / ``light_cdrs``, heavy rules tried
-  first, then light), ligand restraint = every antigen atom (the antigen must touch a CDR);
+  first, then light; VHH included; residues missing from the coordinates counted by
+  :func:`gapped_sequence`), ligand restraint = every antigen atom (the antigen must touch
+  a CDR);
 * ``epitope_paratope``: as ``paratope`` but the ligand restraint is the known epitope:
   antigen residues with a heavy atom within ``epitope_cutoff`` Å of the antibody in the
   bound complex (mapped to the unbound antigen). For non-antibody receptors (rankbind's
