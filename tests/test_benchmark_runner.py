@@ -83,6 +83,14 @@ def test_resume_reuses_same_settings_and_redoes_changed_ones(tmp_path):
     assert len(calls) == 3
     redo = _count_calls(tmp_path, {"a": 2, "b": {"x": 0.5}}, {"a": 1, "b": {"x": 0.5}}, calls)
     assert len(calls) == 4 and "skipped" not in redo
+    # the default changes again, but the run states the case's value explicitly: the
+    # stored settings equal today's value by value, so the case is reused
+    kept = _count_calls(tmp_path, {"a": 2, "b": {"x": 0.5}}, {"a": 1, "b": {"x": 0.3}}, calls)
+    assert len(calls) == 4 and kept["skipped"]
+    # a field added since the case ran, not at its default: redone, and named
+    record = json.loads(runner.case_path(tmp_path, "c1").read_text())
+    why = runner.mismatch(record, {"a": 2, "b": {"x": 0.5, "y": 1}}, {"a": 1, "b": {"y": 0}})
+    assert why == "settings differ: b.y: absent (case) vs 1 (now)"
 
 
 def test_collect_lists_case_files_of_other_settings(tmp_path):
@@ -114,6 +122,10 @@ def test_docking_tasks_interleave_difficulty_classes():
         t.case_id for t in docking.tasks(cases[:1] + cases[6:7], docking.DockingBenchmarkSettings())
     ]
     assert ids == [f"C0__{m}" for m in docking.MODES] + [f"C6__{m}" for m in docking.MODES]
+    # no antibody, no paratope task (rankbind's RANKL complexes)
+    rankl = replace(case, name="3URF", source="rankbind catalogue (bound docking only)")
+    ids = [t.case_id for t in docking.tasks([rankl], docking.DockingBenchmarkSettings())]
+    assert ids == ["3URF__unrestrained", "3URF__epitope_paratope"]
 
 
 def test_case_files_without_stored_settings_match_by_their_full_hash(tmp_path):

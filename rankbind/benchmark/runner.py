@@ -6,8 +6,9 @@ when it was produced with the same settings, so an interrupted run continues whe
 stopped and a finished run is cheap to repeat, while a run under changed settings redoes
 the case. The hash covers only the settings that differ from their defaults
 (:func:`non_default`), so a settings field added later with a behaviour-preserving default
-keeps finished cases valid; the full settings stored in the file must also agree with
-today's on every key both have, so a changed default redoes the case too. A case that fails
+keeps finished cases valid. Reuse is decided on the full settings stored in the file,
+value by value (:func:`mismatch`), so a changed default redoes the case too, while a run
+that states the old value explicitly reuses it. A case that fails
 is recorded with its error and the run goes on (retried on the next run).
 Progress: :class:`rankbind.progress.Progress` (tqdm bar on a terminal, plain lines at
 most every RANKBIND_PROGRESS_INTERVAL_S seconds otherwise); failed cases print their error.
@@ -79,17 +80,34 @@ def conflicts(stored: dict, current: dict, prefix: str = "") -> list[str]:
     return sorted(out)
 
 
+def _added(stored: dict, current: dict, defaults: dict, prefix: str = "") -> list[str]:
+    """Dotted keys of ``current`` absent from ``stored`` whose value is not their default
+    (a field added since the case ran, set to something else than what the case did)."""
+    out = []
+    for key, value in current.items():
+        default = defaults.get(key) if isinstance(defaults, dict) else None
+        if key not in stored:
+            if canonical(value) != canonical(default):
+                out.append(f"{prefix}{key}: absent (case) vs {value!r} (now)")
+        elif isinstance(value, dict) and isinstance(stored[key], dict):
+            out += _added(stored[key], value, default or {}, f"{prefix}{key}.")
+    return out
+
+
 def mismatch(data: dict, settings: dict, defaults: dict) -> str | None:
-    """Why the case record ``data`` was not produced with ``settings`` (None if it was)."""
+    """Why the case record ``data`` was not produced with ``settings`` (None if it was).
+
+    With stored settings the comparison is value by value: every key both have must
+    agree, and a key added since must be at its default. So a new field with a
+    behaviour-preserving default keeps the case, and a changed default redoes it, unless
+    the run states the case's value explicitly. Older files are matched by their hash of
+    the full settings dict."""
     if "settings" not in data:
         if data.get("settings_hash") == _legacy_hash(settings):
             return None
         return "settings hash differs (case file without stored settings)"
-    if data.get("settings_hash") != settings_hash(settings, defaults):
-        changed = conflicts(data["settings"], settings)
-        return "settings differ: " + ("; ".join(changed) or "non-default settings differ")
-    changed = conflicts(data["settings"], settings)
-    return "settings differ (a default changed): " + "; ".join(changed) if changed else None
+    changed = conflicts(data["settings"], settings) + _added(data["settings"], settings, defaults)
+    return "settings differ: " + "; ".join(sorted(changed)) if changed else None
 
 
 @dataclass(frozen=True)
