@@ -24,7 +24,15 @@ own in the same run: its checkpoint (``Simulation.saveState``, what ``Checkpoint
 writes) and its resume (a new ``Simulation`` + ``loadState``), as ``ratios_vs_openmm``.
 
 Runs are interleaved (rankbind, OpenMM, OpenMM, rankbind, ...) after one untimed warm-up
-Context per platform (kernel compilation caches); medians are reported. Small system on
+Context per platform (kernel compilation caches); medians are reported, with every pair's
+ratio and their range. Each run is also split into the seconds inside the integrator's
+``step`` (``step_s``) and everything else (``nonstep_s``: setup, reports, checkpoints,
+final files), with the 1-minute load average before it: on a shared machine the step
+time carries the load noise, the rest is the engines' own work. The split holds on the
+CPU and Reference platforms only: OpenCL and CUDA return from ``step`` before the work is
+done, which is then waited for in the next ``getState``.
+``overhead_ratio_same_step_time`` (derived, not timed) gives both engines the median step
+time of all runs plus their own median non-step seconds. Small system on
 a CPU-only machine (what produced results/md_cpu_opencl.json)::
 
     python gpu_bench/bench_md.py --entry 3URF --kind interface \
@@ -61,6 +69,40 @@ DEFAULTS = {
     "implicit": (2000, 100, "500,2000"),
     "vacuum": (2000, 100, "500,2000"),
 }
+
+
+class StepClock:
+    """Seconds spent inside ``LangevinMiddleIntegrator.step`` (both engines' integrator),
+    to split each run into MD steps and everything else (reports, checkpoints, setup)."""
+
+    seconds = 0.0
+
+    @classmethod
+    def install(cls) -> None:
+        import openmm
+
+        step = openmm.LangevinMiddleIntegrator.step
+
+        def timed(self, steps):
+            t0 = time.perf_counter()
+            try:
+                return step(self, steps)
+            finally:
+                cls.seconds += time.perf_counter() - t0
+
+        openmm.LangevinMiddleIntegrator.step = timed
+
+
+def timed_run(function, *args, **kwargs) -> dict:
+    """Run one engine; adds the 1-minute load average before it, the seconds inside
+    integrator steps (``step_s``) and the rest (``nonstep_s``) to its record."""
+    load = os.getloadavg()[0]
+    before = StepClock.seconds
+    run = function(*args, **kwargs)
+    run["step_s"] = StepClock.seconds - before
+    run["nonstep_s"] = run["seconds"] - run["step_s"]
+    run["load_1min_before"] = load
+    return run
 
 
 def build_prepared(args):
@@ -362,6 +404,7 @@ def main(argv=None) -> int:
     )
     dt_fs = timestep_fs(base, prepared.system)
     base = base.replace(production_ps=steps * dt_fs / 1000.0)
+    StepClock.install()
     state = starting_state(
         prepared,
         choices[0],
@@ -384,10 +427,12 @@ def main(argv=None) -> int:
                 for engine in order:
                     with tempfile.TemporaryDirectory(prefix="bench_md_") as tmp:
                         if engine == "rankbind":
-                            run = run_rankbind(prepared, state, choice, options, Path(tmp), resumes)
+                            run = timed_run(
+                                run_rankbind, prepared, state, choice, options, Path(tmp), resumes
+                            )
                         else:
-                            run = run_openmm(
-                                prepared, state, choice, options, steps, Path(tmp), True
+                            run = timed_run(
+                                run_openmm, prepared, state, choice, options, steps, Path(tmp), True
                             )
                     run["ns_per_day"] = ns_per_day(steps, dt_fs, run["seconds"])
                     runs[engine].append(run)
@@ -402,6 +447,8 @@ def main(argv=None) -> int:
                 for r, o in zip(runs["rankbind"], runs["openmm"], strict=True)
             ]
             context_s = statistics.median(r["context_creation_s"] for r in runs["openmm"])
+            nonstep = {e: statistics.median(r["nonstep_s"] for r in runs[e]) for e in runs}
+            step_s = statistics.median(r["step_s"] for e in runs for r in runs[e])
             checkpoint_s = statistics.median(
                 r["checkpoint_s_median"]["main_thread_s"] for r in runs["rankbind"]
             )
@@ -414,6 +461,18 @@ def main(argv=None) -> int:
                     "median_ns_per_day": median,
                     "overhead_ratio": median["openmm"] / median["rankbind"],
                     "overhead_ratio_per_pair_median": statistics.median(pairs),
+                    "overhead_ratio_per_pair": pairs,
+                    "overhead_ratio_per_pair_min_max": [min(pairs), max(pairs)],
+                    "nonstep_s_median": nonstep,
+                    "step_s_median_both_engines": step_s,
+                    # derived, not a timed ratio: both engines given the same (median) time
+                    # in integrator steps, so load noise in the steps cancels out. Only on
+                    # CPU and Reference: OpenCL and CUDA queue steps asynchronously, so their
+                    # step time shows up in the next getState instead
+                    "overhead_ratio_same_step_time": (step_s + nonstep["rankbind"])
+                    / (step_s + nonstep["openmm"])
+                    if choice.name in ("CPU", "Reference")
+                    else None,
                     "context_creation_s_median": context_s,
                     "checkpoint_cost_s_median": checkpoint_s,
                     "checkpoint_cost_parts_s_median": {
@@ -437,7 +496,11 @@ def main(argv=None) -> int:
                     "runs": runs,
                 }
             )
-            print(f"  overhead ratio {median['openmm'] / median['rankbind']:.3f}", flush=True)
+            print(
+                f"  overhead ratio {median['openmm'] / median['rankbind']:.3f} (pairs "
+                f"{min(pairs):.3f}-{max(pairs):.3f}); non-step s {nonstep}",
+                flush=True,
+            )
 
     meta = prepared.metadata
     record = {
@@ -481,6 +544,7 @@ def main(argv=None) -> int:
             "gpu": gpu_names(),
             "opencl_is_pocl_on_cpu": opencl_is_cpu_only(),
             "load_average_before": load_before,
+            "nice": os.nice(0),
             "load_average_after": os.getloadavg(),
             "note": args.note,
         },

@@ -4,9 +4,11 @@ the one lookup of rankbind's data folders (:func:`data_dir`)."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +36,46 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike, owner: str, error: type[Exception] | None = None):
+    """Hold an exclusive ``flock`` on the file ``path`` (created if missing) for the block:
+    two processes never work on what it guards (a run or task directory). Raises ``error``
+    (default :class:`~rankbind.errors.RankbindError`) saying that ``owner`` is already
+    being run by another process when the lock is held, or naming the file when it cannot
+    be created. The lock goes with the process, so a killed holder never leaves it held."""
+    from rankbind.errors import RankbindError
+
+    error = error or RankbindError
+    path = Path(path)
+    try:
+        handle = open(path, "a")
+    except OSError as exc:
+        raise error(f"cannot create the lock file {path}: {exc.strerror or exc}") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise error(f"{owner} is already being run by another process ({path})") from None
+        yield
+
+
+def atomic_link(source: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Make ``path`` a hard link to the complete file ``source`` (no bytes copied),
+    replacing ``path`` atomically; copies (atomically) where hard links are not allowed.
+    Only for files that are replaced, never rewritten in place, as all of rankbind's are."""
+    path = Path(path)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.link.part"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    try:
+        os.link(source, tmp)
+    except OSError:  # filesystems without hard links
+        with open(source, "rb") as src, atomic_open(path, "wb") as handle:
+            shutil.copyfileobj(src, handle)
+        return
+    os.replace(tmp, path)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -188,6 +188,39 @@ def test_cross_validated_calibration_leaves_the_group_out():
     assert cal[:2] == pytest.approx(a * x[:2] + b)
 
 
+def test_cdrs_of_a_chain_with_unresolved_residues():
+    """Residues missing from the coordinates (a chain break where the numbers jump) count
+    as X, so the CDRs after the gap are found at the same residues as on the intact chain
+    (a synthetic straight chain of the 5WK3 VH: C-N 1.33 Å, 3.8 Å per residue)."""
+    from rankbind.benchmark import docking
+    from rankbind.structures.sequences import ONE_TO_THREE
+
+    seq = (
+        "EVQLVQSGAEVKKPGESLKISCKGSGYSFTSYWIGWVRQMPGKGLEWMGIIDPSDSDTRYSPSFQGQVTISADKSISTAYLQW"
+        "SSLKASDTAMYYCARVGPADVWDSFDYWGQGTLVTVSS"
+    )
+
+    def partner(drop: set[int]) -> dockq.Partner:
+        keep = [k for k in range(1, len(seq) + 1) if k not in drop]
+        atoms = [{n: np.array([3.8 * k + dx, 0.0, 0.0]) for n, dx in
+                  (("N", 0.0), ("CA", 1.2), ("C", 2.47))} for k in keep]  # fmt: skip
+        return dockq.Partner([("H", k, "") for k in keep],
+                             [ONE_TO_THREE[seq[k - 1]] for k in keep], atoms)  # fmt: skip
+
+    intact, info = docking.cdr_residues(partner(set()))
+    assert info == {"H": "heavy"} and len(intact) == 5 + 17 + 12
+    gapped = partner({40, 41, 42, 43})  # FR2 P-G-K-G unresolved
+    text, where = docking.gapped_sequence(gapped, "H")
+    assert text == seq[:39] + "XXXX" + seq[43:] and where[39:43] == [None] * 4
+    assert docking.cdr_residues(gapped) == (intact, info)
+    # the coordinates' sequence without the X's shifts H2 by 4: the rules find no H2 end
+    from rankbind.errors import StructureError
+    from rankbind.modelling.fab import heavy_cdrs
+
+    with pytest.raises(StructureError, match="after CDR-H2"):
+        heavy_cdrs(gapped.sequence("H")[0])
+
+
 # ------------------------------------------------------------------ end to end (2 cases)
 
 

@@ -121,7 +121,7 @@ def _prepared(variant: Variant, settings: DDGSettings, cache: Path):
     physics = settings_hash(plain(mmgbsa_settings(aff)) | {
         k: v for k, v in settings.as_dict().items()
         if k.startswith(("mmgbsa_relax", "mmgbsa_extra", "protonation"))
-    })  # fmt: skip
+    }, {})  # fmt: skip
     key = f"{stem}_{physics}"
     if key in _WILD_TYPES:
         return _WILD_TYPES[key]

@@ -26,6 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     dock.add_argument("--rotations", type=int, default=600, help="rotation count (default 600)")
     dock.add_argument("--keep", type=int, default=10, help="clustered poses kept (default 10)")
     dock.add_argument("--bound", action="store_true", help="dock bound structures, not unbound")
+    dock.add_argument("--dock-option", action="append", default=[], metavar="KEY=VALUE",
+                      help="further DockingSettings field (repeatable; VALUE as JSON, else "
+                      "text), e.g. orientation_cone_deg=90")  # fmt: skip
     est = parser.add_argument_group("affinity / ddg")
     est.add_argument("--estimators", default="prodigy,prodigy_prot,mmgbsa",
                      help="affinity estimators (comma list)")  # fmt: skip
@@ -57,6 +60,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def dock_options(items: list[str]) -> dict:
+    """``KEY=VALUE`` strings as a dict (VALUE parsed as JSON where it is JSON)."""
+    import json
+
+    from rankbind.errors import SettingsError
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SettingsError(f"--dock-option: expected KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def settings_from_args(args):
     from rankbind.benchmark import affinity, ddg, docking
 
@@ -68,6 +89,7 @@ def settings_from_args(args):
             n_rotations=args.rotations,
             n_keep=args.keep,
             seed=args.seed,
+            extra=dock_options(args.dock_option),
         )
     common = dict(
         mmgbsa_trim_nm=args.trim,

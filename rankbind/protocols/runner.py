@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import graphlib
 import hashlib
 import json
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rankbind.errors import ProtocolError, RankbindError
-from rankbind.fileio import sha256_file, write_json
+from rankbind.fileio import exclusive_lock, sha256_file, write_json
 from rankbind.interrupts import Interrupted, interruptible
 from rankbind.protocols import provenance, registry
 from rankbind.protocols.dag import Plan, Task, expand
@@ -306,16 +305,9 @@ def _task_lock(directory: Path, key: str):
     """Exclusive lock on the task directory: two runners never work on one task."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        handle = open(directory / ".lock", "a")
     except OSError as exc:
         raise RankbindError(f"task {key}: cannot create {directory}: {_describe(exc)}") from None
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RankbindError(
-                f"task {key} is already being run by another process ({directory / '.lock'})"
-            ) from None
+    with exclusive_lock(directory / ".lock", f"task {key}"):
         yield
 
 

@@ -22,15 +22,13 @@ settings or another system is refused, and a longer production needs ``extend=Tr
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import math
 import platform as _platform
 import sys
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,7 +39,7 @@ from openmm import app, unit
 
 from rankbind import interrupts
 from rankbind.errors import SimulationError
-from rankbind.fileio import atomic_open, write_json, write_text
+from rankbind.fileio import atomic_link, atomic_open, exclusive_lock, write_json, write_text
 from rankbind.platforms import PlatformChoice, minimisation_platform, select_platform
 from rankbind.preparation import PreparedSystem
 from rankbind.progress import Progress
@@ -115,8 +113,10 @@ def _seed_for(seed: int, stage: str, step: int) -> int:
     return 1 + int.from_bytes(digest[:4], "little") % 2_000_000_000
 
 
-def _dof(system: openmm.System) -> int:
-    dof = 3 * int((particle_masses(system) > 0).sum())
+def _dof(system: openmm.System, masses: np.ndarray) -> int:
+    """Degrees of freedom: 3 per massive particle (``masses``: daltons, (n_particles,)),
+    less constraints and the removed centre-of-mass motion."""
+    dof = 3 * int((masses > 0).sum())
     dof -= system.getNumConstraints()
     if any(isinstance(f, openmm.CMMotionRemover) for f in system.getForces()):
         dof -= 3
@@ -176,23 +176,6 @@ def _cpu_model() -> str:
     return _platform.processor() or _platform.machine()
 
 
-@contextlib.contextmanager
-def _lock(directory: Path):
-    """Exclusive lock on a run directory: two processes never extend one run."""
-    try:
-        handle = open(directory / ".simulation.lock", "a")  # not the task runner's .lock
-    except OSError as exc:
-        raise SimulationError(f"cannot write to {directory}: {exc.strerror}") from None
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SimulationError(
-                f"{directory} is being simulated by another process ({handle.name})"
-            ) from None
-        yield
-
-
 def _remove_partial_files(directory: Path) -> None:
     """Delete atomic-write temporaries (``.<name>.<random>.part``) a killed run left."""
     for path in directory.rglob(".*.part"):
@@ -248,12 +231,15 @@ class StagedSimulation:
         self.platform = platform or select_platform()
         self.extend = extend
         self.stream = stream or sys.stderr
-        self.system = openmm.XmlSerializer.clone(prepared.system)
-        # the system's identity is hashed in the background (OpenMM serialises without the
-        # GIL): a fresh run does not wait for it, a resume does
-        self._system_sha256: str | None = None
-        self._hasher = threading.Thread(target=self._hash_system, daemon=True)
-        self._hasher.start()
+        # one serialisation gives both the working copy of the System and its identity
+        # (a clone and a separate hash would serialise it twice: seconds at 150k atoms)
+        xml = openmm.XmlSerializer.serialize(prepared.system)
+        self.system = openmm.XmlSerializer.deserialize(xml)
+        digest = hashlib.sha256(xml.encode())
+        digest.update(np.ascontiguousarray(_nm(prepared.positions), np.float64).tobytes())
+        # identity of the system: its forces, parameters and masses, and the positions the
+        # backbone restraints are anchored to
+        self.system_sha256 = digest.hexdigest()
         self.n_restrained = add_backbone_restraints(
             self.system, prepared.topology, prepared.positions
         )
@@ -265,7 +251,7 @@ class StagedSimulation:
             if self.options.timestep_fs is not None
             else (4.0 if self.hmr else 2.0)
         )
-        self.dof = _dof(self.system)
+        self.dof = _dof(self.system, masses)
         self.checkpoint_timings: list[dict] = []
 
     # ---- stage plan -------------------------------------------------------------
@@ -281,22 +267,6 @@ class StagedSimulation:
         if o.production_ps > 0:
             plan.append(("production", to_steps(o.production_ps)))
         return plan
-
-    def _hash_system(self) -> None:
-        xml = openmm.XmlSerializer.serialize(self.prepared.system)
-        digest = hashlib.sha256(xml.encode())
-        digest.update(np.ascontiguousarray(_nm(self.prepared.positions), np.float64).tobytes())
-        self._system_sha256 = digest.hexdigest()
-
-    @property
-    def system_sha256(self) -> str:
-        """sha256 of the prepared System's XML (forces, parameters, masses) and the
-        positions the backbone restraints are anchored to (waits for the hash)."""
-        self._hasher.join()
-        return str(self._system_sha256)
-
-    def _system_sha256_if_ready(self) -> str | None:
-        return None if self._hasher.is_alive() else self._system_sha256
 
     def settings(self) -> dict:
         settings = {k: getattr(self.options, k) for k in RESUME_FIELDS}
@@ -321,7 +291,7 @@ class StagedSimulation:
             "versions": {"openmm": openmm.__version__},
             "settings": self.settings(),
             "settings_sha256": self.settings_sha256(),
-            "system_sha256": self._system_sha256_if_ready(),
+            "system_sha256": self.system_sha256,
             "n_atoms": self.system.getNumParticles(),
         }
 
@@ -387,7 +357,8 @@ class StagedSimulation:
             self.out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SimulationError(f"cannot create output directory {self.out}: {exc}") from None
-        with _lock(self.out):
+        # not the task runner's .lock: a task runs its simulation inside its own directory
+        with exclusive_lock(self.out / ".simulation.lock", str(self.out), SimulationError):
             return self._run_locked()
 
     def _run_locked(self) -> list[StageResult]:
@@ -397,22 +368,32 @@ class StagedSimulation:
         record["runs"].append(self._run_record)
         self._record = record
         write_json(self.out / "simulation.json", record)
-        if not (self.out / "topology.pdb").exists():
-            with atomic_open(self.out / "topology.pdb") as handle:
-                app.PDBFile.writeFile(
-                    self.prepared.topology, self.prepared.positions, handle, keepIds=True
-                )
-        state: openmm.State | None = self.initial_state
+        state: openmm.State | Path | None = self.initial_state
         results = []
-        for stage, steps in self.stages():
-            result, state = self._run_stage(stage, steps, state)
-            results.append(result)
-            if record.get("system_sha256") is None:  # hashed in the background meanwhile
-                record["system_sha256"] = self.system_sha256
-                write_json(self.out / "simulation.json", record)
+        # topology.pdb is written beside the first stage (3 s of Python at 150k atoms)
+        with ThreadPoolExecutor(max_workers=1) as background:
+            topology = None
+            if not (self.out / "topology.pdb").exists():
+                topology = background.submit(self._write_topology, self.out / "topology.pdb")
+            for stage, steps in self.stages():
+                result, state = self._run_stage(stage, steps, state)
+                results.append(result)
+            if topology is not None:
+                topology.result()  # re-raises its error
         self._run_record["finished"] = _now()
         write_json(self.out / "simulation.json", record)
         return results
+
+    def _write_topology(self, path: Path) -> None:
+        # positions as one numpy Quantity: PDBFile converts a list of Vec3 by deep-copying
+        # every Vec3, which made the write 3x slower (same bytes)
+        with atomic_open(path) as handle:
+            app.PDBFile.writeFile(
+                self.prepared.topology,
+                _nm(self.prepared.positions) * unit.nanometer,
+                handle,
+                keepIds=True,
+            )
 
     def _integrator(self, seed: int) -> openmm.LangevinMiddleIntegrator:
         o = self.options
@@ -481,14 +462,17 @@ class StagedSimulation:
             if beyond:
                 path.unlink()
 
-    def _run_stage(self, stage: str, steps: int, previous: openmm.State | None):
+    def _run_stage(self, stage: str, steps: int, previous: openmm.State | Path | None):
+        """Run (or resume, or skip when done) one stage; returns its StageResult and its
+        final State, or the path of that State's XML (read only if a later stage needs
+        it: parsing a 300k-atom State costs seconds)."""
         stage_dir = self.out / stage
         done = stage_dir / "done.json"
         final_state = stage_dir / "final_state.xml"
         if done.is_file():
             info = json.loads(done.read_text())
             if info.get("steps") == steps:
-                return StageResult(**info), self._load_state(final_state)
+                return StageResult(**info), final_state
             done.unlink()  # extend=True: production continues from its last checkpoint
         stage_dir.mkdir(parents=True, exist_ok=True)
         start = time.monotonic()
@@ -590,9 +574,11 @@ class StagedSimulation:
         else:
             if previous is None:
                 raise SimulationError(f"stage {stage}: no input state (previous stage missing)")
+            if isinstance(previous, Path):
+                previous = self._load_state(previous)
             simulation = self._simulation(stage, 0, self.platform)
             context = simulation.context
-            context.setPositions(previous.getPositions())
+            context.setPositions(previous.getPositions(asNumpy=True))
             if self.periodic:
                 context.setPeriodicBoxVectors(*previous.getPeriodicBoxVectors())
             if stage == "nvt" or previous.getVelocities() is None:
@@ -600,7 +586,7 @@ class StagedSimulation:
                     o.temperature_K * unit.kelvin, _seed_for(o.seed, stage, 0)
                 )
             else:
-                context.setVelocities(previous.getVelocities())
+                context.setVelocities(previous.getVelocities(asNumpy=True))
         simulation.currentStep = resumed_from
         chunk_dir = stage_dir / "chunks"
         chunk_dir.mkdir(parents=True, exist_ok=True)
@@ -645,12 +631,10 @@ class StagedSimulation:
             self.periodic,
         )
         CSVLogReporter.write_csv(chunk_dir, stage_dir / "log.csv")
-        # the final State is the last checkpoint's (re-serialising a large State costs
-        # seconds, and an energy evaluation 20 s for a 15k-atom GB complex on a CPU)
-        last = stage_dir / self._checkpoint_info(stage_dir)["state"]
-        xml = last.read_text()
-        write_text(stage_dir / "final_state.xml", xml)
-        state = openmm.XmlSerializer.deserialize(xml)
+        # the final State is the last checkpoint's, linked (re-serialising a large State
+        # costs seconds, and an energy evaluation 20 s for a 15k-atom GB complex on a CPU)
+        final_state = stage_dir / "final_state.xml"
+        atomic_link(stage_dir / self._checkpoint_info(stage_dir)["state"], final_state)
         result = StageResult(
             stage,
             steps,
@@ -662,7 +646,7 @@ class StagedSimulation:
             how,
         )
         write_json(stage_dir / "done.json", asdict(result))
-        return result, state
+        return result, final_state
 
     def _advance(self, simulation, checkpoint, stage, stage_dir, step: int, steps: int) -> None:
         """Step from ``step`` to ``steps``, checkpointing every checkpoint interval."""
