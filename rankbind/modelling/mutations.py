@@ -217,11 +217,11 @@ def substitute(
     protonated there by :meth:`openmm.app.Modeller.addHydrogens` (amber14, pH 7), and only
     the changed residues are taken over: every other atom keeps its topology entry and
     coordinates. The new side chain is PDBFixer's template placement, not rotamer-optimised:
-    relax it (its heavy atoms are returned as ``free``).
+    relax it (its heavy side-chain atoms, CB included, are returned as ``free``).
 
     Returns (topology, positions (M, 3) nm, parent (M,): the wild-type atom each atom
     stands for, the residue's CA for every atom of a changed residue, free: heavy side-chain
-    atom indices of the changed residues)."""
+    atom indices (CB and beyond) of the changed residues)."""
     import io
 
     import numpy as np
