@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +57,6 @@ class AffinitySettings:
     ph: float = 7.0
     n_bootstrap: int = 2000
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         unknown = set(self.estimators) - set(ESTIMATORS)

@@ -17,7 +17,7 @@ complex are cached under ``<out>/prepared/``.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +57,6 @@ class DDGSettings:
     hotspot_kcal_per_mol: float = 1.0
     n_bootstrap: int = 2000
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     def affinity_settings(self) -> AffinitySettings:
         return AffinitySettings(
