@@ -173,10 +173,18 @@ def _prepare(assembly: Assembly, options: PreparationOptions) -> PreparedSystem:
     if options.protonation == "propka":
         from rankbind.protonation import apply_plan, plan_protonation
 
+        # deposited hydrogens (e.g. AB-Bind's models) are replaced: flips and pKa states
+        # are planned on heavy atoms and the hydrogens rebuilt to match
+        hydrogens = [a for a in modeller.topology.atoms() if a.element is app.element.hydrogen]
+        if hydrogens:
+            modeller.delete(hydrogens)
+            protonation_removed = len(hydrogens)
+        else:
+            protonation_removed = 0
         plan = plan_protonation(modeller.topology, modeller.positions, options.ph)
         flipped_positions, variants = apply_plan(modeller.topology, modeller.positions, plan)
         modeller = app.Modeller(modeller.topology, flipped_positions)
-        protonation = plan.as_dict()
+        protonation = plan.as_dict() | {"input_hydrogens_removed": protonation_removed}
     try:
         modeller.addHydrogens(protonation_ff, pH=options.ph, variants=variants, platform=cpu)
     except ValueError as exc:

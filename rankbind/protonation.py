@@ -110,11 +110,14 @@ def _key(residue: app.Residue) -> tuple[str, str, str]:
     return (residue.chain.id, str(residue.id).strip(), (residue.insertionCode or " ").strip())
 
 
-def _heavy_pdb(topology: app.Topology, positions) -> str:
+def _heavy_pdb(topology: app.Topology, positions, chain_ids: list[str]) -> str:
+    """Heavy atoms as PDB text, chains renamed to ``chain_ids`` (one per chain)."""
     modeller = app.Modeller(topology, positions)
     modeller.delete(
         [a for a in topology.atoms() if a.element is not None and a.element.symbol == "H"]
     )
+    for chain, new in zip(modeller.topology.chains(), chain_ids, strict=True):
+        chain.id = new
     out = io.StringIO()
     app.PDBFile.writeFile(modeller.topology, modeller.positions, out, keepIds=True)
     return out.getvalue()
@@ -122,8 +125,9 @@ def _heavy_pdb(topology: app.Topology, positions) -> str:
 
 def plan_protonation(topology: app.Topology, positions, ph: float = 7.0) -> ProtonationPlan:
     """PROPKA + PDB2PQR choices for ``topology`` (hydrogens, if any, are ignored). Residues
-    are matched by chain id, residue number and insertion code, so chain ids must be
-    unique single characters."""
+    are matched by chain id, residue number and insertion code, which must be unique; a
+    chain split in pieces with one id (e.g. at a gap) is passed to PDB2PQR under
+    temporary one-letter ids and mapped back."""
     import logging
 
     from pdb2pqr.main import run_pdb2pqr
@@ -131,11 +135,20 @@ def plan_protonation(topology: app.Topology, positions, ph: float = 7.0) -> Prot
     if not 0.0 <= ph <= 14.0:
         raise PreparationError(f"protonation pH {ph} outside 0-14")
     ids = [c.id for c in topology.chains()]
-    if len(set(ids)) != len(ids) or any(len(i) != 1 for i in ids):
-        raise PreparationError(f"PDB2PQR needs unique one-letter chain ids, got {ids}")
+    keys = [_key(r) for r in topology.residues()]
+    if len(set(keys)) != len(keys):
+        raise PreparationError(f"residues repeat (chain id, number, insertion code): {ids}")
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    if len(set(ids)) == len(ids) and all(len(i) == 1 for i in ids):
+        temporary = ids
+    elif len(ids) <= len(letters):
+        temporary = list(letters[: len(ids)])
+    else:
+        raise PreparationError(f"PDB2PQR: more than {len(letters)} chains ({len(ids)})")
+    temp_of = {c.index: temporary[c.index] for c in topology.chains()}
     with tempfile.TemporaryDirectory(prefix="rankbind-pdb2pqr-") as tmp:
         src, pqr, pdb = Path(tmp, "in.pdb"), Path(tmp, "out.pqr"), Path(tmp, "out.pdb")
-        src.write_text(_heavy_pdb(topology, positions))
+        src.write_text(_heavy_pdb(topology, positions, temporary))
         quiet = logging.getLogger("pdb2pqr"), logging.getLogger("propka")
         levels = [q.level for q in quiet]
         for q in quiet:
@@ -169,15 +182,24 @@ def plan_protonation(topology: app.Topology, positions, ph: float = 7.0) -> Prot
         positions.value_in_unit(unit.nanometer) if unit.is_quantity(positions) else positions
     )
     plan = ProtonationPlan(ph=float(ph))
+    bridged = {
+        a.residue
+        for bond in topology.bonds()
+        for a in bond
+        if bond[0].name == bond[1].name == "SG" and bond[0].residue is not bond[1].residue
+    }
     for residue in topology.residues():
         key = _key(residue)
         if residue.name not in FLIP_PAIRS and residue.name not in {"ASP", "GLU", "LYS", "CYS"}:
             continue
-        out = out_atoms.get(key)
+        temp_key = (temp_of[residue.chain.index], *key[1:])
+        out = out_atoms.get(temp_key)
         if out is None:
             raise PreparationError(f"PDB2PQR output lacks residue {residue.name}{key[1]}/{key[0]}")
         out_name, out_xyz = out
         state = STATE_NAMES.get(out_name, (residue.name, residue.name))[1]
+        if residue.name == "CYS" and residue in bridged:
+            state = "CYX"  # the topology's disulfide decides (PDB2PQR may miss long ones)
         flipped = False
         if residue.name in FLIP_PAIRS:
             atoms = {a.name: x[a.index] for a in residue.atoms()}
@@ -186,7 +208,7 @@ def plan_protonation(topology: app.Topology, positions, ph: float = 7.0) -> Prot
                 flipped = bool(
                     np.linalg.norm(out_xyz[a] - atoms[b]) < np.linalg.norm(out_xyz[a] - atoms[a])
                 )
-        row = pka.get(key)
+        row = pka.get(temp_key)
         plan.choices.append(
             ResidueChoice(
                 chain=key[0],

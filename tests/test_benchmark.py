@@ -188,6 +188,39 @@ def test_cross_validated_calibration_leaves_the_group_out():
     assert cal[:2] == pytest.approx(a * x[:2] + b)
 
 
+def test_cdrs_of_a_chain_with_unresolved_residues():
+    """Residues missing from the coordinates (a chain break where the numbers jump) count
+    as X, so the CDRs after the gap are found at the same residues as on the intact chain
+    (a synthetic straight chain of the 5WK3 VH: C-N 1.33 Å, 3.8 Å per residue)."""
+    from rankbind.benchmark import docking
+    from rankbind.structures.sequences import ONE_TO_THREE
+
+    seq = (
+        "EVQLVQSGAEVKKPGESLKISCKGSGYSFTSYWIGWVRQMPGKGLEWMGIIDPSDSDTRYSPSFQGQVTISADKSISTAYLQW"
+        "SSLKASDTAMYYCARVGPADVWDSFDYWGQGTLVTVSS"
+    )
+
+    def partner(drop: set[int]) -> dockq.Partner:
+        keep = [k for k in range(1, len(seq) + 1) if k not in drop]
+        atoms = [{n: np.array([3.8 * k + dx, 0.0, 0.0]) for n, dx in
+                  (("N", 0.0), ("CA", 1.2), ("C", 2.47))} for k in keep]  # fmt: skip
+        return dockq.Partner([("H", k, "") for k in keep],
+                             [ONE_TO_THREE[seq[k - 1]] for k in keep], atoms)  # fmt: skip
+
+    intact, info = docking.cdr_residues(partner(set()))
+    assert info == {"H": "heavy"} and len(intact) == 5 + 17 + 12
+    gapped = partner({40, 41, 42, 43})  # FR2 P-G-K-G unresolved
+    text, where = docking.gapped_sequence(gapped, "H")
+    assert text == seq[:39] + "XXXX" + seq[43:] and where[39:43] == [None] * 4
+    assert docking.cdr_residues(gapped) == (intact, info)
+    # the coordinates' sequence without the X's shifts H2 by 4: the rules find no H2 end
+    from rankbind.errors import StructureError
+    from rankbind.modelling.fab import heavy_cdrs
+
+    with pytest.raises(StructureError, match="after CDR-H2"):
+        heavy_cdrs(gapped.sequence("H")[0])
+
+
 # ------------------------------------------------------------------ end to end (2 cases)
 
 
@@ -261,12 +294,18 @@ def test_affinity_end_to_end_two_cases_with_prodigy_prot(tmp_path):
 def test_ddg_end_to_end_two_variants(tmp_path):
     from rankbind.benchmark import ddg, suite
 
-    settings = ddg.DDGSettings(n_bootstrap=50)
+    settings = ddg.DDGSettings(
+        n_bootstrap=50, mmgbsa_trim_nm=1.0, mmgbsa_relax_iterations=10, mmgbsa_salt_molar=0.0
+    )
     data = suite.run_benchmark("ddg", MINI / "ab_bind", tmp_path, settings, limit=2)
     assert data["n_ok"] == 2
     for record in data["cases"]:
-        value = record["result"]["estimators"]["alanine"]["ddg_kcal_per_mol"]
-        assert np.isfinite(value) and abs(value) < 20
+        est = record["result"]["estimators"]["mmgbsa"]
+        assert np.isfinite(est["ddg_kcal_per_mol"]) and abs(est["ddg_kcal_per_mol"]) < 20
+        # the stored eps_in = 1 components are the ddG, relaxed in the trimmed System
+        parts = est["components_eps1_kJ_per_mol"]["GBn2"]
+        assert sum(parts.values()) / 4.184 == pytest.approx(est["ddg_kcal_per_mol"])
+        assert est["outside_trim"] or est["relax"]["max_iterations"] == 10
     assert (tmp_path / "SUMMARY.md").is_file()
 
 

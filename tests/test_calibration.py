@@ -82,3 +82,37 @@ def test_consensus_fit_and_nested_variant_choice():
     assert cv.chosen == ["eps4"] * 4 and cv.final.columns == ("eps4",)
     assert cv.figures["pearson_r"] > 0.8
     assert cv.as_dict()["scheme"].startswith("nested")
+
+
+def test_nested_choice_never_sees_its_test_complex():
+    """Changing the targets of one complex (even to favour the other variant) changes
+    nothing predicted for that complex: neither the variant choice nor the fit saw it."""
+    rng = np.random.default_rng(5)
+    score, y, groups = _data(6, n_groups=6)
+    variants = {"a": score, "b": score + rng.normal(0, 2.0, len(y))}
+    base = select_variant(variants, y, groups)
+    for g in sorted(set(groups)):
+        moved = y.copy()
+        rows = groups == g
+        moved[rows] = variants["b"][rows] * 5 + 3  # this complex alone would now favour b
+        other = select_variant(variants, moved, groups)
+        np.testing.assert_allclose(other.predicted[rows], base.predicted[rows], atol=1e-12)
+
+
+def test_variant_figures_loco_equals_a_plain_leave_one_group_out_polyfit():
+    from rankbind.energies.variants import evaluate_variants
+
+    score, y, groups = _data(7, n_groups=5)
+    out = evaluate_variants({"s": score}, y, groups, threshold=0.0, n_bootstrap=200)
+    manual = np.empty_like(y)
+    for g in set(groups):
+        test = groups == g
+        a, b = np.polyfit(score[~test], y[~test], 1)
+        manual[test] = a * score[test] + b
+    loco = out["by_variant"]["s"]["loco_calibrated"]
+    assert loco["figures"]["pearson"]["value"] == pytest.approx(stats.pearsonr(manual, y)[0])
+    assert loco["figures"]["rmse"]["value"] == pytest.approx(np.sqrt(np.mean((manual - y) ** 2)))
+    raw = out["by_variant"]["s"]["raw"]
+    lo, hi = raw["hotspots_ci95"]["roc_auc"]
+    assert lo <= raw["hotspots"]["roc_auc"] <= hi
+    assert out["nested_selection"]["final_choice"] == "s"

@@ -67,3 +67,24 @@ def test_cone_keeps_the_analytic_fraction():
 def test_bad_spacing_is_a_clear_error():
     with pytest.raises(RankbindError, match="spacing"):
         rt.count_for_spacing(0.1)
+
+
+def test_rotation_seed_offsets_the_set_without_changing_its_spacing():
+    """rotation_seed: the set times one random rotation; nearest-neighbour angles are
+    unchanged (right multiplication is an isometry of SO(3)), the samples are not."""
+    from rankbind.modelling import docking as dk
+    from rankbind.settings import DockingSettings
+
+    mol = dk.Molecule(np.zeros((1, 3)), np.zeros(1), np.ones(1, bool), np.ones(1, bool),
+                      [("A", 1)], np.zeros(1, bool))  # fmt: skip
+    base, _ = dk.search_rotations(mol, mol, DockingSettings(rotation_spacing_deg=30.0))
+    moved, notes = dk.search_rotations(
+        mol, mol, DockingSettings(rotation_spacing_deg=30.0, rotation_seed=7)
+    )
+    assert "seed 7" in notes[-1] and moved.shape == base.shape
+    assert np.allclose(np.einsum("nij,nkj->nik", moved, moved), np.eye(3), atol=1e-9)
+    nn = [np.sort(rt.nearest_neighbour_angles(rt.matrix_quaternions(r))) for r in (base, moved)]
+    assert np.allclose(nn[0], nn[1], atol=1e-6)
+    angle = np.degrees(rt.distance_to_set(rt.matrix_quaternions(moved),
+                                          rt.matrix_quaternions(base)))  # fmt: skip
+    assert np.median(angle) > 1.0

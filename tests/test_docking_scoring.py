@@ -54,6 +54,26 @@ def test_fft_total_score_equals_direct_sum(partners):
     assert native["shape"] > 0 and native["desolv_kcal"] < 0 and native["pair_rt"] < 0
 
 
+@pytest.mark.parametrize("mode", ["favoured", "required"])
+def test_fft_restraint_weight_equals_direct_count(partners, mode):
+    """restraint_weight x restraint count enters the FFT score in both modes: the FFT
+    score and count of each pose equal the direct (k-d tree) count and total."""
+    from dataclasses import replace
+
+    _, rec, lig = partners
+    near = np.linalg.norm(rec.xyz - lig.xyz.mean(0), axis=1) < 25.0
+    rec = replace(rec, restraint=near)
+    lig = replace(lig, restraint=np.ones(len(lig.xyz), dtype=bool))
+    settings = dk.DockingSettings(spacing=1.6, restraint_mode=mode, restraint_weight=0.7,
+                                  restraint_min_atoms=5, n_keep=4, cluster_rmsd=0.1, batch=4)  # fmt: skip
+    result = dk.dock(rec, lig, settings, rotations=_rotations(4, 12))
+    assert result.poses and max(p.restraint_atoms for p in result.poses) > 0
+    for pose in result.poses:
+        direct = dk.score_pose_direct(rec, pose.apply(lig.xyz), lig, settings)
+        assert pose.restraint_atoms == pytest.approx(direct["restraint_atoms"], abs=0.01)
+        assert pose.score == pytest.approx(direct["score"], rel=2e-4, abs=0.05)
+
+
 def test_required_restraints_exclude_violating_poses(partners):
     _, rec0, lig = partners
     # epitope: receptor residues on the side facing away from the native ligand
@@ -125,3 +145,42 @@ def test_ensemble_docking_merges_conformers(partners):
     assert merged.poses[0].score == pytest.approx(max(s.poses[0].score for s in singles))
     assert {p.provenance["ligand_conformer"] for p in merged.poses} <= {"crystal", "perturbed"}
     assert len(merged.poses) <= settings.n_keep
+
+
+def _read_chain_xyz(path, chains):
+    """Heavy ATOM coordinates of ``chains`` from a PDB file, by fixed columns (not
+    rankbind's reader)."""
+    rows = [line for line in path.read_text().splitlines() if line.startswith("ATOM")]
+    return np.array([[float(r[30:38]), float(r[38:46]), float(r[46:54])] for r in rows
+                     if r[21] in chains and r[76:78].strip() != "H"])  # fmt: skip
+
+
+def test_write_ensemble_places_each_pose_with_its_own_conformer(partners, tmp_path):
+    """Two ligand conformers that differ by noise and a 3 Å shift, docked as an
+    ensemble: every written model, re-read by columns, holds the receptor unchanged and
+    the ligand conformer its pose came from, placed by that pose's transform about that
+    conformer's centre (numpy), to PDB precision."""
+    from dataclasses import replace
+
+    assembly, rec, lig = partners
+    rng = np.random.default_rng(5)
+    shift = np.array([3.0, -1.0, 2.0])
+    moved = replace(assembly, atoms=[
+        replace(a, xyz=tuple(np.asarray(a.xyz) + shift + rng.normal(scale=0.3, size=3)))
+        if a.chain == "R" else a for a in assembly.atoms])  # fmt: skip
+    ligs = {"crystal": assembly, "moved": moved}
+    mols = {k: dk.molecule_from_assembly(v, ["R"]) for k, v in ligs.items()}
+    settings = dk.DockingSettings(spacing=1.6, batch=2, n_keep=4, cluster_rmsd=0.1)
+    result = dk.dock_ensemble([("bound", rec)], list(mols.items()), settings, _rotations(2, 3))
+    conformers = {p.provenance["ligand_conformer"] for p in result.poses}
+    assert conformers == {"crystal", "moved"}
+    dk.write_ensemble(result, {"bound": assembly}, ["A", "B"], ligs, ["R"], tmp_path, {})
+    for pose in result.poses:
+        path = tmp_path / f"pose_{pose.rank:02d}.pdb"
+        mol = mols[pose.provenance["ligand_conformer"]]
+        expected = (mol.xyz - mol.xyz.mean(0)) @ pose.rotation.T + pose.position
+        assert np.abs(_read_chain_xyz(path, "R") - expected).max() < 1.5e-3
+        assert np.abs(_read_chain_xyz(path, "AB") - rec.xyz).max() < 1.5e-3
+    with pytest.raises(RankbindError, match="ligand conformer"):
+        dk.write_ensemble(result, assembly, ["A", "B"], {"crystal": assembly}, ["R"],
+                          tmp_path / "x", {})  # fmt: skip

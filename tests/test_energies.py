@@ -508,7 +508,8 @@ def test_dielectric_variants_from_eps1_components_equal_direct_evaluation(fragme
     topology, frames, receptor, ligand, _ = fragment
     frames = frames[:1]
     at_one = mmgbsa(topology, frames, receptor, ligand, settings_for("obc2_e1"))
-    direct = mmgbsa(topology, frames, receptor, ligand, settings_for("obc2_e4"))
+    # the direct reference: OpenMM's own energies of a System built at ε_in = 4
+    direct = mmgbsa(topology, frames, receptor, ligand, settings_for("obc2_e4", engine="openmm"))
     comps = {k: float(v[0]) for k, v in at_one.delta.items()}
     scaled = rescale(comps, 4.0)
     for k in ("coulomb", "gb", "lj", "nonpolar"):
@@ -521,3 +522,103 @@ def test_dielectric_variants_from_eps1_components_equal_direct_evaluation(fragme
     assert variant_total(comps, "obc2_eres", "LYS") == pytest.approx(direct.delta_total[0])
     assert variant_total(comps, "obc2_eres", "LEU") == pytest.approx(at_one.delta_total[0])
     assert {"gbn2_e2", "obc2_e1_nonp0", "gbn2_eres"} <= set(VARIANTS)
+
+
+def test_native_obc2_equals_the_custom_gb_force(fragment):
+    """OpenMM's GBSAOBCForce (the relax) gives the CustomGBForce OBC2 energy of the XML."""
+    from rankbind.energies.mmgbsa import native_obc2
+
+    topology, frames, *_ = fragment
+    for nonpolar in ("ace", "none"):
+        custom = build_system(
+            topology, MMGBSASettings(gb_model="OBC2", salt_concentration=0.0, nonpolar=nonpolar)
+        )
+        native = native_obc2(custom)
+        assert not any(isinstance(f, openmm.CustomGBForce) for f in native.getForces())
+        a = sum(_reference_by_force(custom, frames[:1])[0][0].values())
+        b = sum(_reference_by_force(native, frames[:1])[0][0].values())
+        assert b == pytest.approx(a, abs=1e-3)
+
+
+def test_coulomb_lj_split_sums_to_the_nonbonded_energy_and_coulomb_is_analytic(fragment):
+    """openmm_components' coulomb + lj = OpenMM's NonbondedForce energy; coulomb equals a
+    numpy sum over non-excluded pairs plus exceptions (NoCutoff)."""
+    from rankbind.energies.mmgbsa import openmm_components
+
+    topology, frames, *_ = fragment
+    system = build_system(topology, MMGBSASettings(salt_concentration=0.0, nonpolar="none"))
+    ours = openmm_components(system, frames[:1])
+    reference = _reference_by_force(system, frames[:1])[0][0]
+    assert ours["coulomb"][0] + ours["lj"][0] == pytest.approx(
+        reference["NonbondedForce"], abs=1e-4
+    )
+    nb = next(f for f in system.getForces() if isinstance(f, openmm.NonbondedForce))
+    q = np.array([nb.getParticleParameters(i)[0]._value for i in range(nb.getNumParticles())])
+    x = frames[0]
+    r = np.linalg.norm(x[:, None] - x[None], axis=-1)
+    np.fill_diagonal(r, np.inf)
+    pair = 138.935456 * np.outer(q, q) / r
+    excluded = np.zeros_like(pair, dtype=bool)
+    extra = 0.0
+    for i in range(nb.getNumExceptions()):
+        a, b, qq, _, _ = nb.getExceptionParameters(i)
+        excluded[a, b] = excluded[b, a] = True
+        extra += 138.935456 * qq._value / r[a, b]
+    analytic = 0.5 * pair[~excluded].sum() + extra
+    assert ours["coulomb"][0] == pytest.approx(analytic, rel=1e-5)
+
+
+def test_restrained_relax_reports_the_energy_it_reached(fragment):
+    """ComplexModel.relax: the returned positions' OBC2 energy (OpenMM Reference, no
+    restraint) plus the numpy restraint energy is the recorded final energy; restrained
+    heavy atoms barely move, a free side chain can."""
+    from rankbind.energies.mmgbsa import native_obc2
+
+    topology, frames, receptor, ligand, residues = fragment
+    settings = MMGBSASettings(salt_concentration=0.0, trim_nm=1.0)
+    model = ComplexModel(topology, receptor, ligand, settings)
+    x0 = frames[0][model.atoms]
+    x1, record = model.relax(x0, restraint_k=1000.0, max_iterations=30)
+    assert record["energy_after_kJ_per_mol"] < record["energy_before_kJ_per_mol"]
+    obc2 = native_obc2(
+        build_system(
+            model.topology,
+            settings.replace(gb_model="OBC2", nonpolar="none"),
+        )
+    )
+    e = sum(_reference_by_force(obc2, x1[None])[0][0].values())
+    heavy = np.array([a.element.symbol != "H" for a in model.topology.atoms()])
+    restraint = 0.5 * 1000.0 * np.sum((x1[heavy] - x0[heavy]) ** 2)
+    assert e + restraint == pytest.approx(record["energy_after_kJ_per_mol"], abs=0.05)
+    soft = np.max(np.linalg.norm(x1[heavy] - x0[heavy], axis=1))
+    x2, _ = model.relax(x0, restraint_k=1e5, max_iterations=30)
+    stiff = np.max(np.linalg.norm(x2[heavy] - x0[heavy], axis=1))
+    assert stiff < soft / 3
+
+
+def test_substitute_to_alanine_matches_truncation_and_parametrises(fragment):
+    """The mutation layer's rebuilt ALA has the truncated ALA's heavy atoms at the same
+    places (N, CA, C, O, CB kept), the ALA template's atoms, and everything else unchanged."""
+    from rankbind.modelling.mutations import substitute
+
+    topology, frames, receptor, ligand, residues = fragment
+    r = next(
+        k
+        for k, res in enumerate(topology.residues())
+        if res.name in ("LEU", "PHE", "TYR", "LYS") and truncatable(topology, k) is None
+    )
+    top, x, parent, free = substitute(topology, frames[0], {r: "ALA"})
+    cut = truncate_to_alanine(topology, frames[:1], [r])
+    new = list(top.residues())[r]
+    ref = list(cut.topology.residues())[r]
+    assert new.name == "ALA" and [a.name for a in new.atoms() if a.index in free] == ["CB"]
+    assert {a.name for a in new.atoms()} == {a.name for a in ref.atoms()}
+    for a in (a for a in new.atoms() if a.element.symbol != "H"):
+        b = next(b for b in ref.atoms() if b.name == a.name)
+        assert np.allclose(x[a.index], cut.positions[0, b.index], atol=2e-4)  # PDB rounding
+    others = [a.index for a in top.atoms() if a.residue.index != r]
+    assert np.array_equal(x[others], frames[0][parent[others]])
+    build_system(top, MMGBSASettings())  # amber14 templates match every residue
+    trp, xt, _, free_t = substitute(topology, frames[0], {r: "TRP"})
+    assert len(free_t) == 10 and list(trp.residues())[r].name == "TRP"  # CB..CH2
+    build_system(trp, MMGBSASettings())

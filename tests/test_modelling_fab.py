@@ -34,6 +34,70 @@ def test_denosumab_kabat_cdrs():
         light_cdrs("A" * 100)
 
 
+# Single-domain antibodies of the antibody_benchmark (unbound structures 4QGY, 5SV4, 6CWK;
+# cases 4Y7M, 5SV3, 6CWG). Expected Kabat CDRs by hand from the conserved anchors of every
+# V domain, counted along the sequence: Cys22 and Trp36 frame H1 (Kabat 31-35, the 5
+# residues before Trp36); H2 starts 14 after Trp36 (Kabat 50) and ends before the
+# R-F-x of Kabat 66-67 (16-19 residues with 52A-C insertions); Cys92 is followed by the
+# two residues 93-94 (A-A / A-V), so H3 (Kabat 95-102) runs from Cys92 + 3 to the residue
+# before Trp103 of W-G-x-G. Each VHH has the hallmark Phe37 after Trp36 (W-F-R-Q), which
+# the VH rule W-[VIA] missed. Cys/Trp positions (1-based): 4Y7M C22 W36 C96 W119;
+# 5SV3 C22 W36 C96 W116; 6CWG C22 W36 C98 W119.
+NANOBODIES = {
+    "4Y7M": (
+        "QVQLVESGGGLVQAGGSLRLSCAASGFTFEDYAIGWFRQAPGKEREGVSCISNLDGSTYYPDSVKGRFTASSDKAKNMVYLQMN"
+        "SLKPEDTAVYYCAAVNAQGIYCTDYIIGPYGMDYWGKGTQVTVSSHHHHHH",
+        {"H1": (31, 35, "DYAIG"), "H2": (50, 66, "CISNLDGSTYYPDSVKG"),
+         "H3": (99, 118, "VNAQGIYCTDYIIGPYGMDY")},
+    ),
+    "5SV3": (
+        "EVQLVESGGGLVQAGDSLRLSCTASGRTLGDYGVAWFRQAPGKEREFVSVISRSTIITDYADSVRGRFSISADSAKNTVYLQMN"
+        "SLKPEDTAVYYCAVIANPVYATSRNSDDYGHWGQGTQVTVSS",
+        {"H1": (31, 35, "DYGVA"), "H2": (50, 66, "VISRSTIITDYADSVRG"),
+         "H3": (99, 115, "IANPVYATSRNSDDYGH")},
+    ),
+    "6CWG": (
+        "QVQLAESGGGLVQAGGSLKLSCAASGRDFSMYMLAWFRQAPGKEREFVAAIMCSGGGGGTYYADSMQGRFTISRDNAKKTVALQ"
+        "MNSLKPEDTAVYYCAASTTYCSATTYSSDRLYDFWGQGTQVTVSS",
+        {"H1": (31, 35, "MYMLA"), "H2": (50, 68, "AIMCSGGGGGTYYADSMQG"),
+         "H3": (101, 118, "STTYCSATTYSSDRLYDF")},
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(NANOBODIES))
+def test_nanobody_kabat_cdrs(name):
+    seq, expected = NANOBODIES[name]
+    got = {c.name: (c.start, c.end, c.sequence) for c in heavy_cdrs(seq)}
+    assert got == expected
+    for start, end, cdr in expected.values():  # the positions are the sequences' own
+        assert seq[start - 1 : end] == cdr
+
+
+def test_heavy_cdr2_end_from_cys92_when_no_k_r():
+    """IGHV5-51 (antibody M116 of case 5WK3) has Q-V-T after CDR-H2, not K/R-x-x: H2's end
+    comes from Cys92 (29 residues before it, the fixed Kabat FR3). By hand: Cys22, Trp36,
+    H2 = Kabat 50-65 + 52A (17 residues from 50), Cys92 at 96, H3 between C-A-R and W-G-Q-G."""
+    seq = (
+        "EVQLVQSGAEVKKPGESLKISCKGSGYSFTSYWIGWVRQMPGKGLEWMGIIDPSDSDTRYSPSFQGQVTISADKSISTAYLQW"
+        "SSLKASDTAMYYCARVGPADVWDSFDYWGQGTLVTVSS"
+    )
+    assert seq[95] == "C" and seq[66:69] == "QVT"
+    got = {c.name: (c.start, c.end, c.sequence) for c in heavy_cdrs(seq)}
+    assert got == {
+        "H1": (31, 35, "SYWIG"),
+        "H2": (50, 66, "IIDPSDSDTRYSPSFQG"),
+        "H3": (99, 110, "VGPADVWDSFDY"),
+    }
+    # a shark VNAR (case 2I25) has no CDR2: outside the Kabat rules, a clear error
+    vnar = (
+        "RVDQTPQRITKETGESLTINCVVRDSRCVLSTGYWYRKPPGSRNEESISDGGRYVETVNRGSKSFSLRINDLTVKDSGTYRC"
+        "KPESRYGSYDAVCAALNDQYGGGTVVTVNAA"
+    )
+    with pytest.raises(StructureError, match="CDR rules"):
+        heavy_cdrs(vnar)
+
+
 def test_template_choice_by_identity():
     rows = {r["template"]: r for r in template_identities()}
     assert max(rows, key=lambda t: rows[t]["VH_identity"]) == "3BN9"

@@ -168,3 +168,18 @@ def test_bad_protonation_options_are_named():
     topology, positions = _heavy()
     with pytest.raises(PreparationError, match="pH 15"):
         plan_protonation(topology, positions, ph=15.0)
+
+
+def test_a_chain_split_in_pieces_with_one_id_gets_the_same_plan():
+    """Two pieces of one chain id (as PDBFixer makes at a gap) are planned under temporary
+    ids and mapped back: the same states and flips as with distinct ids."""
+    topology, positions = _heavy()
+    plan = plan_protonation(topology, positions, ph=7.0)
+    renamed = app.Modeller(topology, positions)
+    ids = [c.id for c in renamed.topology.chains()]
+    for chain in renamed.topology.chains():
+        chain.id = ids[0]  # both segments now carry one id (residue numbers stay unique)
+    split = plan_protonation(renamed.topology, renamed.positions, ph=7.0)
+    key = lambda c: (c.residue, c.name, c.state, c.flipped)  # noqa: E731
+    assert sorted(map(key, split.choices)) == sorted(map(key, plan.choices))
+    assert {c.chain for c in split.choices} == {ids[0]}

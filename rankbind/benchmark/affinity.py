@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,11 +47,16 @@ class AffinitySettings:
     mmgbsa_engine: str = "jax"  # "jax" or "openmm" (same energies; openmm needs no JIT)
     mmgbsa_platform: str = "Reference"  # OpenMM platform when mmgbsa_engine="openmm"
     mmgbsa_trim_nm: float = 0.0  # interface trim (MMGBSASettings.trim_nm); 0 = whole complex
+    # restrained L-BFGS iterations in the (trimmed) MM/GBSA System before scoring; 0 = off
+    mmgbsa_relax_iterations: int = 0
+    mmgbsa_relax_restraint_k: float = 1000.0  # kJ/mol/nm², heavy-atom restraint of the relax
+    # further GB models whose eps_in = 1 components are stored (named variants, summary)
+    mmgbsa_extra_gb_models: tuple[str, ...] = ()
+    protonation: str = "template"  # "template" (Modeller at pH) or "propka" (PROPKA + flips)
     forcefield: str = "amber14"
     ph: float = 7.0
     n_bootstrap: int = 2000
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         unknown = set(self.estimators) - set(ESTIMATORS)
@@ -136,6 +141,7 @@ def prepared_complex(path: Path, chains: list[str], settings: AffinitySettings, 
         solvent="implicit",
         gb_model=settings.mmgbsa_gb_model,
         ph=settings.ph,
+        protonation=settings.protonation,
         ionic_strength_molar=settings.mmgbsa_salt_molar,
         rebuild_internal_loops=False,
         hydrogen_mass_amu=None,
@@ -145,11 +151,12 @@ def prepared_complex(path: Path, chains: list[str], settings: AffinitySettings, 
     return prepared.topology, xyz, prepared.metadata
 
 
-def mmgbsa_settings(settings: AffinitySettings):
+def mmgbsa_settings(settings: AffinitySettings, gb_model: str | None = None):
+    """The MM/GBSA settings of the benchmark (ε_in = 1), with ``gb_model`` if given."""
     from rankbind.energies.mmgbsa import MMGBSASettings
 
     return MMGBSASettings(
-        gb_model=settings.mmgbsa_gb_model,
+        gb_model=gb_model or settings.mmgbsa_gb_model,
         salt_concentration=settings.mmgbsa_salt_molar,
         nonpolar=settings.mmgbsa_nonpolar,
         engine=settings.mmgbsa_engine,
@@ -166,22 +173,58 @@ def sides(topology, receptor: tuple, ligand: tuple) -> tuple[list[int], list[int
     return rec, lig
 
 
+def scored_components(topology, xyz, rec, lig, settings: AffinitySettings, keep=None,
+                      free_atoms=()) -> dict:  # fmt: skip
+    """Relax (``settings.mmgbsa_relax_iterations`` > 0) and score one structure.
+
+    xyz (N, 3) nm of ``topology``; ``keep``: the interface-trim residues (None: those of
+    ``settings.mmgbsa_trim_nm``, or the whole complex); ``free_atoms``: topology atoms left
+    unrestrained in the relax (e.g. a rebuilt side chain). The relax runs in the trimmed
+    MM/GBSA System of the primary GB model. Returns {"components": {gb_model: {component:
+    kJ/mol}} at ε_in = 1 for the primary and extra GB models, "positions": xyz after the
+    relax, "relax": record or None, "keep": trim residues, "atoms": scored atom count}."""
+    from rankbind.energies.mmgbsa import ComplexModel, mmgbsa, trim_residues
+
+    base = mmgbsa_settings(settings)
+    if keep is None and settings.mmgbsa_trim_nm > 0:
+        keep = trim_residues(topology, xyz[None], rec, lig, settings.mmgbsa_trim_nm)
+    model = ComplexModel(topology, rec, lig, base, keep)
+    x = np.array(xyz, dtype=float)
+    relax = None
+    if settings.mmgbsa_relax_iterations > 0:
+        local = {int(a): k for k, a in enumerate(model.atoms)}
+        free = [local[int(a)] for a in free_atoms if int(a) in local]
+        x[model.atoms], relax = model.relax(
+            x[model.atoms], settings.mmgbsa_relax_restraint_k,
+            settings.mmgbsa_relax_iterations, free,
+        )  # fmt: skip
+    components = {}
+    for gb in (settings.mmgbsa_gb_model, *settings.mmgbsa_extra_gb_models):
+        gb_settings = base.replace(gb_model=gb)
+        result = mmgbsa(topology, x[None], rec, lig, gb_settings, keep_residues=keep,
+                        model=model if gb == base.gb_model else None, progress=False)  # fmt: skip
+        components[gb] = {k: float(v.mean()) for k, v in result.delta.items()}
+    return {"components": components, "positions": x, "relax": relax, "keep": keep,
+            "atoms": int(len(model.atoms))}  # fmt: skip
+
+
 def mmgbsa_single(path: Path, receptor: tuple, ligand: tuple, settings: AffinitySettings,
                   name: str) -> dict:  # fmt: skip
-    from rankbind.energies.mmgbsa import mmgbsa
-
     topology, xyz, meta = prepared_complex(path, list(receptor + ligand), settings, name)
     rec, lig = sides(topology, receptor, ligand)
-    result = mmgbsa(topology, xyz[None], rec, lig, mmgbsa_settings(settings), progress=False)
-    dg = result.binding.mean / KJ_PER_KCAL
+    scored = scored_components(topology, xyz, rec, lig, settings)
+    primary = scored["components"][settings.mmgbsa_gb_model]
     return {
-        "dg_kcal_per_mol": dg,
-        "components_kcal_per_mol": {
-            k: float(np.mean(v)) / KJ_PER_KCAL for k, v in result.delta.items()
-        },
+        "dg_kcal_per_mol": sum(primary.values()) / KJ_PER_KCAL,
+        "components_kcal_per_mol": {k: v / KJ_PER_KCAL for k, v in primary.items()},
+        "components_eps1_kJ_per_mol": scored["components"],
+        "relax": scored["relax"],
         "n_atoms": int(topology.getNumAtoms()),
+        "n_atoms_scored": scored["atoms"],
+        "trimmed_residues": None if scored["keep"] is None else len(scored["keep"]),
         "missing_atoms_added": len(meta.get("missing_atoms_added", {})),
-        "score_kind": result.score_kind,
+        "protonation": {k: meta["protonation"].get(k) for k in ("method", "ph")},
+        "score_kind": "MM/GBSA enthalpy-like score at eps_in = 1 (no solute entropy)",
     }
 
 
@@ -218,7 +261,9 @@ def run_case(case: DockingCase, settings: AffinitySettings) -> dict:
 
 
 def summarise(records: list[dict], settings: AffinitySettings) -> dict:
-    """Correlations per estimator over cases with an experimental ΔG."""
+    """Correlations per estimator over cases with an experimental ΔG, and every named
+    MM/GBSA variant (:mod:`rankbind.energies.variants`) with leave-one-complex-out
+    calibration and the nested variant choice."""
     rows = [
         r["result"]
         for r in records
@@ -249,4 +294,36 @@ def summarise(records: list[dict], settings: AffinitySettings) -> dict:
             "predicted": pred.tolist(),
             "experimental": exp.tolist(),
         }
-    return out
+    summary = {"estimators": out}
+    with_components = [
+        r for r in rows if r["estimators"].get("mmgbsa", {}).get("components_eps1_kJ_per_mol")
+    ]
+    if len(with_components) >= 3:
+        from rankbind.energies import variants
+
+        gbs = (settings.mmgbsa_gb_model, *settings.mmgbsa_extra_gb_models)
+        names = variants.exact_variants(gbs, settings.mmgbsa_salt_molar)
+        comps = [r["estimators"]["mmgbsa"]["components_eps1_kJ_per_mol"] for r in with_components]
+        scores = variants.variant_scores(comps, [None] * len(comps), names)
+        mmgbsa_names = list(scores)
+        for peer in ("prodigy", "prodigy_prot"):  # the peers on the same cases
+            if all(r["estimators"].get(peer, {}).get("dg_kcal_per_mol") is not None
+                   for r in with_components):  # fmt: skip
+                scores[peer] = np.array(
+                    [r["estimators"][peer]["dg_kcal_per_mol"] for r in with_components]
+                )
+        section = variants.evaluate_variants(
+            scores,
+            [r["dg_exp_kcal_per_mol"] for r in with_components],
+            [r["case"] for r in with_components],
+            None,
+            settings.n_bootstrap,
+            settings.seed,
+            select_from=mmgbsa_names,
+        )
+        section["cases"] = [r["case"] for r in with_components]
+        summary["variants"] = section
+        summary["variants_markdown"] = variants.markdown_table(
+            section, "MM/GBSA variants (ε_in = 1 components rescaled) and peers, same cases", None
+        )
+    return summary

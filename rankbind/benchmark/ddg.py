@@ -17,7 +17,7 @@ complex are cached under ``<out>/prepared/``.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ from rankbind.benchmark.affinity import KJ_PER_KCAL, AffinitySettings, mmgbsa_se
 from rankbind.benchmark.datasets import Variant, icode_matches, read_atoms
 from rankbind.errors import RankbindError
 from rankbind.fileio import write_json, write_text
-from rankbind.structures.sequences import THREE_TO_ONE
+from rankbind.structures.sequences import ONE_TO_THREE, THREE_TO_ONE
 
 PROTONATION_NAMES = {"HID": "HIS", "HIE": "HIS", "HIP": "HIS", "CYX": "CYS", "ASH": "ASP",
                      "GLH": "GLU", "LYN": "LYS"}  # fmt: skip
@@ -47,12 +47,16 @@ class DDGSettings:
     mmgbsa_engine: str = "jax"  # "jax" or "openmm" (same energies; openmm needs no JIT)
     mmgbsa_platform: str = "Reference"  # OpenMM platform when mmgbsa_engine="openmm"
     mmgbsa_trim_nm: float = 0.0  # interface trim, shared by wild type and mutant; 0 = off
+    # restrained L-BFGS iterations of wild type and of each mutant in the trimmed System
+    mmgbsa_relax_iterations: int = 0
+    mmgbsa_relax_restraint_k: float = 1000.0  # kJ/mol/nm², heavy-atom restraint of the relax
+    mmgbsa_extra_gb_models: tuple[str, ...] = ()  # more GB models' eps_in = 1 components
+    protonation: str = "template"  # "template" (Modeller at pH) or "propka" (PROPKA + flips)
     forcefield: str = "amber14"
     ph: float = 7.0
     hotspot_kcal_per_mol: float = 1.0
     n_bootstrap: int = 2000
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     def affinity_settings(self) -> AffinitySettings:
         return AffinitySettings(
@@ -63,6 +67,10 @@ class DDGSettings:
             mmgbsa_engine=self.mmgbsa_engine,
             mmgbsa_platform=self.mmgbsa_platform,
             mmgbsa_trim_nm=self.mmgbsa_trim_nm,
+            mmgbsa_relax_iterations=self.mmgbsa_relax_iterations,
+            mmgbsa_relax_restraint_k=self.mmgbsa_relax_restraint_k,
+            mmgbsa_extra_gb_models=self.mmgbsa_extra_gb_models,
+            protonation=self.protonation,
             forcefield=self.forcefield,
             ph=self.ph,
             seed=self.seed,
@@ -80,9 +88,10 @@ def select(variants: list[Variant], settings: DDGSettings) -> list[Variant]:
         and (v.is_single or not settings.singles_only)
         and (settings.include_homology_models or not v.complex.startswith("HM_"))
     ]
-    # smallest structures first, so most complexes finish early
+    # alanine variants first (the primary set), then smallest structures first, so most
+    # complexes finish early
     sizes = {v.structure: v.structure.stat().st_size for v in out}
-    return sorted(out, key=lambda v: (sizes[v.structure], v.complex, v.row))
+    return sorted(out, key=lambda v: (not v.is_alanine, sizes[v.structure], v.complex, v.row))
 
 
 def tasks(variants: list[Variant], settings: DDGSettings):
@@ -91,59 +100,78 @@ def tasks(variants: list[Variant], settings: DDGSettings):
     return [Task(f"{v.complex}__row{v.row}", v) for v in select(variants, settings)]
 
 
+_WILD_TYPES: dict[str, tuple] = {}  # in-process cache: one wild type per complex and physics
+
+
 def _prepared(variant: Variant, settings: DDGSettings, cache: Path):
-    """(topology, positions nm, wild-type ΔG record) of the variant's complex, cached."""
+    """(topology, positions nm (N, 3) after the wild type's relax, wild-type record with
+    its ε_in = 1 components and trim residues) of the variant's complex, cached on disk
+    (prepared PDB per protonation; relaxed positions and record per physics hash)."""
     from openmm import app, unit
 
-    from rankbind.benchmark.affinity import prepared_complex
-    from rankbind.energies.mmgbsa import mmgbsa
-
-    chains = variant.partner_a + variant.partner_b
-    stem = f"{variant.complex}_{''.join(variant.partner_a)}_{''.join(variant.partner_b)}"
-    pdb = cache / f"{stem}_prepared.pdb"
+    from rankbind.benchmark.affinity import prepared_complex, scored_components
     from rankbind.benchmark.docking import plain
     from rankbind.benchmark.runner import settings_hash
+    from rankbind.structures.pdbfile import format_atom
 
-    physics = settings_hash(plain(mmgbsa_settings(settings.affinity_settings())))
-    wt_file = cache / f"{stem}_wild_type_{physics}.json"
+    aff = settings.affinity_settings()
+    chains = variant.partner_a + variant.partner_b
+    stem = f"{variant.complex}_{''.join(variant.partner_a)}_{''.join(variant.partner_b)}"
+    physics = settings_hash(plain(mmgbsa_settings(aff)) | {
+        k: v for k, v in settings.as_dict().items()
+        if k.startswith(("mmgbsa_relax", "mmgbsa_extra", "protonation"))
+    }, {})  # fmt: skip
+    key = f"{stem}_{physics}"
+    if key in _WILD_TYPES:
+        return _WILD_TYPES[key]
+    pdb = cache / f"{stem}_{settings.protonation}_prepared.pdb"
+    wt_file = cache / f"{key}_wild_type.json"
+    xyz_file = cache / f"{key}_wild_type_positions.npy"
     if pdb.is_file():
         structure = app.PDBFile(str(pdb))
         topology = structure.topology
         xyz = np.array(structure.positions.value_in_unit(unit.nanometer))
-        if not wt_file.is_file():
-            rec, lig = sides(topology, variant.partner_a, variant.partner_b)
-            wt = mmgbsa(
-                topology,
-                xyz[None],
-                rec,
-                lig,
-                mmgbsa_settings(settings.affinity_settings()),
-                progress=False,
-            )
-            write_json(wt_file, {"dg_kcal_per_mol": wt.binding.mean / KJ_PER_KCAL,
-                                 "n_atoms": topology.getNumAtoms()})  # fmt: skip
-        return topology, xyz, json.loads(wt_file.read_text())
-    atoms = [a for a in read_atoms(variant.structure) if a.chain in chains]
-    missing = set(chains) - {a.chain for a in atoms}
-    if missing:
-        raise RankbindError(f"{variant.structure}: partner chains {sorted(missing)} not found")
-    from rankbind.structures.pdbfile import format_atom
+    else:
+        atoms = [a for a in read_atoms(variant.structure) if a.chain in chains]
+        missing = set(chains) - {a.chain for a in atoms}
+        if missing:
+            raise RankbindError(f"{variant.structure}: partner chains {sorted(missing)} not found")
+        clean = cache / f"{stem}_input.pdb"
+        text = "\n".join(format_atom(a, k) for k, a in enumerate(atoms, 1)) + "\nEND\n"
+        write_text(clean, text)
+        topology, xyz, _ = prepared_complex(clean, list(chains), aff, stem)
+        import io
 
-    clean = cache / f"{stem}_input.pdb"
-    write_text(clean, "\n".join(format_atom(a, k) for k, a in enumerate(atoms, 1)) + "\nEND\n")
-    topology, xyz, meta = prepared_complex(clean, list(chains), settings.affinity_settings(),
-                                           stem)  # fmt: skip
-    rec, lig = sides(topology, variant.partner_a, variant.partner_b)
-    wt = mmgbsa(topology, xyz[None], rec, lig, mmgbsa_settings(settings.affinity_settings()),
-                progress=False)  # fmt: skip
-    record = {"dg_kcal_per_mol": wt.binding.mean / KJ_PER_KCAL, "n_atoms": topology.getNumAtoms()}
-    import io
+        buf = io.StringIO()
+        app.PDBFile.writeFile(topology, xyz * unit.nanometer, buf, keepIds=True)
+        write_text(pdb, buf.getvalue())
+        # reread, so a fresh and a cached preparation give identical (PDB-rounded) inputs
+        structure = app.PDBFile(str(pdb))
+        topology = structure.topology
+        xyz = np.array(structure.positions.value_in_unit(unit.nanometer))
+    if wt_file.is_file() and xyz_file.is_file():
+        record = json.loads(wt_file.read_text())
+        xyz = np.load(xyz_file)
+    else:
+        rec, lig = sides(topology, variant.partner_a, variant.partner_b)
+        scored = scored_components(topology, xyz, rec, lig, aff)
+        xyz = scored["positions"]
+        primary = scored["components"][settings.mmgbsa_gb_model]
+        record = {
+            "dg_kcal_per_mol": sum(primary.values()) / KJ_PER_KCAL,
+            "components_eps1_kJ_per_mol": scored["components"],
+            "keep": scored["keep"],
+            "relax": scored["relax"],
+            "n_atoms": topology.getNumAtoms(),
+            "n_atoms_scored": scored["atoms"],
+        }
+        from rankbind.fileio import atomic_open
 
-    buf = io.StringIO()
-    app.PDBFile.writeFile(topology, xyz * unit.nanometer, buf, keepIds=True)
-    write_text(pdb, buf.getvalue())
-    write_json(wt_file, record)
-    return topology, xyz, record
+        with atomic_open(xyz_file, "wb") as handle:
+            np.save(handle, xyz)
+        write_json(wt_file, record)
+    _WILD_TYPES[key] = (topology, xyz, record)
+    return _WILD_TYPES[key]
 
 
 def residue_index(topology, mutation) -> int:
@@ -166,9 +194,13 @@ def residue_index(topology, mutation) -> int:
 
 
 def run_case(variant: Variant, settings: DDGSettings, cache_dir: str | Path) -> dict:
-    """ΔΔG (kcal/mol) of one variant by alanine scanning."""
-    from rankbind.energies.alanine import truncate_to_alanine
-    from rankbind.energies.mmgbsa import mmgbsa, trim_residues
+    """ΔΔG (kcal/mol) of one variant: ΔG(mutant) − ΔG(wild type), each relaxed and scored
+    in the wild type's interface trim (:func:`rankbind.benchmark.affinity.scored_components`).
+    Substitutions to ALA of truncatable residues: Cβ truncation; others (incl. GLY/PRO to
+    ALA): side chains rebuilt by :func:`rankbind.modelling.mutations.substitute`."""
+    from rankbind.benchmark.affinity import scored_components
+    from rankbind.energies.alanine import Mutant, truncatable, truncate_to_alanine
+    from rankbind.modelling.mutations import substitute
 
     out = {
         "complex": variant.complex,
@@ -176,90 +208,138 @@ def run_case(variant: Variant, settings: DDGSettings, cache_dir: str | Path) -> 
         "n_mutations": len(variant.mutations),
         "ddg_exp_kcal_per_mol": variant.ddg_exp_kcal_per_mol,
         "homology_model": variant.complex.startswith("HM_"),
+        "alanine": variant.is_alanine,
         "estimators": {},
     }
-    if not variant.is_alanine:
-        out["estimators"]["alanine"] = {"ddg_kcal_per_mol": None,
-                                        "error": "not an alanine variant (not supported)"}  # fmt: skip
+    if variant.unparsed:
+        out["estimators"]["mmgbsa"] = {"ddg_kcal_per_mol": None,
+                                       "error": f"unparsed mutation {variant.unparsed!r}"}  # fmt: skip
         return out
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
     topology, xyz, wt = _prepared(variant, settings, cache)
     group = [residue_index(topology, m) for m in variant.mutations]
+    residues = list(topology.residues())
+    wt_names = [PROTONATION_NAMES.get(residues[r].name, residues[r].name) for r in group]
     rec, lig = sides(topology, variant.partner_a, variant.partner_b)
-    # alanine_scan's computation for one frame, with the cached wild-type ΔG; a trimmed
-    # mutant keeps the wild type's residues (the wild type's own trim), as alanine_scan does
-    keep = None
-    if settings.mmgbsa_trim_nm > 0:
-        keep = trim_residues(topology, xyz[None], rec, lig, settings.mmgbsa_trim_nm)
-        if not set(group) <= set(keep):
-            out["estimators"]["alanine"] = {
-                "ddg_kcal_per_mol": 0.0,
-                "dg_wild_type_kcal_per_mol": wt["dg_kcal_per_mol"],
-                "outside_trim": True,
-                "method": f"mutated residue beyond the {settings.mmgbsa_trim_nm} nm interface "
-                "trim: predicted 0 (no interface contribution)",
-            }
-            return out
-    mutant = truncate_to_alanine(topology, xyz[None], group)
-    result = mmgbsa(mutant.topology, mutant.positions, mutant.atoms_from(rec),
-                    mutant.atoms_from(lig), mmgbsa_settings(settings.affinity_settings()),
-                    keep_residues=keep, progress=False)  # fmt: skip
-    ddg = result.binding.mean / KJ_PER_KCAL - wt["dg_kcal_per_mol"]
-    out["estimators"]["alanine"] = {
+    keep = wt["keep"]
+    entry: dict = {"wt_residues": wt_names, "dg_wild_type_kcal_per_mol": wt["dg_kcal_per_mol"]}
+    if keep is not None and not set(group) <= set(keep):
+        zero = {gb: dict.fromkeys(c, 0.0) for gb, c in wt["components_eps1_kJ_per_mol"].items()}
+        out["estimators"]["mmgbsa"] = entry | {
+            "ddg_kcal_per_mol": 0.0,
+            "components_eps1_kJ_per_mol": zero,
+            "outside_trim": True,
+            "method": f"mutated residue beyond the {settings.mmgbsa_trim_nm} nm interface "
+            "trim: predicted 0 (no interface contribution)",
+        }
+        return out
+    if variant.is_alanine and all(truncatable(topology, r) is None for r in group):
+        mutant = truncate_to_alanine(topology, xyz[None], group)
+        free: list[int] = []
+        method = "Cβ truncation (rankbind.energies.alanine.truncate_to_alanine)"
+    else:
+        new = dict(zip(group, [ONE_TO_THREE[m.new] for m in variant.mutations], strict=True))
+        top, x, parent, free = substitute(topology, xyz, new, seed=settings.seed)
+        mutant = Mutant(top, x[None], parent, variant.label)
+        method = "side chain rebuilt (rankbind.modelling.mutations.substitute), free in the relax"
+    mrec, mlig = mutant.atoms_from(rec), mutant.atoms_from(lig)
+    scored = scored_components(mutant.topology, mutant.positions[0], mrec, mlig,
+                               settings.affinity_settings(), keep, free)  # fmt: skip
+    ddg = {
+        gb: {k: v - wt["components_eps1_kJ_per_mol"][gb][k] for k, v in comps.items()}
+        for gb, comps in scored["components"].items()
+    }
+    out["estimators"]["mmgbsa"] = entry | {
         "outside_trim": False,
-        "ddg_kcal_per_mol": ddg,
-        "dg_wild_type_kcal_per_mol": wt["dg_kcal_per_mol"],
+        "ddg_kcal_per_mol": sum(ddg[settings.mmgbsa_gb_model].values()) / KJ_PER_KCAL,
+        "components_eps1_kJ_per_mol": ddg,
         "residues": mutant.label,
-        "method": "Cβ truncation (rankbind.energies.alanine.truncate_to_alanine) + "
-        "single-structure MM/GBSA; ΔΔG = ΔG(mutant) - ΔG(wild type)",
+        "relax": scored["relax"],
+        "method": method + "; single-structure MM/GBSA at eps_in = 1, "
+        "ΔΔG = ΔG(mutant) - ΔG(wild type)",
     }
     return out
 
 
+SUBSETS = {
+    "single_alanine": lambda r: r["n_mutations"] == 1 and r["alanine"],
+    "multiple_alanine": lambda r: r["n_mutations"] > 1 and r["alanine"],
+    "single_other": lambda r: r["n_mutations"] == 1 and not r["alanine"],
+    "all_single": lambda r: r["n_mutations"] == 1,
+    "crystal_single": lambda r: r["n_mutations"] == 1 and not r["homology_model"],
+}
+VARIANT_SUBSETS = ("single_alanine", "single_other", "all_single")
+
+
+def _group(complex_name: str) -> str:
+    """Cross-validation group: AB-Bind's homology models (HM_) belong to their crystal."""
+    return complex_name.removeprefix("HM_")
+
+
 def summarise(records: list[dict], settings: DDGSettings) -> dict:
-    rows = [r["result"] for r in records if r["status"] == "ok"]
-    est: dict = {"alanine": {}}
-    subsets = {
-        "single_alanine": lambda r: r["n_mutations"] == 1,
-        "multiple_alanine": lambda r: r["n_mutations"] > 1,
-        "all_alanine": lambda r: True,
-        "crystal_structures_only": lambda r: not r["homology_model"],
-    }
-    for subset, keep in subsets.items():
-        pairs = [
-            (
-                r["estimators"]["alanine"]["ddg_kcal_per_mol"],
-                r["ddg_exp_kcal_per_mol"],
-                r["complex"],
-            )  # fmt: skip
-            for r in rows
-            if keep(r) and r["estimators"].get("alanine", {}).get("ddg_kcal_per_mol") is not None
-        ]
-        if len(pairs) < 3:
-            est["alanine"][subset] = {"n": len(pairs)}
+    """Direct estimator figures per subset, and every named MM/GBSA variant with
+    leave-one-complex-out calibration, hot spots and the nested variant choice."""
+    rows = [
+        r["result"]
+        for r in records
+        if r["status"] == "ok"
+        and r["result"]["estimators"].get("mmgbsa", {}).get("ddg_kcal_per_mol") is not None
+    ]
+    est: dict = {"mmgbsa": {}}
+    thr = settings.hotspot_kcal_per_mol
+    for subset, keep in SUBSETS.items():
+        sub = [r for r in rows if keep(r)]
+        if len(sub) < 3:
+            est["mmgbsa"][subset] = {"n": len(sub)}
             continue
-        pred, exp, groups = (np.array(v) for v in zip(*pairs, strict=True))
+        pred = np.array([r["estimators"]["mmgbsa"]["ddg_kcal_per_mol"] for r in sub])
+        exp = np.array([r["ddg_exp_kcal_per_mol"] for r in sub])
+        groups = np.array([_group(r["complex"]) for r in sub])
         calibrated = metrics.cross_validated_calibration(pred, exp, groups)
         ok = np.isfinite(calibrated)
-        est["alanine"][subset] = {
-            "raw": metrics.correlations(
-                pred,
-                exp,
-                settings.n_bootstrap,
-                settings.seed,
-                ("pearson", "spearman", "kendall", "rmse"),
-            ),  # fmt: skip
+        est["mmgbsa"][subset] = {
+            "raw": metrics.correlations(pred, exp, settings.n_bootstrap, settings.seed),
             "loco_calibrated": metrics.correlations(
                 calibrated[ok], exp[ok], settings.n_bootstrap, settings.seed, ("rmse",)
             ),
-            "hotspots": metrics.hotspot_classification(pred, exp, settings.hotspot_kcal_per_mol),
+            "hotspots": metrics.hotspot_classification(pred, exp, thr),
             "hotspots_loco_calibrated": metrics.hotspot_classification(
-                calibrated[ok], exp[ok], settings.hotspot_kcal_per_mol
+                calibrated[ok], exp[ok], thr
             ),
             "n_complexes": len(set(groups.tolist())),
-            "complexes": groups.tolist(),
+            "n_outside_trim_predicted_zero": sum(
+                bool(r["estimators"]["mmgbsa"].get("outside_trim")) for r in sub
+            ),
+            "complexes": [r["complex"] for r in sub],
+            "mutations": [r["mutations"] for r in sub],
             "predicted": pred.tolist(),
             "experimental": exp.tolist(),
         }
-    return {"estimators": est}
+    summary: dict = {"estimators": est, "variants": {}}
+    from rankbind.energies import variants
+
+    gbs = (settings.mmgbsa_gb_model, *settings.mmgbsa_extra_gb_models)
+    names = variants.exact_variants(gbs, settings.mmgbsa_salt_molar)
+    lines: list[str] = []
+    for subset in VARIANT_SUBSETS:
+        sub = [r for r in rows if SUBSETS[subset](r)
+               and r["estimators"]["mmgbsa"].get("components_eps1_kJ_per_mol")]  # fmt: skip
+        if len({_group(r["complex"]) for r in sub}) < 3:
+            continue
+        comps = [r["estimators"]["mmgbsa"]["components_eps1_kJ_per_mol"] for r in sub]
+        # residue-type ε_in by the (first) mutated wild-type residue
+        res = [r["estimators"]["mmgbsa"]["wt_residues"][0] for r in sub]
+        scores = variants.variant_scores(comps, res, names)
+        section = variants.evaluate_variants(
+            scores,
+            [r["ddg_exp_kcal_per_mol"] for r in sub],
+            [_group(r["complex"]) for r in sub],
+            thr,
+            settings.n_bootstrap,
+            settings.seed,
+        )
+        summary["variants"][subset] = section
+        lines += variants.markdown_table(section, f"MM/GBSA variants: {subset}", thr)
+    summary["variants_markdown"] = lines
+    return summary

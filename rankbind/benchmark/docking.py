@@ -8,6 +8,9 @@ the answer). Each clustered pose, in rank order, gets DockQ, fnat, i-RMSD, L-RMS
 CAPRI class against the bound complex; residues of unbound structures are matched to the
 bound ones by sequence alignment per chain.
 
+Tasks run case by case in :func:`interleaved` order (difficulty classes in proportion, all
+modes of a case together), so a partial run is a representative sample.
+
 Modes (all through the docking API's restraint: poses with fewer than
 ``restraint_min_atoms`` ligand restraint atoms within ``restraint_cutoff`` Å of receptor
 restraint atoms are discarded before ranking):
@@ -15,7 +18,9 @@ restraint atoms are discarded before ranking):
 * ``unrestrained``;
 * ``paratope``: receptor restraint = the Kabat CDRs found on each antibody chain's
   sequence (:func:`rankbind.modelling.fab.heavy_cdrs` / ``light_cdrs``, heavy rules tried
-  first, then light), ligand restraint = every antigen atom (the antigen must touch a CDR);
+  first, then light; VHH included; residues missing from the coordinates counted by
+  :func:`gapped_sequence`), ligand restraint = every antigen atom (the antigen must touch
+  a CDR);
 * ``epitope_paratope``: as ``paratope`` but the ligand restraint is the known epitope:
   antigen residues with a heavy atom within ``epitope_cutoff`` Å of the antibody in the
   bound complex (mapped to the unbound antigen). For non-antibody receptors (rankbind's
@@ -60,6 +65,7 @@ class DockingBenchmarkSettings:
         unknown = set(self.modes) - set(MODES)
         if unknown:
             raise RankbindError(f"docking modes {sorted(unknown)} unknown; choose from {MODES}")
+        self.docking_settings()  # validates ``extra`` now (unknown key or bad value)
 
     def docking_settings(self):
         from rankbind.modelling.docking import DockingSettings
@@ -81,8 +87,11 @@ class DockingBenchmarkSettings:
 
     def case_dict(self) -> dict:
         """The settings a single case's result depends on (its resume key): not the mode
-        list, so modes can run as separate processes into one directory."""
-        return {k: v for k, v in self.as_dict().items() if k not in ("modes", "tops")}
+        list, so modes can run as separate processes into one directory, and not ``extra``,
+        which is part of ``docking_settings`` (so an ``extra`` entry at its default is no
+        change)."""
+        skip = ("modes", "tops", "extra")
+        return {k: v for k, v in self.as_dict().items() if k not in skip}
 
 
 def plain(settings) -> dict:
@@ -109,20 +118,42 @@ def random_start(xyz: np.ndarray, name: str, seed: int) -> tuple[np.ndarray, np.
     return rot, c - rot @ c + shift
 
 
+def gapped_sequence(partner: dockq.Partner, chain: str) -> tuple[str, list[int | None]]:
+    """One-letter sequence of ``chain`` with an ``X`` per residue missing from the
+    coordinates, and per letter its residue index (None for an X). A residue is missing
+    where the chain breaks (C to next N > 2.0 Å) and the residue numbers jump: the jump
+    minus one residues (the sequence rules count residues, so an unresolved loop would
+    shift every CDR after it)."""
+    seq, idx = partner.sequence(chain)
+    out, where = [seq[0]] if seq else [], [idx[0]] if idx else []
+    for k in range(1, len(idx)):
+        prev, cur = partner.atoms[idx[k - 1]], partner.atoms[idx[k]]
+        jump = partner.keys[idx[k]][1] - partner.keys[idx[k - 1]][1] - 1
+        if jump > 0 and "C" in prev and "N" in cur:
+            if np.linalg.norm(np.asarray(prev["C"]) - np.asarray(cur["N"])) > 2.0:
+                out += ["X"] * jump
+                where += [None] * jump
+        out.append(seq[k])
+        where.append(idx[k])
+    return "".join(out), where
+
+
 def cdr_residues(partner: dockq.Partner) -> tuple[set, dict]:
-    """Residue keys of the Kabat CDRs of every chain where the sequence rules apply."""
+    """Residue keys of the Kabat CDRs of every chain where the sequence rules apply
+    (on :func:`gapped_sequence`; residues missing from the coordinates are skipped)."""
     from rankbind.modelling.fab import heavy_cdrs, light_cdrs
 
     found, info = set(), {}
     for chain in partner.chains:
-        seq, idx = partner.sequence(chain)
+        seq, idx = gapped_sequence(partner, chain)
         for kind, rule in (("heavy", heavy_cdrs), ("light", light_cdrs)):
             try:
                 cdrs = rule(seq)
             except Exception:  # rules do not fit this chain
                 continue
             for cdr in cdrs:
-                found |= {partner.keys[idx[p - 1]] for p in range(cdr.start, cdr.end + 1)}
+                found |= {partner.keys[idx[p - 1]] for p in range(cdr.start, cdr.end + 1)
+                          if idx[p - 1] is not None}  # fmt: skip
             info[chain] = kind
             break
     return found, info
@@ -317,8 +348,23 @@ def success_curve(rows: list[dict], max_rank: int) -> dict:
     return curve
 
 
+def interleaved(cases: list[DockingCase]) -> list[DockingCase]:
+    """``cases`` ordered so that every prefix holds each (source, difficulty class) group in
+    proportion to its size: the k-th of a group of n sits at (k + 0.5) / n (ties keep the
+    given order). A partial run is then a representative sample, not only Rigid cases."""
+    groups: dict[tuple[str, str], list[DockingCase]] = {}
+    for case in cases:
+        groups.setdefault((case.source, case.category), []).append(case)
+    position = {id(c): (k + 0.5) / len(g) for g in groups.values() for k, c in enumerate(g)}
+    return sorted(cases, key=lambda c: position[id(c)])
+
+
 def tasks(cases: list[DockingCase], settings: DockingBenchmarkSettings):
-    """One task per (case, mode); all cases of the first mode come first."""
+    """One task per (case, mode): cases in :func:`interleaved` order, every mode of a case
+    before the next case. ``paratope`` needs an antibody receptor, so it is not planned for
+    rankbind's RANKL complexes (their receptor restraint is the known interface, which is
+    the ``epitope_paratope`` mode)."""
     from rankbind.benchmark.runner import Task
 
-    return [Task(f"{c.name}__{m}", (c, m)) for m in settings.modes for c in cases]
+    return [Task(f"{c.name}__{m}", (c, m)) for c in interleaved(cases) for m in settings.modes
+            if m != "paratope" or c.source == "antibody_benchmark"]  # fmt: skip

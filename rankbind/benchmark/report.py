@@ -26,8 +26,11 @@ def _rate(entry: dict) -> str:
 
 
 def write_results(out_dir, kind: str, dataset: str, settings: dict, records: list[dict],
-                  summary: dict, planned: int | None = None) -> dict:  # fmt: skip
-    """``results.json`` with everything needed to recompute the summary."""
+                  summary: dict, planned: int | None = None,
+                  ignored: dict | None = None) -> dict:  # fmt: skip
+    """``results.json`` with everything needed to recompute the summary. The records were
+    all produced with ``settings`` (each case file also stores them; not repeated here).
+    ``ignored``: case id -> why its file was left out (produced with other settings)."""
     from rankbind import __version__
 
     data = {
@@ -42,8 +45,9 @@ def write_results(out_dir, kind: str, dataset: str, settings: dict, records: lis
         "n_ok": sum(r["status"] == "ok" for r in records),
         "cpu_s_total": round(sum(r.get("cpu_s", 0.0) for r in records), 1),
         "errors": {r["case_id"]: r["error"] for r in records if r["status"] != "ok"},
+        "ignored_case_files": ignored or {},
         "summary": summary,
-        "cases": records,
+        "cases": [{k: v for k, v in r.items() if k != "settings"} for r in records],
     }
     write_json(Path(out_dir) / "results.json", data)
     return data
@@ -141,9 +145,14 @@ def markdown(data: dict) -> str:
                         f"| {name} | {subset} | {h['n']} | {h['n_hotspots_exp']} | "
                         f"{f(h['precision'])} | {f(h['recall'])} | {f(h['roc_auc'])} |"
                     )
+    if s.get("variants_markdown"):  # affinity/ddg: named MM/GBSA variants, LOCO, nested choice
+        lines += ["", "## MM/GBSA variants", "", *s["variants_markdown"]]
     if data["errors"]:
         lines += ["", "## Errors", ""]
         lines += [f"- `{k}`: {v[:300]}" for k, v in data["errors"].items()]
+    if data.get("ignored_case_files"):
+        lines += ["", "## Case files left out (produced with other settings)", ""]
+        lines += [f"- `{k}`: {v[:300]}" for k, v in data["ignored_case_files"].items()]
     return "\n".join(lines) + "\n"
 
 
@@ -215,7 +224,9 @@ def write_report(out_dir, data: dict) -> list[Path]:
     else:
         estimators = s.get("estimators", s)
         for name, block in estimators.items():
-            st = block.get("all_alanine", block) if kind == "ddg" else block
+            st = (
+                block.get("all_single", block.get("all_alanine", block)) if kind == "ddg" else block
+            )
             if not st or not st.get("predicted"):
                 continue
             what = "ΔG" if kind == "affinity" else "ΔΔG"

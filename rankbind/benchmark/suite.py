@@ -49,8 +49,14 @@ def load_cases(kind: str, dataset: str | Path, out_dir: str | Path, include_rank
 
 
 def case_settings(settings) -> dict:
-    """The settings one case's result depends on (the resume key of its file)."""
+    """The settings one case's result depends on (stored in its file; their non-default
+    part is its resume key)."""
     return settings.case_dict() if hasattr(settings, "case_dict") else settings.as_dict()
+
+
+def case_key(settings) -> tuple[dict, dict]:
+    """(case settings, the same for the defaults of their class): the runner's resume key."""
+    return case_settings(settings), case_settings(type(settings)())
 
 
 def make_tasks(kind: str, cases: list, settings) -> list[runner.Task]:
@@ -95,28 +101,38 @@ def run_benchmark(
     tasks = make_tasks(kind, cases, settings)
     if limit is not None:
         tasks = tasks[:limit]
-    settings_dict = case_settings(settings)
-    records = runner.run_tasks(tasks, _function(kind, settings, out), settings_dict, out,
+    records = runner.run_tasks(tasks, _function(kind, settings, out), *case_key(settings), out,
                                label=kind, stream=stream)  # fmt: skip
     return finish(kind, dataset, out, settings, records, len(tasks))
 
 
-def finish(kind: str, dataset, out_dir, settings, records: list[dict], planned: int) -> dict:
+def finish(kind: str, dataset, out_dir, settings, records: list[dict], planned: int,
+           ignored: dict | None = None) -> dict:  # fmt: skip
     data = report.write_results(out_dir, kind, str(dataset), settings.as_dict(), records,
-                                summarise(kind, records, settings), planned)  # fmt: skip
+                                summarise(kind, records, settings), planned, ignored)  # fmt: skip
     report.write_report(out_dir, data)
     return data
 
 
 def collect(kind: str, dataset, out_dir, settings=None, include_rankbind: bool = False) -> dict:
     """Rebuild results.json/SUMMARY.md/plots from the finished case files (e.g. after a
-    SLURM array of :func:`benchmark_task`), without running anything."""
+    SLURM array of :func:`benchmark_task`), without running anything. Case files produced
+    with other settings are left out and listed (with the differing keys) as ``ignored``."""
     settings = settings or SETTINGS[kind]()
     cases = load_cases(kind, dataset, out_dir, include_rankbind)
-    digest = runner.settings_hash(case_settings(settings))
+    key = case_key(settings)
     tasks = make_tasks(kind, cases, settings)
-    records = [r for t in tasks if (r := runner.load_case(out_dir, t.case_id, digest)) is not None]
-    return finish(kind, dataset, out_dir, settings, records, len(tasks))
+    records, ignored = [], {}
+    for task in tasks:
+        record = runner.read_case(out_dir, task.case_id)
+        if record is None:
+            continue
+        why = runner.mismatch(record, *key)
+        if why is None:
+            records.append(record)
+        else:
+            ignored[task.case_id] = why
+    return finish(kind, dataset, out_dir, settings, records, len(tasks), ignored)
 
 
 def settings_from_params(kind: str, params: dict):
@@ -148,7 +164,7 @@ def benchmark_task(ctx) -> dict:
     if params["case"] not in by_id:
         raise RankbindError(f"benchmark {kind}: no case {params['case']!r} in {params['dataset']}")
     record = runner.run_one(by_id[params["case"]], _function(kind, settings, out),
-                            case_settings(settings), out)  # fmt: skip
+                            *case_key(settings), out)  # fmt: skip
     return {k: v for k, v in record.items() if k != "result"} | {
         "file": str(runner.case_path(out, params["case"]))
     }

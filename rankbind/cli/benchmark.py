@@ -26,6 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     dock.add_argument("--rotations", type=int, default=600, help="rotation count (default 600)")
     dock.add_argument("--keep", type=int, default=10, help="clustered poses kept (default 10)")
     dock.add_argument("--bound", action="store_true", help="dock bound structures, not unbound")
+    dock.add_argument("--dock-option", action="append", default=[], metavar="KEY=VALUE",
+                      help="further DockingSettings field (repeatable; VALUE as JSON, else "
+                      "text), e.g. orientation_cone_deg=90")  # fmt: skip
     est = parser.add_argument_group("affinity / ddg")
     est.add_argument("--estimators", default="prodigy,prodigy_prot,mmgbsa",
                      help="affinity estimators (comma list)")  # fmt: skip
@@ -37,6 +40,42 @@ def configure(parser: argparse.ArgumentParser) -> None:
     est.add_argument("--singles-only", action="store_true", help="ddg: single mutations only")
     est.add_argument("--no-homology-models", action="store_true", help="ddg: skip HM_ files")
     est.add_argument("--bootstrap", type=int, default=2000, help="bootstrap samples")
+    est.add_argument("--trim", type=float, default=0.0,
+                     help="MM/GBSA interface trim, nm (0 = whole complex)")  # fmt: skip
+    est.add_argument("--relax-iterations", type=int, default=0,
+                     help="restrained L-BFGS iterations in the (trimmed) MM/GBSA System, "
+                     "wild type and each mutant (0 = off)")  # fmt: skip
+    est.add_argument("--relax-restraint-k", type=float, default=1000.0,
+                     help="heavy-atom restraint of the relax, kJ/mol/nm^2")  # fmt: skip
+    est.add_argument(
+        "--extra-gb",
+        default="",
+        help="more GB models whose eps_in=1 components are stored (variants)",
+    )
+    est.add_argument("--protonation", choices=["template", "propka"], default="template")
+    est.add_argument(
+        "--all-substitutions",
+        action="store_true",
+        help="ddg: also non-alanine substitutions (side chains rebuilt)",
+    )
+
+
+def dock_options(items: list[str]) -> dict:
+    """``KEY=VALUE`` strings as a dict (VALUE parsed as JSON where it is JSON)."""
+    import json
+
+    from rankbind.errors import SettingsError
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SettingsError(f"--dock-option: expected KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
 
 
 def settings_from_args(args):
@@ -50,7 +89,15 @@ def settings_from_args(args):
             n_rotations=args.rotations,
             n_keep=args.keep,
             seed=args.seed,
+            extra=dock_options(args.dock_option),
         )
+    common = dict(
+        mmgbsa_trim_nm=args.trim,
+        mmgbsa_relax_iterations=args.relax_iterations,
+        mmgbsa_relax_restraint_k=args.relax_restraint_k,
+        mmgbsa_extra_gb_models=tuple(g for g in args.extra_gb.split(",") if g),
+        protonation=args.protonation,
+    )
     if args.kind == "affinity":
         return affinity.AffinitySettings(
             estimators=tuple(e for e in args.estimators.split(",") if e),
@@ -59,16 +106,19 @@ def settings_from_args(args):
             mmgbsa_salt_molar=args.salt,
             mmgbsa_engine=args.mmgbsa_engine,
             mmgbsa_platform=args.mmgbsa_platform,
+            **common,
             n_bootstrap=args.bootstrap,
             seed=args.seed,
         )
     return ddg.DDGSettings(
+        alanine_only=not args.all_substitutions,
         singles_only=args.singles_only,
         include_homology_models=not args.no_homology_models,
         mmgbsa_gb_model=args.gb,
         mmgbsa_salt_molar=args.salt,
         mmgbsa_engine=args.mmgbsa_engine,
         mmgbsa_platform=args.mmgbsa_platform,
+        **common,
         n_bootstrap=args.bootstrap,
         seed=args.seed,
     )

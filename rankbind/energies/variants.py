@@ -20,9 +20,6 @@ scanning (e.g. Yan, Wang et al., PLoS ONE 2017, who found ε = 1/2/4-type choice
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
 from rankbind.errors import RankbindError
@@ -105,107 +102,154 @@ def settings_for(variant: str, **overrides):
 
 
 # ---------------------------------------------------------------------------------------
-# benchmark summaries (gpu_bench/accuracy_mmgbsa.py cache)
+# benchmark figures of every variant
 
 
-def _abbind_table(cache: Path):
-    rows = []
-    for path in sorted((cache / "abbind").glob("*.json")):
-        record = json.loads(path.read_text())
-        for m in record.get("mutants", []):
-            if "ddg_components" not in m:
-                continue
-            rows.append((record["pdb"], m, record))
-    return rows
+def exact_variants(gb_models, salt_molar: float) -> list[str]:
+    """Variants computable exactly from ε_in = 1 components of ``gb_models``: all of them at
+    κ = 0; only the ε_in = 1 ones (with/without non-polar term) with salt, where the GB
+    term is not proportional to (1/ε_in − 1/ε_out)."""
+    return [
+        name
+        for name, spec in VARIANTS.items()
+        if spec["gb_model"] in gb_models and (salt_molar == 0 or spec["eps_in"] == 1.0)
+    ]
 
 
-def summarize_cache(cache: str | Path, hotspot_kcal: float = 1.0) -> dict:
-    """Figures of every variant: raw (no fit) and calibrated (linear, cross-validated by
-    complex, leave-one-complex-out), plus a nested variant choice."""
-    from rankbind.energies.calibration import cross_validate, figures, select_variant
-
-    cache = Path(cache)
-    out: dict = {"variants": {k: dict(v) for k, v in VARIANTS.items()}}
-    rows = _abbind_table(cache)
-    if rows:
-        # a homology model (AB-Bind "HM_" files) is the same complex as its crystal
-        groups = [pdb.removeprefix("HM_") for pdb, _, _ in rows]
-        y = np.array([m["ddg_exp"] for _, m, _ in rows])
-        table = {}
-        section: dict = {
-            "n_mutations": len(rows),
-            "n_complexes": len(set(groups)),
-            "complexes": sorted(set(groups)),
-            "structures": sorted({pdb for pdb, _, _ in rows}),
-            "grouping": "by complex; HM_ homology models grouped with their crystal",
-            "hotspot_threshold_kcal": hotspot_kcal,
-            "n_outside_trim_predicted_zero": sum(1 for _, m, _ in rows if not m["in_trim"]),
-            "by_variant": {},
-        }
-        for name, spec in VARIANTS.items():
-            x = np.array(
-                [
-                    variant_total(
-                        m["ddg_components"][spec["gb_model"]], name, m.get("wt_residue", "ALA")
-                    )
-                    / KCAL
-                    for _, m, _ in rows
-                ]
-            )
-            table[name] = x
-            entry = {"raw": figures(x, y, hotspot_kcal)}
-            if len(set(groups)) >= 3:
-                entry["calibrated_loco"] = cross_validate(
-                    x, y, groups, [name], None, threshold=hotspot_kcal
-                ).figures
-            section["by_variant"][name] = entry
-        if len(set(groups)) >= 3:
-            nested = select_variant(table, y, groups, None, "pearson_r", hotspot_kcal)
-            section["nested_variant_choice"] = nested.as_dict() | {
-                "predictions": [
-                    {"pdb": g, "mutation": m["mutation"], "exp": float(e), "pred": float(p)}
-                    for (g, m, _), e, p in zip(rows, y, nested.predicted, strict=True)
-                ]
-            }
-        cpu = {pdb: rec["cpu_s_total"] for pdb, _, rec in rows if "cpu_s_total" in rec}
-        section["cpu_s_per_complex"] = cpu
-        out["abbind_alanine"] = section
-    antibody = []
-    for path in sorted((cache / "antibody").glob("*.json")):
-        record = json.loads(path.read_text())
-        if "dg_components" in record:
-            antibody.append(record)
-    if antibody:
-        y = np.array([r["dg_exp"] for r in antibody])
-        groups = [r["case"] for r in antibody]
-        section = {"n_complexes": len(antibody), "cases": groups, "by_variant": {}}
-        table = {}
-        for name, spec in VARIANTS.items():
-            if spec["eps_in"] == "residue":
-                continue
-            x = np.array(
-                [variant_total(r["dg_components"][spec["gb_model"]], name) / KCAL for r in antibody]
-            )
-            table[name] = x
-            section["by_variant"][name] = {
-                "raw": figures(x, y),
-                "calibrated_loco": cross_validate(x, y, groups, [name], None).figures
-                if len(antibody) >= 3
-                else None,
-            }
-        prod = [r.get("prodigy_kcal") for r in antibody]
-        if all(p is not None for p in prod):
-            p = np.array(prod, float)
-            section["prodigy"] = {
-                "raw": figures(p, y),
-                "calibrated_loco": cross_validate(p, y, groups, ["prodigy"], None).figures
-                if len(antibody) >= 3
-                else None,
-            }
-        if len(antibody) >= 3:
-            section["nested_variant_choice"] = select_variant(
-                table, y, groups, None, "pearson_r"
-            ).as_dict()
-        section["cpu_s_per_complex"] = {r["case"]: r.get("cpu_s_total") for r in antibody}
-        out["antibody_affinity"] = section
+def variant_scores(
+    components: list[dict[str, dict[str, float]]],
+    residues: list[str | None],
+    names: list[str],
+) -> dict[str, np.ndarray]:
+    """{variant: (n,) kcal/mol} from per-row ε_in = 1 components {gb_model: {component:
+    kJ/mol}}; ``residues`` the wild-type residue per row (residue-type ε_in), None for a
+    complex's ΔG (residue-type variants are then skipped)."""
+    out = {}
+    for name in names:
+        spec = VARIANTS[name]
+        if spec["eps_in"] == "residue" and any(r is None for r in residues):
+            continue
+        out[name] = np.array(
+            [
+                variant_total(c[spec["gb_model"]], name, r) / KCAL
+                for c, r in zip(components, residues, strict=True)
+            ]
+        )
     return out
+
+
+def evaluate_variants(
+    scores: dict[str, np.ndarray],
+    observed,
+    groups,
+    threshold: float | None = None,
+    n_bootstrap: int = 2000,
+    seed: int = 0,
+    criterion: str = "pearson_r",
+    select_from: list[str] | None = None,
+) -> dict:
+    """Figures of every variant: raw (no fit) and after a linear calibration fitted with
+    leave-one-complex-out cross-validation (out-of-fold predictions only), each with
+    bootstrap 95 % intervals; plus the nested procedure that chooses the variant by
+    ``criterion`` inside each training fold (its out-of-fold figure is the honest one), among
+    ``select_from`` (default: all of ``scores``)."""
+    from rankbind.benchmark import metrics
+    from rankbind.energies.calibration import cross_validate, select_variant
+
+    y = np.asarray(observed, float)
+    groups = [str(g) for g in groups]
+    n_groups = len(set(groups))
+
+    def block(x) -> dict:
+        out = {"figures": metrics.correlations(x, y, n_bootstrap, seed)}
+        if threshold is not None:
+            out["hotspots"] = metrics.hotspot_classification(x, y, threshold)
+            out["hotspots_ci95"] = hotspot_intervals(x, y, threshold, n_bootstrap, seed)
+        return out
+
+    result: dict = {"n": len(y), "n_complexes": n_groups, "by_variant": {}}
+    for name, x in scores.items():
+        entry = {"raw": block(x)}
+        if n_groups >= 3:
+            cv = cross_validate(x, y, groups, [name], None, threshold=threshold)
+            entry["loco_calibrated"] = block(cv.predicted) | {"fit_all_rows": cv.final.as_dict()}
+        result["by_variant"][name] = entry
+    pool = {k: scores[k] for k in (select_from if select_from is not None else scores)}
+    if n_groups >= 3 and pool:
+        nested = select_variant(pool, y, groups, None, criterion, threshold)
+        result["nested_selection"] = block(nested.predicted) | {
+            "criterion": f"leave-one-complex-out {criterion} of the linearly calibrated "
+            "variant, inside each training fold",
+            "chosen_per_fold": dict(
+                zip(
+                    [
+                        ",".join(sorted(set(np.asarray(groups)[t].tolist())))
+                        for _, t in nested.folds
+                    ],
+                    nested.chosen,
+                    strict=True,
+                )
+            ),
+            "final_choice": nested.final.columns[0],
+            "final_fit_all_rows": nested.final.as_dict(),
+        }
+    return result
+
+
+def hotspot_intervals(predicted, observed, threshold: float, n_bootstrap: int, seed: int):
+    """Percentile bootstrap 95 % intervals (rows resampled) of hot-spot precision, recall
+    and ROC AUC (predicted and observed ≥ ``threshold``)."""
+    from rankbind.benchmark.metrics import hotspot_classification
+
+    p, o = np.asarray(predicted, float), np.asarray(observed, float)
+    rng = np.random.default_rng(seed)
+    values: dict[str, list] = {"precision": [], "recall": [], "roc_auc": []}
+    for s in rng.integers(0, len(p), size=(n_bootstrap, len(p))):
+        h = hotspot_classification(p[s], o[s], threshold)
+        for k in values:
+            if h[k] is not None:
+                values[k].append(h[k])
+    return {
+        k: [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if v else None
+        for k, v in values.items()
+    }
+
+
+def markdown_table(section: dict, title: str, threshold: float | None) -> list[str]:
+    """Markdown rows of :func:`evaluate_variants`' result."""
+
+    def f(e):
+        if not e or e.get("value") is None:
+            return ""
+        return f"{e['value']:.2f} [{e['ci95'][0]:.2f}, {e['ci95'][1]:.2f}]"
+
+    def hs(b):
+        h, ci = b.get("hotspots"), b.get("hotspots_ci95") or {}
+        if not h:
+            return []
+        out = []
+        for k in ("precision", "recall", "roc_auc"):
+            v, c = h[k], ci.get(k)
+            out.append(
+                "n/a" if v is None else f"{v:.2f}" + (f" [{c[0]:.2f}, {c[1]:.2f}]" if c else "")
+            )
+        return out
+
+    head = "| variant | fit | Pearson r | Spearman ρ | RMSE |"
+    sep = "|---|---|---|---|---|"
+    if threshold is not None:
+        head += " hot-spot precision | recall | ROC AUC |"
+        sep += "---|---|---|"
+    lines = [f"### {title}", "", f"n = {section['n']}, {section['n_complexes']} complexes "
+             "(LOCO: leave-one-complex-out linear calibration, out-of-fold only)", "", head, sep]  # fmt: skip
+    rows = [(n, k, e[k]) for n, e in section["by_variant"].items() for k in ("raw", "loco_calibrated") if k in e]  # fmt: skip
+    if "nested_selection" in section:
+        rows.append(("nested choice (" + section["nested_selection"]["final_choice"] + " overall)",
+                     "LOCO", section["nested_selection"]))  # fmt: skip
+    for name, kind, b in rows:
+        fig = b["figures"]
+        cells = [f(fig.get("pearson")), f(fig.get("spearman")), f(fig.get("rmse"))] + hs(b)
+        lines.append(
+            f"| {name} | {'raw' if kind == 'raw' else 'LOCO'} | " + " | ".join(cells) + " |"
+        )
+    return lines + [""]

@@ -21,14 +21,14 @@ Scoring on a cubic grid (spacing ``h`` Å, float32, which is ample for a grid sc
   as ``pair_terms`` eigen-term correlations; E_pair in RT units.
 * restraints (optional, :mod:`rankbind.modelling.restraints`): the number of ligand
   restraint atoms within ``restraint_cutoff`` Å of receptor restraint atoms, as a
-  correlation; ``restraint_mode`` "required": poses below ``restraint_min_atoms`` are
-  discarded; "favoured": ``restraint_weight`` x count is added to the score.
+  correlation; ``restraint_weight`` x count is added to the score, and with
+  ``restraint_mode`` "required" poses below ``restraint_min_atoms`` are discarded.
 
 Receptor atoms, charges and residue centres, and ligand charges, atoms (desolvation) and
 residue centres sit on their nearest lattice point, and cut-offs are tested on integer
 lattice offsets, so the FFT score equals the direct sum of :func:`score_pose_direct`.
 Total score = shape - elec_weight E_elec - desolv_weight ΔG_desolv - pair_weight E_pair
-(+ restraint_weight x count); the terms are combined in Fourier space, so one inverse FFT
++ restraint_weight x count; the terms are combined in Fourier space, so one inverse FFT
 (two with restraints) per rotation, and each term at the best translation is read back by
 a real-space dot product.
 
@@ -73,7 +73,10 @@ def recommended_settings(**overrides) -> DockingSettings:
     by the consensus of FFT and PRODIGY ranks. Weights (desolvation 2, pair 0.3) only put
     the terms on the scale of the shape term at the 3URF/4GIQ native interfaces (shape
     ~180, desolvation -5 to -12 kcal/mol, MJ -130 to -140 RT at 1.2 Å); they are not
-    fitted, and 3URF/4GIQ are not a held-out set for them."""
+    fitted, and 3URF/4GIQ are not a held-out set for them. Cross-validated by case
+    (gpu_bench/results/docking_scoring/cv.md), re-ranking FFT poses by PRODIGY or the
+    consensus did worse than the legacy score plus the fitted restraint weight (the
+    DockingSettings default) in the epitope + paratope mode."""
     base = dict(
         rotation_spacing_deg=6.0,
         desolv_weight=2.0,
@@ -383,10 +386,9 @@ def make_scorer(receptor: Molecule, ligand: Molecule, settings: DockingSettings)
         if use_restraint:
             sub = scatter(near, restraint_w)
             count = jnp.fft.irfftn(f_epi * jnp.conj(jnp.fft.rfftn(sub)), s=(n, n, n))
+            score = score + settings.restraint_weight * count
             if required:
                 score = jnp.where(count >= settings.restraint_min_atoms - 0.5, score, -jnp.inf)
-            else:
-                score = score + settings.restraint_weight * count
         else:
             count = jnp.zeros_like(score)
         k = jnp.argmax(score)
@@ -426,9 +428,15 @@ class Pose:
     pair_rt: float = 0.0
     prodigy_ic_kcal: float | None = None
     provenance: dict = field(default_factory=dict)
+    ligand_center: np.ndarray | None = None  # centre of the ligand conformer docked (Å)
 
-    def apply(self, xyz: np.ndarray, ligand_center: np.ndarray) -> np.ndarray:
-        return (xyz - ligand_center) @ self.rotation.T + self.position
+    def apply(self, xyz: np.ndarray, ligand_center: np.ndarray | None = None) -> np.ndarray:
+        """``xyz`` (n, 3) Å of the docked ligand conformer placed by this pose; the centre
+        defaults to the pose's own (set by :func:`dock`)."""
+        center = self.ligand_center if ligand_center is None else ligand_center
+        if center is None:
+            raise RankbindError("Pose.apply needs the ligand centre (pose not from dock())")
+        return (xyz - center) @ self.rotation.T + self.position
 
     def to_dict(self) -> dict:
         return {
@@ -464,7 +472,8 @@ class DockingResult:
 
 def search_rotations(receptor: Molecule, ligand: Molecule, settings: DockingSettings):
     """The rotation set of a run: uniform at ``rotation_spacing_deg`` (else
-    ``n_rotations``), restricted to the ``orientation_cone_deg`` cone that turns the
+    ``n_rotations``), offset by a seeded random rotation when ``rotation_seed`` is not 0
+    (R -> R @ R0: the same spacing, other sample points), restricted to the ``orientation_cone_deg`` cone that turns the
     ligand restraint patch (paratope) towards the receptor from the receptor restraint
     patch (epitope) when both are given. Returns (rotations, notes)."""
     from rankbind.modelling import rotations as rt
@@ -475,6 +484,10 @@ def search_rotations(receptor: Molecule, ligand: Molecule, settings: DockingSett
     else:
         rotations = quaternion_matrices(super_fibonacci_quaternions(settings.n_rotations))
         notes = [f"{len(rotations)} super-Fibonacci rotations"]
+    if settings.rotation_seed:
+        offset = random_rotation(np.random.default_rng(settings.rotation_seed))
+        rotations = rotations @ offset
+        notes.append(f"set offset by the random rotation of seed {settings.rotation_seed}")
     if settings.orientation_cone_deg and ligand.restraint.any() and receptor.restraint.any():
         lv = ligand.xyz[ligand.restraint].mean(0) - ligand.xyz.mean(0)
         tv = receptor.xyz.mean(0) - receptor.xyz[receptor.restraint].mean(0)
@@ -524,22 +537,47 @@ def _cluster(order, ca_of, settings: DockingSettings):
     return [i for i, _ in reps], sizes
 
 
-def dock(
+@dataclass
+class Scan:
+    """Raw FFT scan: per rotation (r of them) the best translation. ``positions`` (r, 3)
+    Å: pose x' = rotations[i] @ (x - ligand_center) + positions[i]; ``score`` -inf where
+    a required restraint excluded every translation."""
+
+    rotations: np.ndarray
+    score: np.ndarray
+    restraint_atoms: np.ndarray
+    positions: np.ndarray
+    ligand_center: np.ndarray
+    grid_size: int
+    notes: list[str]
+    seconds: dict
+
+    def pose(self, i: int, rank: int = 0) -> Pose:
+        """Rotation ``i`` as a :class:`Pose` (score terms not filled in)."""
+        return Pose(rank=rank, rotation=np.asarray(self.rotations[i], dtype=float),
+                    position=self.positions[i], score=float(self.score[i]), shape=0.0,
+                    energy_kcal=0.0, restraint_atoms=float(self.restraint_atoms[i]))  # fmt: skip
+
+    def placed(self, ligand: Molecule, i: int) -> np.ndarray:
+        """Ligand heavy-atom coordinates (n, 3) Å in the pose of rotation ``i``."""
+        return (ligand.xyz - self.ligand_center) @ self.rotations[i].T + self.positions[i]
+
+    def order(self) -> np.ndarray:
+        """Rotation indices by decreasing score, excluded (-inf) rotations dropped."""
+        order = np.argsort(-self.score, kind="stable")
+        return order[np.isfinite(self.score[order])]
+
+
+def scan(
     receptor: Molecule,
     ligand: Molecule,
     settings: DockingSettings = DockingSettings(),
     rotations: np.ndarray | None = None,
     progress=True,
-) -> DockingResult:
-    """FFT docking of ``ligand`` onto the fixed ``receptor``; clustered, ranked poses.
-
-    Steps: rotation set (:func:`search_rotations`, unless ``rotations`` is given) ->
-    batched FFT scan (best translation per rotation) -> optional PRODIGY-contact
-    rescoring of the ``rescore_top`` best -> ranking (``rank_by``) -> greedy clustering
-    by ligand C-alpha RMSD (``cluster_rmsd``), clusters ranked by their best member.
-    ``progress``: True (default) reports rotation batches on stderr (a bar on a terminal,
-    else a line at most every RANKBIND_PROGRESS_INTERVAL_S s and at the end), False
-    nothing, or a text stream to report to."""
+) -> Scan:
+    """The batched FFT scan of :func:`dock` alone: rotation set (:func:`search_rotations`
+    unless ``rotations`` is given), best translation per rotation, no rescoring or
+    clustering."""
     import time
 
     import jax.numpy as jnp
@@ -547,10 +585,6 @@ def dock(
     notes: list[str] = []
     if rotations is None:
         rotations, notes = search_rotations(receptor, ligand, settings)
-    if settings.rank_by not in ("score", "prodigy", "consensus"):
-        raise RankbindError(
-            f"DockingSettings.rank_by must be score|prodigy|consensus, got {settings.rank_by!r}"
-        )
     t0 = time.perf_counter()
     scorer, meta = make_scorer(receptor, ligand, settings)
     t1 = time.perf_counter()
@@ -566,64 +600,91 @@ def dock(
     score, count, index = (np.concatenate(c)[: len(rotations)] for c in zip(*out, strict=True))
     t2 = time.perf_counter()
     rec_center_grid = meta["origin"] + h * meta["center_index"]
-    order = np.argsort(-score)
-    order = order[np.isfinite(score[order])]
-    lig_centred = ligand.xyz - meta["lig_center"]
-    lig_ca = lig_centred[ligand.is_ca]
-
-    def position(i):
-        return rec_center_grid + translation_from_index(index[i], n, h)
-
-    prodigy = {}
-    if settings.rescore_top:
-        order = order[: settings.rescore_top]
-        for i in order:
-            placed = lig_centred @ rotations[i].T + position(i)
-            prodigy[int(i)] = prodigy_ic_energy(receptor, ligand, placed)
-        if settings.rank_by != "score" and len(order):
-            p_rank = np.argsort(np.argsort([prodigy[int(i)] for i in order]))
-            if settings.rank_by == "prodigy":
-                order = order[np.argsort(p_rank, kind="stable")]
-            else:
-                consensus = (np.arange(len(order)) + p_rank) / 2.0
-                order = order[np.argsort(consensus, kind="stable")]
-    t3 = time.perf_counter()
-    reps, sizes = _cluster(order, lambda i: lig_ca @ rotations[i].T + position(i), settings)
-    poses = []
-    for rank, (i, size) in enumerate(zip(reps, sizes, strict=True), start=1):
-        terms = score_pose_direct(
-            receptor, lig_centred @ rotations[i].T + position(i), ligand, settings
-        )
-        poses.append(
-            Pose(
-                rank=rank,
-                rotation=np.asarray(rotations[i], dtype=float),
-                position=position(i),
-                score=float(score[i]),
-                shape=terms["shape"],
-                energy_kcal=terms["energy_kcal"],
-                restraint_atoms=float(count[i]),
-                cluster_size=size,
-                desolv_kcal=terms["desolv_kcal"],
-                pair_rt=terms["pair_rt"],
-                prodigy_ic_kcal=prodigy.get(int(i)),
-            )
-        )
-    return DockingResult(
-        poses=poses,
-        settings=settings,
-        grid_size=n,
-        n_rotations=len(rotations),
+    positions = np.array([rec_center_grid + translation_from_index(k, n, h) for k in index])
+    return Scan(
+        rotations=np.asarray(rotations, dtype=float),
+        score=score.astype(float),
+        restraint_atoms=count.astype(float),
+        positions=positions.reshape(-1, 3),
         ligand_center=meta["lig_center"],
-        restrained=bool(ligand.restraint.any() and receptor.restraint.any()),
+        grid_size=n,
         notes=notes,
         seconds={
             "grids": round(t1 - t0, 2),
             "scan": round(t2 - t1, 2),
-            "rescore": round(t3 - t2, 2),
             "rotations_per_s": round(len(rotations) / max(t2 - t1, 1e-9), 2),
         },
     )
+
+
+def dock(
+    receptor: Molecule,
+    ligand: Molecule,
+    settings: DockingSettings = DockingSettings(),
+    rotations: np.ndarray | None = None,
+    progress=True,
+) -> DockingResult:
+    """FFT docking of ``ligand`` onto the fixed ``receptor``; clustered, ranked poses.
+
+    Steps: :func:`scan` (rotation set, batched FFT scan, best translation per rotation)
+    -> optional PRODIGY-contact rescoring of the ``rescore_top`` best -> ranking
+    (``rank_by``) -> greedy clustering by ligand C-alpha RMSD (``cluster_rmsd``), clusters
+    ranked by their best member. ``progress``: True (default) reports rotation batches on
+    stderr (a bar on a terminal, else a line at most every RANKBIND_PROGRESS_INTERVAL_S s
+    and at the end), False nothing, or a text stream to report to."""
+    import time
+
+    if settings.rank_by not in ("score", "prodigy", "consensus"):
+        raise RankbindError(
+            f"DockingSettings.rank_by must be score|prodigy|consensus, got {settings.rank_by!r}"
+        )
+    raw = scan(receptor, ligand, settings, rotations, progress)
+    t2 = time.perf_counter()
+    order = raw.order()
+    lig_ca = (ligand.xyz - raw.ligand_center)[ligand.is_ca]
+    prodigy = {}
+    if settings.rescore_top:
+        order = order[: settings.rescore_top]
+        for i in order:
+            prodigy[int(i)] = prodigy_ic_energy(receptor, ligand, raw.placed(ligand, i))
+        if settings.rank_by != "score" and len(order):
+            order = rerank(order, [prodigy[int(i)] for i in order], settings.rank_by)
+    t3 = time.perf_counter()
+    reps, sizes = _cluster(
+        order, lambda i: lig_ca @ raw.rotations[i].T + raw.positions[i], settings
+    )
+    poses = []
+    for rank, (i, size) in enumerate(zip(reps, sizes, strict=True), start=1):
+        terms = score_pose_direct(receptor, raw.placed(ligand, i), ligand, settings)
+        pose = raw.pose(i, rank)
+        pose.shape, pose.energy_kcal = terms["shape"], terms["energy_kcal"]
+        pose.desolv_kcal, pose.pair_rt = terms["desolv_kcal"], terms["pair_rt"]
+        pose.cluster_size, pose.prodigy_ic_kcal = size, prodigy.get(int(i))
+        pose.ligand_center = raw.ligand_center
+        poses.append(pose)
+    return DockingResult(
+        poses=poses,
+        settings=settings,
+        grid_size=raw.grid_size,
+        n_rotations=len(raw.rotations),
+        ligand_center=raw.ligand_center,
+        restrained=bool(ligand.restraint.any() and receptor.restraint.any()),
+        notes=raw.notes,
+        seconds=raw.seconds | {"rescore": round(t3 - t2, 2)},
+    )
+
+
+def rerank(order: np.ndarray, prodigy_kcal, rank_by: str) -> np.ndarray:
+    """``order`` (indices by decreasing FFT score) re-ordered by ``rank_by``: "prodigy"
+    (lowest PRODIGY IC energy first) or "consensus" (mean of the FFT and PRODIGY ranks,
+    ties by FFT rank); "score" leaves it."""
+    if rank_by == "score" or not len(order):
+        return order
+    p_rank = np.argsort(np.argsort(np.asarray(prodigy_kcal), kind="stable"), kind="stable")
+    if rank_by == "prodigy":
+        return order[np.argsort(p_rank, kind="stable")]
+    consensus = (np.arange(len(order)) + p_rank) / 2.0
+    return order[np.argsort(consensus, kind="stable")]
 
 
 def dock_ensemble(
@@ -682,8 +743,10 @@ def score_pose_direct(
     grids: the ligand's occupied cells and charge cells are enumerated, and the receptor
     shape value (KD-tree distances) and potential (explicit Coulomb sum over the
     lattice-snapped receptor charges) are evaluated at exactly those cells; desolvation
-    and pair terms are explicit sums over lattice-snapped atom / residue-centre pairs.
-    Restraint terms are not included."""
+    and pair terms are explicit sums over lattice-snapped atom / residue-centre pairs;
+    the restraint count (``restraint_atoms``: lattice-snapped ligand restraint atoms within
+    ``restraint_cutoff`` of a receptor restraint atom) enters with ``restraint_weight``;
+    the required-restraint cut is not applied."""
     from scipy.spatial import cKDTree
 
     h = settings.spacing
@@ -705,7 +768,12 @@ def score_pose_direct(
     phi = COULOMB_KCAL * (receptor.charges[charged] / (_dielectric(r) * r)).sum(1)
     in_core = cKDTree(receptor.xyz).query(q_points)[0] <= settings.core_radius
     energy = float((np.where(in_core, 0.0, phi) * ligand.charges[lig_q]).sum())
-    out = {"shape": shape, "energy_kcal": energy, "desolv_kcal": 0.0, "pair_rt": 0.0}
+    out = {"shape": shape, "energy_kcal": energy, "desolv_kcal": 0.0, "pair_rt": 0.0,
+           "restraint_atoms": 0.0}  # fmt: skip
+    if ligand.restraint.any() and receptor.restraint.any():
+        snapped = center + h * np.round(xyz[ligand.restraint])
+        d, _ = cKDTree(receptor.xyz[receptor.restraint]).query(snapped)
+        out["restraint_atoms"] = float(np.sum(d <= settings.restraint_cutoff + 1e-6))
     rec_tree = cKDTree(receptor.xyz)
     if settings.desolv_weight:
         # pairs of lattice-snapped heavy atoms within the cut-off (integer offsets)
@@ -744,6 +812,7 @@ def score_pose_direct(
         - settings.elec_weight * energy
         - settings.desolv_weight * out["desolv_kcal"]
         - settings.pair_weight * out["pair_rt"]
+        + settings.restraint_weight * out["restraint_atoms"]
     )
     return out
 
@@ -811,17 +880,18 @@ def interface_residues(receptor: Molecule, ligand_xyz: np.ndarray, cutoff: float
 # ---------------------------------------------------------------- pipelines and output
 
 
-def place_ligand(assembly, chains: list[str], pose: Pose, ligand_center: np.ndarray):
-    """A copy of ``assembly`` restricted to ``chains`` with the pose applied (Å)."""
+def place_ligand(assembly, chains: list[str], pose: Pose, ligand_center: np.ndarray | None = None):
+    """A copy of ``assembly`` restricted to ``chains`` with the pose applied (Å); the
+    centre defaults to the pose's own (:attr:`Pose.ligand_center`)."""
     from dataclasses import replace as dc_replace
 
     from rankbind.modelling.mutations import select_chains
 
     sub = select_chains(assembly, chains)
-    atoms = []
-    for a in sub.atoms:
-        xyz = pose.apply(np.asarray(a.xyz)[None], ligand_center)[0]
-        atoms.append(dc_replace(a, xyz=tuple(float(v) for v in xyz)))
+    xyz = pose.apply(np.array([a.xyz for a in sub.atoms], dtype=float), ligand_center)
+    atoms = [
+        dc_replace(a, xyz=tuple(float(v) for v in x)) for a, x in zip(sub.atoms, xyz, strict=True)
+    ]
     return dc_replace(sub, atoms=atoms)
 
 
@@ -854,36 +924,57 @@ def write_ensemble(
     n_write: int = 10,
 ) -> dict:
     """Write the top ``n_write`` clustered poses as PDB files plus ``ensemble.json``
-    (settings, provenance, per-pose scores) into ``out_dir``; returns the JSON data."""
+    (settings, provenance, per-pose scores) into ``out_dir``; returns the JSON data.
+
+    For :func:`dock_ensemble` results pass ``receptor_assembly`` / ``ligand_assembly`` as
+    dicts {conformer name: assembly} (the names given to dock_ensemble): each pose is
+    written with its own receptor and ligand conformer, placed about that conformer's
+    centre."""
     from pathlib import Path
 
     from rankbind.fileio import write_json, write_text
 
+    def conformer(assemblies, pose, role):
+        if not isinstance(assemblies, dict):
+            return assemblies
+        name = pose.provenance.get(f"{role}_conformer")
+        if name not in assemblies:
+            raise RankbindError(
+                f"write_ensemble: pose {pose.rank} comes from {role} conformer {name!r}; "
+                f"{role}_assembly has {sorted(assemblies)}"
+            )
+        return assemblies[name]
+
     out = Path(out_dir)
     poses = []
     for pose in result.poses[:n_write]:
-        placed = place_ligand(ligand_assembly, ligand_chains, pose, result.ligand_center)
+        rec = conformer(receptor_assembly, pose, "receptor")
+        lig = conformer(ligand_assembly, pose, "ligand")
+        center = pose.ligand_center if pose.ligand_center is not None else result.ligand_center
+        placed = place_ligand(lig, ligand_chains, pose, center)
         name = f"pose_{pose.rank:02d}.pdb"
         remarks = [
             "MODEL: rigid-body FFT docking pose, not an experimental structure",
             f"rank {pose.rank} score {pose.score:.2f} cluster_size {pose.cluster_size}",
-            f"receptor {receptor_assembly.name} ligand {ligand_assembly.name}",
+            f"receptor {rec.name} ligand {lig.name}",
         ]
-        write_text(
-            out / name, complex_pdb_text(receptor_assembly, receptor_chains, placed, remarks)
-        )
+        write_text(out / name, complex_pdb_text(rec, receptor_chains, placed, remarks))
         poses.append(pose.to_dict() | {"file": name})
+    names = {
+        role: sorted(a) if isinstance(a, dict) else a.name
+        for role, a in (("receptor", receptor_assembly), ("ligand", ligand_assembly))
+    }
     data = {
         "label": "MODEL: docked complexes (rigid-body FFT docking), not experimental structures",
         "method": "Katchalski-Katzir FFT docking (rankbind.modelling.docking)",
-        "settings": result.settings.__dict__,
+        "settings": result.settings.model_dump(mode="json"),
         "grid_size": result.grid_size,
         "n_rotations": result.n_rotations,
         "restrained": result.restrained,
         "notes": result.notes,
         "timings_s": result.seconds,
-        "receptor": {"assembly": receptor_assembly.name, "chains": receptor_chains},
-        "ligand": {"assembly": ligand_assembly.name, "chains": ligand_chains},
+        "receptor": {"assembly": names["receptor"], "chains": receptor_chains},
+        "ligand": {"assembly": names["ligand"], "chains": ligand_chains},
         "provenance": provenance,
         "poses": poses,
     }

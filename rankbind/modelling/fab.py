@@ -8,6 +8,15 @@ after the Cys near position 22 and precedes W-[VIA]; H2 starts 15 after H1 and p
 [KR]-[LIVFTA]-[TSIA]; H3 starts 33 after H2 and precedes W-G-x-G. Positions are
 reported 1-based along the chain (sequential), not in Kabat numbering.
 
+Single-domain antibodies (camelid VHH, nanobodies) follow the same heavy-chain rules with
+two adaptations: Kabat position 37, after Trp36, is a VHH hallmark residue, mostly Phe or
+Tyr instead of Val (Muyldermans 2013, *Annu. Rev. Biochem.* 82:775, hallmarks
+F/Y37-E44-R45-G/L/F47), so H1 precedes W-[VIAFY]; and CDR-H3 is often long (up to 24+
+residues in VHH, Muyldermans 2013), so W-G-x-G is searched up to 32 residues after the
+H3 start. Where the residue after CDR-H2 is not K/R (e.g. IGHV5's Q66), H2's end is
+placed by the same fixed Kabat FR3 length the H3 rule uses: 29 residues before Cys92 (the
+Cys 3 before CDR-H3). Shark VNAR domains have no CDR2 and are outside these rules.
+
 Model: VH and VL templates are the Fab templates of the catalogue with the highest
 identity to each domain. The VL template is superposed (C-alpha of aligned framework
 residues) onto the light chain of the VH template, which supplies the VH/VL packing and,
@@ -71,15 +80,18 @@ def heavy_cdrs(seq: str) -> list[CDR]:
     """Kabat CDR-H1/H2/H3 of a heavy-chain (variable) sequence."""
     cys = _find("C", seq, 19, 25, "Cys before CDR-H1")
     h1s = cys + 9
-    trp = _find("W[VIA]", seq, h1s + 5, h1s + 7, "W-[VIA] after CDR-H1")
+    trp = _find("W[VIAFY]", seq, h1s + 5, h1s + 7, "W-[VIAFY] after CDR-H1")
     h1e = trp - 1
     h2s = h1e + 15
-    after = _find("[KR][LIVFTA][TSIA]", seq, h2s + 16, h2s + 19, "K/R-x-x after CDR-H2")
+    try:
+        after = _find("[KR][LIVFTA][TSIA]", seq, h2s + 16, h2s + 19, "K/R-x-x after CDR-H2")
+    except StructureError:  # H2 end from Cys92 (FR3: 66-94 with 82A-C, 29 before Cys92)
+        after = _find("C", seq, h2s + 45, h2s + 48, "K/R-x-x after CDR-H2 or Cys92") - 29
     h2e = after - 1
     h3s = h2e + 33
     if seq[h3s - 3] != "C":
         raise StructureError(f"CDR rules: no Cys 3 residues before CDR-H3 at {h3s + 1} in {seq}")
-    wgxg = _find("WG.G", seq, h3s + 3, h3s + 25, "W-G-x-G after CDR-H3")
+    wgxg = _find("WG.G", seq, h3s + 3, h3s + 32, "W-G-x-G after CDR-H3")
     return [
         CDR("H1", h1s + 1, h1e + 1, seq[h1s : h1e + 1]),
         CDR("H2", h2s + 1, h2e + 1, seq[h2s : h2e + 1]),

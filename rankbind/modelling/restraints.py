@@ -102,7 +102,10 @@ def apply(restraint: InterfaceRestraint, receptor, ligand, settings):
     lig = replace(ligand, restraint=mask(ligand, restraint.ligand))
     new = settings.replace(
         restraint_mode=restraint.mode,
-        restraint_weight=restraint.weight if restraint.mode == "favoured" else 0.0,
+        # required: the cut, and the score weight of the settings; favoured: its own weight
+        restraint_weight=restraint.weight
+        if restraint.mode == "favoured"
+        else settings.restraint_weight,
         restraint_min_atoms=restraint.min_atoms,
         restraint_cutoff=restraint.cutoff_angstrom,
     )

@@ -1,0 +1,140 @@
+"""rankbind.benchmark.runner: the resume key covers only non-default settings, each case
+file stores its settings, and a resume under changed settings redoes the case; docking
+task order interleaves difficulty classes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from rankbind.benchmark import datasets, docking, runner, suite
+
+MINI = Path(__file__).parent / "data" / "benchmark"
+
+
+@dataclass(frozen=True)
+class Extended(docking.DockingBenchmarkSettings):
+    """The docking settings as they would be after adding a field with a default."""
+
+    new_option: float = 1.0
+
+
+def _hash(settings) -> str:
+    return runner.settings_hash(*suite.case_key(settings))
+
+
+def test_defaulted_new_field_keeps_the_hash_and_a_changed_value_changes_it():
+    base = docking.DockingBenchmarkSettings(spacing=2.0, n_rotations=96)
+    assert _hash(Extended(spacing=2.0, n_rotations=96)) == _hash(base)
+    assert _hash(Extended(spacing=2.0, n_rotations=96, new_option=2.0)) != _hash(base)
+    assert _hash(docking.DockingBenchmarkSettings(spacing=2.0, n_rotations=97)) != _hash(base)
+    # the modes run as separate processes into one directory: not part of the key
+    assert _hash(docking.DockingBenchmarkSettings(spacing=2.0, n_rotations=96,
+                                                  modes=("paratope",))) == _hash(base)  # fmt: skip
+    # an extra DockingSettings entry at its default is no change, a changed one is
+    same = docking.DockingBenchmarkSettings(spacing=2.0, n_rotations=96,
+                                            extra={"orientation_cone_deg": None})  # fmt: skip
+    cone = docking.DockingBenchmarkSettings(spacing=2.0, n_rotations=96,
+                                            extra={"orientation_cone_deg": 45.0})  # fmt: skip
+    assert _hash(same) == _hash(base) != _hash(cone)
+    # canonical: 2 and 2.0 are the same value
+    assert _hash(docking.DockingBenchmarkSettings(spacing=2, n_rotations=96)) == _hash(base)
+    # the key: what differs from DockingBenchmarkSettings() (batch 8, n_keep 10 are its
+    # defaults, passed on to DockingSettings, so they are no change)
+    assert runner.non_default(*suite.case_key(cone)) == {
+        "spacing": 2,
+        "n_rotations": 96,
+        "docking_settings": {"spacing": 2, "n_rotations": 96, "orientation_cone_deg": 45},
+    }
+
+
+def _count_calls(tmp_path, settings: dict, defaults: dict, calls: list) -> dict:
+    def fn(payload):
+        calls.append(payload)
+        return {"value": payload}
+
+    return runner.run_tasks([runner.Task("c1", 1)], fn, settings, defaults, tmp_path,
+                            stream=open("/dev/null", "w"))[0]  # fmt: skip
+
+
+def test_resume_reuses_same_settings_and_redoes_changed_ones(tmp_path):
+    defaults = {"a": 1, "b": {"x": 0.5}}
+    calls: list = []
+    first = _count_calls(tmp_path, {"a": 2, "b": {"x": 0.5}}, defaults, calls)
+    stored = json.loads(runner.case_path(tmp_path, "c1").read_text())
+    assert stored["settings"] == {"a": 2, "b": {"x": 0.5}} and len(calls) == 1
+    assert stored["settings_hash"] == first["settings_hash"]
+    # same settings, and the same plus a new key at its default: reused
+    assert _count_calls(tmp_path, {"a": 2, "b": {"x": 0.5}}, defaults, calls)["skipped"]
+    assert _count_calls(tmp_path, {"a": 2, "b": {"x": 0.5}, "c": 0},
+                        defaults | {"c": 0}, calls)["skipped"]  # fmt: skip
+    assert len(calls) == 1
+    # a changed value (nested too): redone, and collect-side check names the key
+    record = json.loads(runner.case_path(tmp_path, "c1").read_text())
+    why = runner.mismatch(record, {"a": 2, "b": {"x": 0.7}}, defaults)
+    assert why is not None and "b.x: 0.5 (case) vs 0.7 (now)" in why
+    assert "skipped" not in _count_calls(tmp_path, {"a": 2, "b": {"x": 0.7}}, defaults, calls)
+    assert len(calls) == 2
+    # a changed default (same non-default part, so the same hash): the stored full
+    # settings disagree, so the case is redone, not silently reused
+    again = {"a": 2, "b": {"x": 0.9}}
+    _count_calls(tmp_path, again, defaults | {"b": {"x": 0.9}}, calls)  # now stored x 0.9
+    assert len(calls) == 3
+    redo = _count_calls(tmp_path, {"a": 2, "b": {"x": 0.5}}, {"a": 1, "b": {"x": 0.5}}, calls)
+    assert len(calls) == 4 and "skipped" not in redo
+    # the default changes again, but the run states the case's value explicitly: the
+    # stored settings equal today's value by value, so the case is reused
+    kept = _count_calls(tmp_path, {"a": 2, "b": {"x": 0.5}}, {"a": 1, "b": {"x": 0.3}}, calls)
+    assert len(calls) == 4 and kept["skipped"]
+    # a field added since the case ran, not at its default: redone, and named
+    record = json.loads(runner.case_path(tmp_path, "c1").read_text())
+    why = runner.mismatch(record, {"a": 2, "b": {"x": 0.5, "y": 1}}, {"a": 1, "b": {"y": 0}})
+    assert why == "settings differ: b.y: absent (case) vs 1 (now)"
+
+
+def test_collect_lists_case_files_of_other_settings(tmp_path):
+    settings = docking.DockingBenchmarkSettings(modes=("unrestrained",), spacing=2.0,
+                                                n_rotations=4, n_keep=2, unbound=False)  # fmt: skip
+    suite.run_benchmark("docking", MINI / "antibody_benchmark", tmp_path, settings, limit=1)
+    other = docking.DockingBenchmarkSettings(modes=("unrestrained",), spacing=2.0,
+                                             n_rotations=5, n_keep=2, unbound=False)  # fmt: skip
+    data = suite.collect("docking", MINI / "antibody_benchmark", tmp_path, other)
+    assert data["n_cases"] == 0
+    (why,) = data["ignored_case_files"].values()
+    assert "n_rotations: 4 (case) vs 5 (now)" in why
+    assert "left out" in (tmp_path / "SUMMARY.md").read_text()
+    assert suite.collect("docking", MINI / "antibody_benchmark", tmp_path, settings)["n_ok"] == 1
+
+
+def test_docking_tasks_interleave_difficulty_classes():
+    """6 Rigid, 3 Medium, 1 Difficult cases given class by class: the order spreads each
+    class over the run (k-th of n at (k + 0.5) / n), so every prefix is in proportion."""
+    from dataclasses import replace
+
+    (case, *_) = datasets.load_antibody_benchmark(MINI / "antibody_benchmark")
+    classes = ["Rigid"] * 6 + ["Medium"] * 3 + ["Difficult"]
+    cases = [replace(case, name=f"C{k}", category=cat) for k, cat in enumerate(classes)]
+    order = [c.name for c in docking.interleaved(cases)]
+    # positions: Rigid 1/12, 3/12, ...; Medium 1/6, 1/2, 5/6; Difficult 1/2 (ties: given order)
+    assert order == ["C0", "C6", "C1", "C2", "C7", "C9", "C3", "C4", "C8", "C5"]
+    ids = [
+        t.case_id for t in docking.tasks(cases[:1] + cases[6:7], docking.DockingBenchmarkSettings())
+    ]
+    assert ids == [f"C0__{m}" for m in docking.MODES] + [f"C6__{m}" for m in docking.MODES]
+    # no antibody, no paratope task (rankbind's RANKL complexes)
+    rankl = replace(case, name="3URF", source="rankbind catalogue (bound docking only)")
+    ids = [t.case_id for t in docking.tasks([rankl], docking.DockingBenchmarkSettings())]
+    assert ids == ["3URF__unrestrained", "3URF__epitope_paratope"]
+
+
+def test_case_files_without_stored_settings_match_by_their_full_hash(tmp_path):
+    """Files written before settings were stored (hash of the full settings dict, e.g.
+    the committed AB-Bind ΔΔG cases) are still reused under identical settings."""
+    import hashlib
+
+    settings = {"a": 2, "b": {"x": 0.5}}
+    full = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    legacy = {"case_id": "c1", "status": "ok", "settings_hash": full, "result": {}}
+    assert runner.mismatch(legacy, settings, {"a": 1, "b": {"x": 0.5}}) is None
+    assert "hash differs" in runner.mismatch(legacy, {"a": 3, "b": {"x": 0.5}}, {"a": 1})
