@@ -134,31 +134,6 @@ def test_compare_species_pools_structures():
     assert rows[6]["footprint"] == "not in footprint"
 
 
-def test_committed_result_is_consistent_and_its_section_up_to_date():
-    """The committed rankl_axis.json: each ΔG is the mean of its replicas, the per-species
-    differences follow from the per-complex values, and the committed report section is
-    the one rankbind.analysis.report_sections builds from it."""
-    from rankbind.analysis.report_sections import same_species_energies
-
-    source = ROOT / "gpu_bench/results/rankl_axis/rankl_axis.json"
-    section = ROOT / "structures/models/species_complexes/same_species_energies.report.json"
-    if not source.is_file():
-        pytest.skip("gpu_bench/rankl_axis.py has not been run in this checkout")
-    data = json.loads(source.read_text())
-    for c in data["complexes"].values():
-        for est in c["dG"].values():
-            assert est["kcal_per_mol"] == pytest.approx(np.mean(est["per_replica_kcal_per_mol"]))
-    by_label = {c["label"]: c for c in data["complexes"].values()}
-    for block in data["species"].values():
-        for name, d in block["dG"].items():
-            opg = [by_label[s]["dG"][name]["kcal_per_mol"] for s in block["structures"]["OPG"]]
-            rank = [by_label[s]["dG"][name]["kcal_per_mol"] for s in block["structures"]["RANK"]]
-            assert d["difference_kcal_per_mol"] == pytest.approx(np.mean(opg) - np.mean(rank))
-    built = json.loads(json.dumps(same_species_energies(data)))
-    assert json.loads(section.read_text()) == built
-    assert (section.parent / built["figures"][0]).is_file()
-
-
 def test_report_renders_the_energy_section(tmp_path):
     """A section built from synthetic records: the report shows its difference, verdict,
     residue rows and figure (numbers checked against compare_species' own output)."""
