@@ -116,7 +116,7 @@ def test_compare_species_pools_structures():
         {"label": "r2", "dG": {"mmgbsa/x": _estimate(-8, 0.4)}, "alanine": {"v": {"5": _estimate(0.6, 0.1)}}},
     ]  # fmt: skip
     footprint = {"residues": [{"rankl_residue": 5, "status": "shared"}]}
-    out = compare_species(opg, rank, footprint, {"dG": {"mmgbsa": BAD}, "ddG": GOOD})
+    out = compare_species(opg, rank, footprint, {"dG": {"mmgbsa/x": BAD}, "ddG": {"v": GOOD}})
     d = out["dG"]["mmgbsa/x"]
     assert d["RANK_kcal_per_mol"] == pytest.approx(-7.0)
     assert d["RANK_sem"] == pytest.approx(0.25)
@@ -142,14 +142,15 @@ def test_report_renders_the_energy_section(tmp_path):
 
     def record(label, dg, ala):
         est = _estimate(dg, 0.2) | {"per_replica_kcal_per_mol": [dg - 0.1, dg + 0.1]}
-        per = {"gbn2_e4": {"5": _estimate(-1.5, 0.1)}}
+        per = {"gbn2_e4_nonp0": {"5": _estimate(-1.5, 0.1)}}
         return {"label": label, "kind": "model", "dG": {"mmgbsa/gbn2_e4": est},
-                "per_residue": per, "alanine": {"gbn2_eres": {"5": _estimate(ala, 0.1)}},
+                "per_residue": per, "alanine": {"gbn2_e4_nonp0": {"5": _estimate(ala, 0.1)}},
                 "cpu_seconds": {"total": 60.0}}  # fmt: skip
 
     bench = {
-        "dG": {"mmgbsa": BAD | {"pearson": 0.2, "pearson_ci95_high": 0.6, "n": 16}},
-        "ddG": GOOD | {"pearson": 0.06, "pearson_ci95_high": 0.1, "n": 189, "hotspot_roc_auc": 0.63},
+        "dG": {"mmgbsa/gbn2_e4": BAD | {"pearson": 0.2, "pearson_ci95_high": 0.6, "n": 16}},
+        "ddG": {"gbn2_e4_nonp0": GOOD | {"pearson": 0.06, "pearson_ci95_high": 0.1, "n": 189,
+                                         "hotspot_roc_auc": 0.63}},
         "note": "benchmark settings differ",
     }  # fmt: skip
     species = {}
@@ -162,7 +163,13 @@ def test_report_renders_the_energy_section(tmp_path):
            "restraint_k": 500.0, "minimise_iterations": 100}  # fmt: skip
     mm = {"electrostatics": "eps 1", "salt_concentration": 0.0, "nonpolar": "sasa", "trim_nm": 1.0}
     summary = {
-        "settings": {"ensemble": ens, "mmgbsa": mm, "mmgbsa_evaluated_variant": "gbn2_e1"},
+        "settings": {
+            "ensemble": ens,
+            "mmgbsa": mm,
+            "mmgbsa_evaluated_variants": ["gbn2_e1"],
+            "dG_chosen_variant": "gbn2_e4",
+            "ddG_chosen_variant": "gbn2_e4_nonp0",
+        },
         "complexes": records,
         "benchmark_accuracy": bench,
         "species": species,

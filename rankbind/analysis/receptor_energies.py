@@ -179,7 +179,9 @@ def compare_species(
     ``gpu_bench/rankl_axis.py``: ``dG`` {estimator: estimate}, ``per_residue`` {variant:
     {number: estimate}}, ``alanine`` {variant: {number: estimate}}). ``footprint``: the
     species block of ``footprints_same_species.json`` (status per residue).
-    ``benchmark``: {"dG": {estimator: {...}}, "ddG": {...}} accuracy (see :func:`resolve`).
+    ``benchmark``: {"dG": {estimator: {...}}, "ddG": {variant: {...}}} accuracy (see
+    :func:`resolve`), matched by estimator name (``prodigy``, ``mmgbsa/<variant>``) and by
+    alanine variant; an estimator without a benchmark figure gets no benchmark verdict.
     Differences are OPG - RANK (negative: OPG binds more strongly by this estimator)."""
     benchmark = benchmark or {}
     dg = {}
@@ -188,7 +190,7 @@ def compare_species(
             dg[estimator] = _difference(
                 [r["dG"][estimator] for r in opg],
                 [r["dG"][estimator] for r in rank],
-                (benchmark.get("dG") or {}).get(estimator.split("/")[0]),
+                (benchmark.get("dG") or {}).get(estimator),
             )
     status = {r["rankl_residue"]: r["status"] for r in (footprint or {}).get("residues", [])}
     residues = {}
@@ -204,7 +206,7 @@ def compare_species(
                 row["OPG"] = [None if g is None else g["kcal_per_mol"] for g in get[: len(opg)]]
                 row["RANK"] = [None if g is None else g["kcal_per_mol"] for g in get[len(opg) :]]
                 if o and k and len(o) == len(opg) and len(k) == len(rank):
-                    bench = (benchmark.get(kind) or {}) if kind else None
+                    bench = (benchmark.get(kind) or {}).get(variant) if kind else None
                     row |= _difference(o, k, bench or None)
                     if kind:
                         row["hotspot_OPG"] = row["OPG_kcal_per_mol"] >= 1.0
