@@ -313,7 +313,7 @@ def benchmark_accuracy() -> dict:
     for variant in DDG_VARIANTS:
         block = by_variant[variant]
         out["ddG"][variant] = figures(block) | {
-            "hotspot_roc_auc": block["raw"]["hotspots"]["roc_auc"]
+            "hotspot_roc_auc": block["loco_calibrated"]["hotspots"]["roc_auc"]
         }
     out["ddG_settings"] = data["settings"]
     out["note"] = (
