@@ -144,13 +144,12 @@ def run_complex(entry: str, args, record: dict, objects) -> dict:
         variant_values,
     )
     from rankbind.energies.alanine import alanine_scan, truncatable
-    from rankbind.energies.ensembles import sample
+    from rankbind.energies.ensembles import sample_trimmed
     from rankbind.energies.mmgbsa import (
         COMPONENTS,
         ComplexModel,
         mmgbsa,
         selection_atoms,
-        subtopology,
         trim_residues,
     )
     from rankbind.energies.variants import VARIANTS, variant_total
@@ -169,14 +168,10 @@ def run_complex(entry: str, args, record: dict, objects) -> dict:
     rankl_full = selection_atoms(full, prepared.chains, "RANKL")
     partner_full = selection_atoms(full, prepared.chains, receptor)
     # the interface-trimmed complex is what is sampled and scored
-    region = set(trim_residues(full, x_full, rankl_full, partner_full, mm.trim_nm))
-    atoms = np.array([a.index for a in full.atoms() if a.residue.index in region])
-    top = subtopology(full, atoms)
-    local = {int(a): k for k, a in enumerate(atoms)}
-    rankl = [local[a] for a in rankl_full if a in local]
-    partner = [local[a] for a in partner_full if a in local]
     t0 = time.process_time()
-    frames, ens_record = sample(top, x_full[atoms], ens, ignore_external_bonds=True)
+    trimmed = sample_trimmed(full, x_full, rankl_full, partner_full, mm.trim_nm, ens)
+    top, atoms, frames = trimmed.topology, trimmed.atoms, trimmed.frames
+    rankl, partner, ens_record = trimmed.receptor, trimmed.ligand, trimmed.record
     cpu["sampling"] = time.process_time() - t0
     print(f"{entry}: {len(frames)} replicas of {len(atoms)} atoms sampled, {cpu}", flush=True)
 

@@ -220,3 +220,29 @@ def test_trimmed_complex_can_be_sampled():
     np.testing.assert_allclose(rmsd, record["heavy_atom_rmsd_to_start_nm"], rtol=1e-6)
     assert rmsd.max() < 0.05
     assert not np.allclose(frames[0], frames[1])  # independent replicas differ
+
+
+def test_sample_trimmed_maps_the_partners():
+    """sample_trimmed keeps exactly trim_residues' residues, and its receptor / ligand
+    indices point at the same atoms (name, residue, chain) as in the full topology."""
+    from rankbind.energies.ensembles import EnsembleSettings, sample_trimmed
+    from rankbind.energies.mmgbsa import trim_residues
+
+    prepared = fragment()
+    top = prepared.topology
+    x0 = np.asarray(prepared.positions.value_in_unit(prepared.positions.unit))
+    rec = selection_atoms(top, prepared.chains, "RANKL")
+    lig = selection_atoms(top, prepared.chains, "OPG")
+    settings = EnsembleSettings(n_frames=2, md_steps=5, minimise_iterations=5)
+    out = sample_trimmed(top, prepared.positions, rec, lig, 1.2, settings)
+    keep = set(trim_residues(top, x0, rec, lig, 1.2))
+    full_atoms = list(top.atoms())
+    assert {full_atoms[a].residue.index for a in out.atoms} == keep
+    sub_atoms = list(out.topology.atoms())
+    key = lambda a: (a.name, a.residue.name, a.residue.id, a.residue.chain.id)  # noqa: E731
+    for local, full in ((out.receptor, rec), (out.ligand, lig)):
+        assert [key(sub_atoms[k]) for k in local] == [
+            key(full_atoms[a]) for a in full if a in set(out.atoms.tolist())
+        ]
+    assert out.frames.shape == (2, len(out.atoms), 3)
+    assert out.record["n_atoms_sampled"] == len(out.atoms)
