@@ -288,7 +288,11 @@ def benchmark_accuracy() -> dict:
         loco = block["loco_calibrated"]
         loco = loco.get("figures", loco)
         pearson = loco.get("pearson") or block["raw"]["pearson"]  # prodigy: fixed model
+        fit = block["loco_calibrated"].get("fit_all_rows") or {
+            "weights": [block["fit_all"]["slope"]]
+        }
         return {
+            "calibration_slope": fit["weights"][0],
             "n": loco["n"],
             "pearson": pearson["value"],
             "pearson_ci95_low": pearson["ci95"][0],

@@ -83,6 +83,15 @@ GOOD = {"pearson_ci95_low": 0.3, "rmse_kcal": 1.0}
             "resolved by sampling; not supported by the benchmark",
         ),  # fmt: skip
         (3.0, 1.0, 2.0, GOOD, "resolved"),
+        # slope 0.25 puts d = 3 at 0.75 kcal/mol on the experimental scale: below RMSE 1
+        (
+            3.0,
+            1.0,
+            2.0,
+            GOOD | {"calibration_slope": 0.25},
+            "resolved by sampling; not supported by the benchmark",
+        ),
+        (-5.0, 1.0, 2.0, GOOD | {"calibration_slope": 0.25}, "resolved"),  # 1.25 > 1
         (3.0, 1.0, None, None, "resolved"),
         (
             1.2,

@@ -114,12 +114,15 @@ def resolve(
 
     spread: |difference| between two structures of one complex (the structural noise
     floor; None if only one structure). benchmark: the method's measured accuracy,
-    ``{"pearson_ci95_low": float, "rmse_kcal": float}``. Verdicts, in order:
+    ``{"pearson_ci95_low": float, "rmse_kcal": float}`` and optionally
+    ``"calibration_slope"`` (experiment ≈ slope · score + offset: the difference is put on
+    the experimental scale, slope · d, before it is compared with the RMSE; default 1).
+    Verdicts, in order:
     ``"not resolved: no sampling uncertainty ..."`` (σ = 0: replicas identical or one),
     ``"not resolved: within sampling uncertainty"`` (|d| ≤ z σ),
     ``"not resolved: within structure spread"`` (|d| ≤ spread),
     ``"resolved by sampling; not supported by the benchmark"`` (benchmark r's 95 %
-    interval reaches 0, or |d| ≤ its RMSE), else ``"resolved"``."""
+    interval reaches 0, or |slope · d| ≤ its RMSE), else ``"resolved"``."""
     d, sigma = float(difference), float(sigma)
     if not (math.isfinite(d) and math.isfinite(sigma)) or sigma < 0:
         raise RankbindError(
@@ -129,7 +132,8 @@ def resolve(
     structures = spread is None or abs(d) > float(spread)
     supported = None
     if benchmark is not None:
-        supported = benchmark["pearson_ci95_low"] > 0 and abs(d) > benchmark["rmse_kcal"]
+        slope = benchmark.get("calibration_slope", 1.0)
+        supported = benchmark["pearson_ci95_low"] > 0 and abs(slope * d) > benchmark["rmse_kcal"]
     if sigma == 0.0:  # identical replicas (or one): the sampling error is unknown, not 0
         verdict = "not resolved: no sampling uncertainty (replicas identical or too few)"
     elif not sampling:

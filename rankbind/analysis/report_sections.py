@@ -439,7 +439,8 @@ def same_species_energies(data: dict) -> dict:
         "Verdicts: 'resolved by sampling' needs |OPG − RANK| > 2σ and more than the spread "
         "between two structures of one complex (human RANK: models on 4GIQ and 3ME2; mouse "
         "RANK: the 4GIQ and 3ME2 crystals); 'resolved' also needs the estimator's benchmark "
-        "correlation interval above zero and |OPG − RANK| above its benchmark RMSE.",
+        "correlation interval above zero and the difference, put on the experimental "
+        "scale by the benchmark's calibration slope, above its out-of-fold RMSE.",
         f"Measured accuracy of these estimators: {accuracy}. {support[0].upper()}{support[1:]}; "
         "an affinity difference is supported only where the verdict says 'resolved'; "
         f"{b['note']}.",
