@@ -277,6 +277,13 @@ def run_complex(entry: str, args, record: dict, objects) -> dict:
     }
 
 
+def check_choice(variants: dict, chosen: str, source: str) -> None:
+    """Stop if the benchmark's nested CV now picks another variant than this script scores."""
+    final = variants["nested_selection"]["final_choice"]
+    if final != chosen:
+        sys.exit(f"{source}: the cross-validation now chooses {final}, this script {chosen}")
+
+
 def benchmark_accuracy() -> dict:
     """The methods' measured accuracy from the committed calibration runs (antibody
     benchmark ΔG, AB-Bind single-alanine ΔΔG): {"dG": {estimator: figures}, "ddG":
@@ -303,11 +310,13 @@ def benchmark_accuracy() -> dict:
         }
 
     data = json.loads((ROOT / BENCHMARK["dG"]).read_text())
+    check_choice(data["summary"]["variants"], DG_CHOSEN, BENCHMARK["dG"])
     out["dG"]["prodigy"] = figures(data["summary"]["estimators"]["prodigy"])
     for variant in DG_VARIANTS:
         out["dG"][f"mmgbsa/{variant}"] = figures(data["summary"]["variants"]["by_variant"][variant])
     out["dG_settings"] = data["settings"]
     data = json.loads((ROOT / BENCHMARK["ddG"]).read_text())
+    check_choice(data["summary"]["variants"]["single_alanine"], DDG_CHOSEN, BENCHMARK["ddG"])
     by_variant = data["summary"]["variants"]["single_alanine"]["by_variant"]
     for variant in DDG_VARIANTS:
         block = by_variant[variant]

@@ -53,7 +53,10 @@ def calibrations() -> dict:
     out = {}
     for kind, variant in (("dG", DG_CHOSEN), ("ddG", DDG_CHOSEN)):
         data = json.loads((ROOT / CALIBRATION[kind]).read_text())["summary"]["variants"]
-        block = (data if kind == "dG" else data["single_alanine"])["by_variant"][variant]
+        data = data if kind == "dG" else data["single_alanine"]
+        if data["nested_selection"]["final_choice"] != variant:
+            sys.exit(f"{CALIBRATION[kind]}: the cross-validation no longer chooses {variant}")
+        block = data["by_variant"][variant]
         fit = block["loco_calibrated"]["fit_all_rows"]
         figures = block["loco_calibrated"]["figures"]
         out[kind] = {
