@@ -26,6 +26,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -497,7 +498,51 @@ class DockingSettings(Settings):
     # (2 cases with any acceptable pose). gpu_bench/results/docking_scoring/cv.md
     restraint_weight: float = 2.88
     rescore_top: int = Field(0, ge=0)  # FFT poses rescored with PRODIGY-type contacts
-    rank_by: Literal["score", "prodigy", "consensus"] = "score"
+    # "mmgbsa": clusters formed in FFT-score order, then the best mmgbsa_rescore_top cluster
+    # representatives re-ranked by MM/GBSA (rankbind.modelling.docking_rescoring)
+    rank_by: Literal["score", "prodigy", "consensus", "mmgbsa"] = "score"
+    mmgbsa_rescore_top: int = Field(
+        10,
+        gt=0,
+        description="rank_by='mmgbsa': cluster representatives (best first) rebuilt all-atom, "
+        "relaxed and scored by MM/GBSA; the others follow in their earlier order",
+    )
+    mmgbsa_variant: str = Field(
+        "obc2_e1_nonp0",
+        description="named MM/GBSA variant (rankbind.energies.variants) of the rescoring; "
+        "default: the one the affinity benchmark's leave-one-complex-out CV chose for "
+        "absolute dG (OBC2, eps_in 1, no non-polar term, no salt)",
+    )
+    mmgbsa_trim_nm: float = Field(
+        1.0,
+        ge=0.0,
+        description="nm: residues with a heavy atom within this of the partner are kept "
+        "(as in the benchmark calibration); 0 = whole complex",
+    )
+    mmgbsa_relax_iterations: int = Field(
+        50,
+        ge=0,
+        description="L-BFGS iterations of the restrained relax (ComplexModel.relax, native "
+        "OBC2) before scoring; 0 = score the rigid pose",
+    )
+    mmgbsa_relax_restraint_k: float = Field(
+        1000.0, ge=0.0, description="kJ/mol/nm^2: harmonic heavy-atom restraint of the relax"
+    )
+    mmgbsa_platform: Annotated[Literal[PLATFORMS[1:]], BeforeValidator(_platform_name)] = Field(
+        "CPU", description="OpenMM platform of the MM/GBSA scoring (the relax: CPU)"
+    )
+
+    @field_validator("mmgbsa_variant")
+    @classmethod
+    def _complex_variant(cls, value: str) -> str:
+        from rankbind.energies.variants import VARIANTS
+
+        if value not in VARIANTS or VARIANTS[value]["eps_in"] == "residue":
+            allowed = [k for k, v in VARIANTS.items() if v["eps_in"] != "residue"]
+            raise ValueError(
+                f"unknown MM/GBSA variant for a complex (allowed: {', '.join(allowed)})"
+            )
+        return value
 
 
 # --------------------------------------------------------------------------- umbrella

@@ -429,6 +429,7 @@ class Pose:
     prodigy_ic_kcal: float | None = None
     provenance: dict = field(default_factory=dict)
     ligand_center: np.ndarray | None = None  # centre of the ligand conformer docked (Å)
+    mmgbsa: dict | None = None  # MM/GBSA rescoring record (docking_rescoring)
 
     def apply(self, xyz: np.ndarray, ligand_center: np.ndarray | None = None) -> np.ndarray:
         """``xyz`` (n, 3) Å of the docked ligand conformer placed by this pose; the centre
@@ -453,6 +454,7 @@ class Pose:
             if self.prodigy_ic_kcal is None
             else round(self.prodigy_ic_kcal, 3),
             "cluster_size": self.cluster_size,
+            **({"mmgbsa": self.mmgbsa} if self.mmgbsa is not None else {}),
             **self.provenance,
             **self.metrics,
         }
@@ -623,20 +625,31 @@ def dock(
     settings: DockingSettings = DockingSettings(),
     rotations: np.ndarray | None = None,
     progress=True,
+    partners=None,
 ) -> DockingResult:
     """FFT docking of ``ligand`` onto the fixed ``receptor``; clustered, ranked poses.
 
     Steps: :func:`scan` (rotation set, batched FFT scan, best translation per rotation)
     -> optional PRODIGY-contact rescoring of the ``rescore_top`` best -> ranking
     (``rank_by``) -> greedy clustering by ligand C-alpha RMSD (``cluster_rmsd``), clusters
-    ranked by their best member. ``progress``: True (default) reports rotation batches on
+    ranked by their best member -> with ``rank_by="mmgbsa"``, the best
+    ``mmgbsa_rescore_top`` clusters re-ranked by MM/GBSA
+    (:func:`rankbind.modelling.docking_rescoring.rescore_mmgbsa`), which needs
+    ``partners``: the (receptor, ligand) :class:`~rankbind.modelling.docking_rescoring.AllAtomPartner`
+    of these molecules. ``progress``: True (default) reports rotation batches on
     stderr (a bar on a terminal, else a line at most every RANKBIND_PROGRESS_INTERVAL_S s
     and at the end), False nothing, or a text stream to report to."""
     import time
 
-    if settings.rank_by not in ("score", "prodigy", "consensus"):
+    if settings.rank_by not in ("score", "prodigy", "consensus", "mmgbsa"):
         raise RankbindError(
-            f"DockingSettings.rank_by must be score|prodigy|consensus, got {settings.rank_by!r}"
+            "DockingSettings.rank_by must be score|prodigy|consensus|mmgbsa, got "
+            f"{settings.rank_by!r}"
+        )
+    if settings.rank_by == "mmgbsa" and partners is None:
+        raise RankbindError(
+            "DockingSettings.rank_by='mmgbsa' needs the all-atom partners: dock(..., "
+            "partners=(receptor, ligand)) with docking_rescoring.prepare_partner"
         )
     raw = scan(receptor, ligand, settings, rotations, progress)
     t2 = time.perf_counter()
@@ -647,7 +660,7 @@ def dock(
         order = order[: settings.rescore_top]
         for i in order:
             prodigy[int(i)] = prodigy_ic_energy(receptor, ligand, raw.placed(ligand, i))
-        if settings.rank_by != "score" and len(order):
+        if settings.rank_by in ("prodigy", "consensus") and len(order):
             order = rerank(order, [prodigy[int(i)] for i in order], settings.rank_by)
     t3 = time.perf_counter()
     reps, sizes = _cluster(
@@ -662,7 +675,7 @@ def dock(
         pose.cluster_size, pose.prodigy_ic_kcal = size, prodigy.get(int(i))
         pose.ligand_center = raw.ligand_center
         poses.append(pose)
-    return DockingResult(
+    result = DockingResult(
         poses=poses,
         settings=settings,
         grid_size=raw.grid_size,
@@ -672,6 +685,11 @@ def dock(
         notes=raw.notes,
         seconds=raw.seconds | {"rescore": round(t3 - t2, 2)},
     )
+    if settings.rank_by == "mmgbsa":
+        from rankbind.modelling.docking_rescoring import rescore_mmgbsa
+
+        result = rescore_mmgbsa(result, *partners, progress=progress)
+    return result
 
 
 def rerank(order: np.ndarray, prodigy_kcal, rank_by: str) -> np.ndarray:
