@@ -11,6 +11,7 @@ pH 7); ~340 atoms, so every evaluation takes milliseconds."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import os
 
@@ -82,9 +83,14 @@ def _molecule(partner: rs.AllAtomPartner) -> dk.Molecule:
     )
 
 
+@functools.lru_cache
+def _forcefield(xml: str) -> app.ForceField:
+    return app.ForceField("amber14-all.xml", xml)
+
+
 def _reference_dg_kj(receptor, ligand_topology, ligand_xyz, xml: str) -> float:
     """OpenMM ΔE = E(complex) - E(receptor) - E(ligand), kJ/mol (independent of rankbind)."""
-    ff = app.ForceField("amber14-all.xml", xml)
+    ff = _forcefield(xml)
     platform = openmm.Platform.getPlatformByName("Reference")
 
     def energy(topology, xyz):
