@@ -180,12 +180,14 @@ class MMGBSAResult:
 
 def cut_residue_templates(topology: app.Topology) -> dict:
     """Residue templates for matching without inter-residue bonds (a cut chain): CYS
-    without HG is a (possibly cut) disulfide, CYX, not CYM."""
-    return {
-        residue: "CYX"
-        for residue in topology.residues()
-        if residue.name == "CYS" and "HG" not in {a.name for a in residue.atoms()}
-    }
+    without HG is a (possibly cut) disulfide, CYX, not CYM; NCYX / CCYX at a chain's N
+    terminus (H2 and H3 on N) or C terminus (OXT)."""
+    out = {}
+    for residue in topology.residues():
+        names = {a.name for a in residue.atoms()}
+        if residue.name == "CYS" and "HG" not in names:
+            out[residue] = "CCYX" if "OXT" in names else "NCYX" if {"H2", "H3"} <= names else "CYX"
+    return out
 
 
 @functools.lru_cache(maxsize=8)

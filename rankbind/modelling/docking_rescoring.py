@@ -100,6 +100,20 @@ def complex_of(receptor: AllAtomPartner, ligand: AllAtomPartner, pose, ligand_ce
     )
 
 
+def mmgbsa_settings(settings: DockingSettings):
+    """The :class:`~rankbind.settings.MMGBSASettings` of the rescoring: the named variant
+    (κ = 0) with the interface trim, OpenMM engine on ``mmgbsa_platform``, one structure."""
+    from rankbind.energies.variants import settings_for
+
+    return settings_for(
+        settings.mmgbsa_variant,
+        trim_nm=settings.mmgbsa_trim_nm,
+        engine="openmm",
+        platform=settings.mmgbsa_platform,
+        n_bootstrap=1,
+    )
+
+
 def score_complex(
     topology: app.Topology,
     xyz_nm: np.ndarray,
@@ -111,15 +125,8 @@ def score_complex(
     MM/GBSA choices of ``settings``. Returns (record, positions (N, 3) nm after the relax:
     atoms outside the trim unchanged)."""
     from rankbind.energies.mmgbsa import ComplexModel, mmgbsa, trim_residues
-    from rankbind.energies.variants import settings_for
 
-    mm = settings_for(
-        settings.mmgbsa_variant,
-        trim_nm=settings.mmgbsa_trim_nm,
-        engine="openmm",
-        platform=settings.mmgbsa_platform,
-        n_bootstrap=1,
-    )
+    mm = mmgbsa_settings(settings)
     x = np.array(xyz_nm, dtype=float)
     keep = None
     if settings.mmgbsa_trim_nm > 0:
