@@ -207,3 +207,30 @@ def test_bad_input_is_reported(partners):
                 DockingSettings(rank_by="mmgbsa"), np.eye(3)[None], progress=False)  # fmt: skip
     with pytest.raises(RankbindError, match="positions have shape"):
         rs.AllAtomPartner(partners[0].topology, partners[0].positions_nm[:-1])
+
+
+def test_trimmed_terminal_disulfide_cysteine_gets_terminal_parameters():
+    """A chain that starts with a disulfide-bonded cysteine (4GIQ RANK C35-C47), cut after
+    its first 14 residues and parametrised without external bonds (as a trimmed MM/GBSA
+    System is): the N-terminal cysteine carries the charges OpenMM's own template matching
+    gives it in the whole chain (NCYX), not those of an internal CYX."""
+    from rankbind.energies.mmgbsa import build_system
+    from rankbind.energies.variants import settings_for
+    from rankbind.structures import build_assembly
+
+    chain = rs.prepare_partner(build_assembly("4GIQ", "hexamer"), ["R"])
+    first = list(chain.topology.residues())[0]
+    assert first.name == "CYS" and {"H2", "H3"} <= {a.name for a in first.atoms()}
+    head = [a.index for r in list(chain.topology.residues())[:14] for a in r.atoms()]
+    cut = build_system(subtopology(chain.topology, head), settings_for("obc2_e1_nonp0"),
+                       ignore_external_bonds=True)  # fmt: skip
+    whole = _forcefield("implicit/obc2.xml").createSystem(chain.topology, constraints=None)
+
+    def charges(system, atoms):
+        force = next(f for f in system.getForces() if isinstance(f, openmm.NonbondedForce))
+        return [force.getParticleParameters(i)[0].value_in_unit(unit.elementary_charge)
+                for i in atoms]  # fmt: skip
+
+    atoms = [a.index for a in first.atoms()]
+    assert charges(cut, atoms) == pytest.approx(charges(whole, atoms), abs=1e-9)
+    assert sum(charges(cut, atoms)) == pytest.approx(1.0, abs=1e-6)  # NH3+ terminus
