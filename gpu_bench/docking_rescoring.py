@@ -15,7 +15,8 @@ open), the ligand's all-atom coordinates moved by each pose.
 Usage: python gpu_bench/docking_rescoring.py [--entries 3URF 4GIQ 3ME2]
        [--modes restrained unrestrained] [--top 10]
 One JSON per (entry, mode) in gpu_bench/results/docking_rescoring/; a finished one is
-skipped (resume), a stored one with other settings stops the run.
+skipped, a stored one with other settings stops the run; within a run, each pose's record
+is checkpointed (ENTRY_MODE.checkpoint.json) and reused on a rerun.
 """
 
 from __future__ import annotations
@@ -122,7 +123,9 @@ def run_case(entry: str, restrained: bool, top: int, out: Path) -> dict:
         poses.append(pose)
     result = dk.DockingResult(poses=poses, settings=settings, grid_size=0, n_rotations=0,
                               ligand_center=center, restrained=restrained)  # fmt: skip
-    out_result = rs.rescore_mmgbsa(result, rec_aa, lig_start, progress=True)
+    checkpoint = out / f"{entry}_{mode}.checkpoint.json"
+    out_result = rs.rescore_mmgbsa(result, rec_aa, lig_start, progress=True,
+                                   checkpoint=checkpoint)  # fmt: skip
     rows = [
         {
             "rank_after": q.rank,
@@ -187,6 +190,7 @@ def main() -> int:
                 continue
             data = run_case(entry, mode == "restrained", args.top, out)
             write_json(path, data)
+            (out / f"{entry}_{mode}.checkpoint.json").unlink()
             print(path.name, "first acceptable rank before/after:",
                   data["first_acceptable_rank_before"], data["first_acceptable_rank_after"],
                   "CPU s/pose:", data["cpu_s_per_pose_mean"], flush=True)  # fmt: skip

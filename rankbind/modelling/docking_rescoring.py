@@ -158,25 +158,52 @@ def score_complex(
     return record, x
 
 
+def _checkpoint_key(settings: DockingSettings) -> dict:
+    return {k: v for k, v in settings.model_dump(mode="json").items() if k.startswith("mmgbsa_")}
+
+
 def rescore_mmgbsa(
     result,
     receptor: AllAtomPartner,
     ligand: AllAtomPartner,
     settings: DockingSettings | None = None,
     progress=True,
+    checkpoint=None,
 ):
     """``result`` (a :class:`~rankbind.modelling.docking.DockingResult`) with its best
     ``mmgbsa_rescore_top`` poses scored by :func:`score_complex` and all poses re-ranked:
     rescored ones by score (lowest first; a non-finite score last), then the rest in their
     earlier order. ``settings``: the MM/GBSA choices (default ``result.settings``); the
-    returned result carries them. Poses are updated in place (``rank``, ``mmgbsa``)."""
+    returned result carries them. Poses are updated in place (``rank``, ``mmgbsa``).
+    ``checkpoint``: a JSON file of the records done so far, written atomically after each
+    pose; a rerun reuses the records of the same poses (rotation and position) and stops
+    if the file holds other ``mmgbsa_*`` settings."""
+    import json
     from dataclasses import replace
+    from pathlib import Path
+
+    from rankbind.fileio import write_json
 
     settings = settings or result.settings
     top = result.poses[: settings.mmgbsa_rescore_top]
+    done: dict = {"settings": _checkpoint_key(settings), "poses": {}}
+    if checkpoint is not None and Path(checkpoint).exists():
+        stored = json.loads(Path(checkpoint).read_text())
+        if stored.get("settings") != done["settings"]:
+            raise RankbindError(
+                f"{checkpoint}: MM/GBSA rescoring checkpoint of other settings "
+                f"({stored.get('settings')}); remove it or use those settings"
+            )
+        done = stored
     t_start = time.perf_counter()
     with progress_for(progress, "MM/GBSA rescoring", len(top), "poses") as bar:
         for pose in top:
+            key = [np.round(pose.rotation, 6).tolist(), np.round(pose.position, 4).tolist()]
+            entry = done["poses"].get(str(pose.rank))
+            if entry is not None and entry["pose"] == key:
+                pose.mmgbsa = entry["record"]
+                bar.advance(1)
+                continue
             center = pose.ligand_center if pose.ligand_center is not None else result.ligand_center
             cpu0, wall0 = time.process_time(), time.perf_counter()
             topology, xyz, rec, lig = complex_of(receptor, ligand, pose, center)
@@ -186,6 +213,9 @@ def rescore_mmgbsa(
                 "cpu_s": round(time.process_time() - cpu0, 2),
                 "wall_s": round(time.perf_counter() - wall0, 2),
             }
+            if checkpoint is not None:
+                done["poses"][str(pose.rank)] = {"pose": key, "record": pose.mmgbsa}
+                write_json(checkpoint, done)
             bar.advance(1)
     scores = [p.mmgbsa["dG_kJ_per_mol"] for p in top]
     key = np.array([s if s is not None else np.inf for s in scores])
