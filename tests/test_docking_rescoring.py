@@ -234,3 +234,31 @@ def test_trimmed_terminal_disulfide_cysteine_gets_terminal_parameters():
     atoms = [a.index for a in first.atoms()]
     assert charges(cut, atoms) == pytest.approx(charges(whole, atoms), abs=1e-9)
     assert sum(charges(cut, atoms)) == pytest.approx(1.0, abs=1e-6)  # NH3+ terminus
+
+
+def test_checkpoint_resumes_and_refuses_other_settings(partners, tmp_path, monkeypatch):
+    receptor, ligand = partners
+    settings = DockingSettings(mmgbsa_rescore_top=2, mmgbsa_trim_nm=0.0,
+                               mmgbsa_relax_iterations=0, mmgbsa_platform="Reference")  # fmt: skip
+
+    def result():
+        poses = _poses(receptor, ligand)
+        return dk.DockingResult(poses=poses, settings=settings, grid_size=0, n_rotations=0,
+                                ligand_center=poses[0].ligand_center, restrained=False)  # fmt: skip
+
+    path = tmp_path / "rescoring.checkpoint.json"
+    first = rs.rescore_mmgbsa(result(), receptor, ligand, progress=False, checkpoint=path)
+    direct = rs.rescore_mmgbsa(result(), receptor, ligand, progress=False)
+    assert [p.mmgbsa["dG_kJ_per_mol"] for p in first.poses[:2]] == pytest.approx(
+        [p.mmgbsa["dG_kJ_per_mol"] for p in direct.poses[:2]], abs=1e-9
+    )
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a checkpointed pose was scored again")
+
+    monkeypatch.setattr(rs, "score_complex", fail)
+    again = rs.rescore_mmgbsa(result(), receptor, ligand, progress=False, checkpoint=path)
+    assert [p.mmgbsa for p in again.poses] == [p.mmgbsa for p in first.poses]
+    other = settings.replace(mmgbsa_variant="gbn2_e1_nonp0")
+    with pytest.raises(RankbindError, match="checkpoint of other settings"):
+        rs.rescore_mmgbsa(result(), receptor, ligand, other, progress=False, checkpoint=path)
