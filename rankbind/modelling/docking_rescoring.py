@@ -159,7 +159,13 @@ def score_complex(
 
 
 def _checkpoint_key(settings: DockingSettings) -> dict:
-    return {k: v for k, v in settings.model_dump(mode="json").items() if k.startswith("mmgbsa_")}
+    """The settings a pose's record depends on (not how many poses are rescored)."""
+    skip = {"mmgbsa_rescore_top"}
+    return {
+        k: v
+        for k, v in settings.model_dump(mode="json").items()
+        if k.startswith("mmgbsa_") and k not in skip
+    }
 
 
 def rescore_mmgbsa(
