@@ -87,7 +87,7 @@ def first_acceptable(ranked: list[tuple[int, str]]) -> int | None:
     return min(hits) if hits else None
 
 
-def run_case(entry: str, restrained: bool, top: int, out: Path) -> dict:
+def run_case(entry: str, restrained: bool, top: int, out: Path, ranks=None, tag="") -> dict:
     mode = "restrained" if restrained else "unrestrained"
     stored, stored_settings, source = poses_of(entry, restrained, out)
     settings = docking_settings(stored_settings).replace(rank_by="mmgbsa", mmgbsa_rescore_top=top)
@@ -108,7 +108,7 @@ def run_case(entry: str, restrained: bool, top: int, out: Path) -> dict:
     lig_start = rs.AllAtomPartner(lig_aa.topology, start_nm, lig_aa.record)
 
     poses = []
-    for p in stored[:top]:
+    for p in [q for q in stored[:top] if ranks is None or q["rank"] in ranks]:
         pose = dk.Pose(rank=p["rank"], rotation=np.array(p["rotation"]),
                        position=np.array(p["position_angstrom"]), score=p["score"],
                        shape=p["shape"], energy_kcal=p["electrostatic_kcal_per_mol"],
@@ -123,7 +123,7 @@ def run_case(entry: str, restrained: bool, top: int, out: Path) -> dict:
         poses.append(pose)
     result = dk.DockingResult(poses=poses, settings=settings, grid_size=0, n_rotations=0,
                               ligand_center=center, restrained=restrained)  # fmt: skip
-    checkpoint = out / f"{entry}_{mode}.checkpoint.json"
+    checkpoint = out / f"{entry}_{mode}{tag}.checkpoint.json"
     out_result = rs.rescore_mmgbsa(result, rec_aa, lig_start, progress=True,
                                    checkpoint=checkpoint)  # fmt: skip
     rows = [
@@ -176,21 +176,30 @@ def main() -> int:
     p.add_argument("--entries", nargs="+", default=["3URF", "4GIQ", "3ME2"])
     p.add_argument("--modes", nargs="+", default=["restrained", "unrestrained"])
     p.add_argument("--top", type=int, default=10)
+    p.add_argument(
+        "--ranks",
+        nargs="+",
+        type=int,
+        default=None,
+        help="only these stored ranks (a share of a run for a second process; its "
+        "checkpoint, ENTRY_MODE_ranks-R.checkpoint.json, merges into the run's)",
+    )
     p.add_argument("--out", default=str(OUT))
     args = p.parse_args()
     out = Path(args.out)
     for entry in args.entries:
         for mode in args.modes:
-            path = out / f"{entry}_{mode}.json"
+            tag = "" if args.ranks is None else "_ranks-" + "-".join(map(str, args.ranks))
+            path = out / f"{entry}_{mode}{tag}.json"
             if path.exists():
                 done = json.loads(path.read_text())
                 if done["settings"]["mmgbsa_rescore_top"] != args.top:
                     raise SystemExit(f"{path}: stored with other settings (--top); remove it")
                 print(path.name, "done", flush=True)
                 continue
-            data = run_case(entry, mode == "restrained", args.top, out)
+            data = run_case(entry, mode == "restrained", args.top, out, args.ranks, tag)
             write_json(path, data)
-            (out / f"{entry}_{mode}.checkpoint.json").unlink()
+            (out / f"{entry}_{mode}{tag}.checkpoint.json").unlink()
             print(path.name, "first acceptable rank before/after:",
                   data["first_acceptable_rank_before"], data["first_acceptable_rank_after"],
                   "CPU s/pose:", data["cpu_s_per_pose_mean"], flush=True)  # fmt: skip
