@@ -339,6 +339,12 @@ class PreparationOptions(Settings):
     relax: Literal["none", "implicit"] = "none"  # implicit: OBC2, heavy atoms restrained
     relax_restraint_k: float = Field(1000.0, ge=0.0)  # kJ/mol/nm², heavy-atom restraint
     relax_max_iterations: int = Field(200, ge=0)
+    isolated_residues: Literal["error", "remove"] = Field(
+        "error",
+        description="amino acids standing alone (an unbuilt gap or chain end on both "
+        "sides, no peptide bond: a free amino acid, which the force fields have no template "
+        "for): a clear error, or removed (listed in the metadata)",
+    )
 
     @model_validator(mode="after")
     def _water(self):

@@ -8,7 +8,8 @@ Estimators per case (each timed; each can be switched off in the settings):
   file, ``prodigy FILE --selection REC LIG -q``, the peer baseline.
 * ``mmgbsa``: single-structure MM/GBSA (:func:`rankbind.energies.mmgbsa.mmgbsa`) of the
   complex prepared by :func:`rankbind.preparation.prepare` (amber14, GBn2, hydrogens added
-  at pH 7, missing side-chain atoms built, internal gaps left open, no minimisation).
+  at pH 7, missing side-chain atoms built, internal gaps left open, residues alone between
+  two gaps removed and listed, no minimisation).
 
 The summary gives Pearson, Spearman, Kendall and RMSE with bootstrap 95 % intervals for
 each estimator, raw and after a linear calibration fitted with leave-one-complex-out
@@ -112,6 +113,7 @@ def prepared_complex(path: Path, chains: list[str], settings: AffinitySettings, 
         protonation=settings.protonation,
         ionic_strength_molar=settings.mmgbsa_salt_molar,
         rebuild_internal_loops=False,
+        isolated_residues="remove",  # a lone residue between two gaps has no template
         hydrogen_mass_amu=None,
     )
     prepared = prepare(assembly, options)
@@ -191,6 +193,7 @@ def mmgbsa_single(path: Path, receptor: tuple, ligand: tuple, settings: Affinity
         "n_atoms_scored": scored["atoms"],
         "trimmed_residues": None if scored["keep"] is None else len(scored["keep"]),
         "missing_atoms_added": len(meta.get("missing_atoms_added", {})),
+        "isolated_residues_removed": meta["isolated_residues_removed"],
         "protonation": {k: meta["protonation"].get(k) for k in ("method", "ph")},
         "score_kind": "MM/GBSA enthalpy-like score at eps_in = 1 (no solute entropy)",
     }
