@@ -62,14 +62,13 @@ def _prepared(variant: Variant, settings: DDGSettings, cache: Path):
     from openmm import app, unit
 
     from rankbind.benchmark.affinity import prepared_complex, scored_components
-    from rankbind.benchmark.docking import plain
     from rankbind.benchmark.runner import settings_hash
     from rankbind.structures.pdbfile import format_atom
 
     aff = settings.affinity_settings()
     chains = variant.partner_a + variant.partner_b
     stem = f"{variant.complex}_{''.join(variant.partner_a)}_{''.join(variant.partner_b)}"
-    physics = settings_hash(plain(mmgbsa_settings(aff)) | {
+    physics = settings_hash(mmgbsa_settings(aff).model_dump(mode="json") | {
         k: v for k, v in settings.as_dict().items()
         if k.startswith(("mmgbsa_relax", "mmgbsa_extra", "protonation"))
     }, {})  # fmt: skip

@@ -30,7 +30,6 @@ restraint atoms are discarded before ranking):
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict
 
 import numpy as np
 
@@ -39,13 +38,6 @@ from rankbind.benchmark import metrics
 from rankbind.benchmark.datasets import CATEGORIES, DockingCase
 from rankbind.errors import RankbindError
 from rankbind.settings import DockingBenchmarkSettings
-
-
-def plain(settings) -> dict:
-    """A settings object (dataclass or pydantic model) as a plain dict."""
-    if hasattr(settings, "model_dump"):
-        return settings.model_dump(mode="json")
-    return asdict(settings)
 
 
 def _case_seed(name: str, seed: int) -> int:
