@@ -120,6 +120,53 @@ def sample(
     return frames, record
 
 
+@dataclass(frozen=True)
+class TrimmedEnsemble:
+    """Replicas of an interface-trimmed complex: ``topology`` of the kept ``atoms`` (n,)
+    (indices into the full topology), ``receptor`` / ``ligand`` atom indices into the
+    trimmed topology, ``frames`` (F, n, 3) nm, and the sampler's ``record``."""
+
+    topology: app.Topology
+    atoms: np.ndarray
+    receptor: list[int]
+    ligand: list[int]
+    frames: np.ndarray
+    record: dict
+
+
+def sample_trimmed(
+    topology: app.Topology,
+    positions,
+    receptor,
+    ligand,
+    trim_nm: float,
+    settings: EnsembleSettings,
+) -> TrimmedEnsemble:
+    """Sample only the residues within ``trim_nm`` of the partner
+    (:func:`rankbind.energies.mmgbsa.trim_residues`) as a cut complex: residues matched to
+    templates without external bonds, heavy-atom restraints holding the cut ends (see
+    :func:`sample`). ``receptor``/``ligand``: atom indices into ``topology``."""
+    from rankbind.energies.mmgbsa import subtopology, trim_residues
+
+    x = np.asarray(
+        positions.value_in_unit(unit.nanometer) if unit.is_quantity(positions) else positions,
+        dtype=float,
+    )
+    region = set(trim_residues(topology, x, receptor, ligand, trim_nm))
+    atoms = np.array([a.index for a in topology.atoms() if a.residue.index in region])
+    sub = subtopology(topology, atoms)
+    local = {int(a): k for k, a in enumerate(atoms)}
+    frames, record = sample(sub, x[atoms], settings, ignore_external_bonds=True)
+    return TrimmedEnsemble(
+        topology=sub,
+        atoms=atoms,
+        receptor=[local[a] for a in receptor if a in local],
+        ligand=[local[a] for a in ligand if a in local],
+        frames=frames,
+        record=record | {"trim_nm": trim_nm, "n_atoms_sampled": int(len(atoms))},
+    )
+
+
 def load_frames(
     trajectory: str, topology_file: str, stride: int = 1
 ) -> tuple[app.Topology, np.ndarray]:
