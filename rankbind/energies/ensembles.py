@@ -23,6 +23,7 @@ Units: nm, ps, K, kJ/mol/nm².
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import openmm
