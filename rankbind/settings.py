@@ -713,6 +713,16 @@ class DDGSettings(_MMGBSABenchmark):
             variant=f"{self.mmgbsa_gb_model.lower()}_e1",  # unused here (no summary)
         )
 
+    def case_dict(self) -> dict:
+        """The settings one mutation's result depends on (stored in its file, its resume
+        key): not the fields that only select which mutations run (``alanine_only``,
+        ``singles_only``, ``include_homology_models``) or shape the summary
+        (``hotspot_kcal_per_mol``, ``variant``), so a wider selection reuses finished
+        mutations."""
+        skip = ("alanine_only", "singles_only", "include_homology_models",
+                "hotspot_kcal_per_mol", "variant")  # fmt: skip
+        return {k: v for k, v in super().case_dict().items() if k not in skip}
+
 
 class DockingBenchmarkSettings(Settings):
     """What ``rankbind benchmark docking`` runs (recorded with every result). Lengths in Å."""

@@ -183,3 +183,18 @@ def test_committed_ddg_case_file_resumes_with_the_runs_command():
     assert runner.mismatch(record, *suite.case_key(command)) is None
     assert runner.mismatch(record, *suite.case_key(command.replace(mmgbsa_salt_molar=0.15,
                                                                    variant="gbn2_e1")))  # fmt: skip
+
+
+def test_ddg_selection_fields_do_not_invalidate_finished_mutations():
+    """A mutation finished in a singles-only alanine run counts as done in a wider run
+    (all substitutions, multiples too): selection and summary fields are no part of its
+    key; a physics field (the trim) still is."""
+    from rankbind.benchmark.suite import case_key, case_settings
+    from rankbind.settings import DDGSettings
+
+    narrow = DDGSettings(singles_only=True, alanine_only=True, hotspot_kcal_per_mol=1.5)
+    record = {"settings": json.loads(json.dumps(case_settings(narrow)))}
+    wide = DDGSettings(singles_only=False, alanine_only=False, include_homology_models=False)
+    assert runner.mismatch(record, *case_key(wide)) is None
+    why = runner.mismatch(record, *case_key(wide.replace(mmgbsa_trim_nm=0.8)))
+    assert why is not None and "mmgbsa_trim_nm" in why
