@@ -26,7 +26,6 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
@@ -564,10 +563,10 @@ class DockingSettings(Settings):
         description="rank_by='mmgbsa': cluster representatives (best first) rebuilt all-atom, "
         "relaxed and scored by MM/GBSA; the others follow in their earlier order",
     )
-    mmgbsa_variant: str = Field(
-        "obc2_e1_nonp0",
-        description="named MM/GBSA variant (rankbind.energies.variants) of the rescoring; "
-        "default: the one the affinity benchmark's leave-one-complex-out CV chose for "
+    mmgbsa_variant: Literal[FIXED_EPS_VARIANTS] = Field(
+        AFFINITY_VARIANT,
+        description="named MM/GBSA variant of the rescoring (rankbind.energies.variants); "
+        "default: the one the affinity benchmark's nested leave-one-complex-out CV fixed for "
         "absolute dG (OBC2, eps_in 1, no non-polar term, no salt)",
     )
     mmgbsa_trim_nm: float = Field(
@@ -588,18 +587,6 @@ class DockingSettings(Settings):
     mmgbsa_platform: Annotated[Literal[PLATFORMS[1:]], BeforeValidator(_platform_name)] = Field(
         "CPU", description="OpenMM platform of the MM/GBSA scoring (the relax: CPU)"
     )
-
-    @field_validator("mmgbsa_variant")
-    @classmethod
-    def _complex_variant(cls, value: str) -> str:
-        from rankbind.energies.variants import VARIANTS
-
-        if value not in VARIANTS or VARIANTS[value]["eps_in"] == "residue":
-            allowed = [k for k, v in VARIANTS.items() if v["eps_in"] != "residue"]
-            raise ValueError(
-                f"unknown MM/GBSA variant for a complex (allowed: {', '.join(allowed)})"
-            )
-        return value
 
 
 # --------------------------------------------------------------------------- umbrella
