@@ -171,6 +171,69 @@ def run_case(entry: str, restrained: bool, top: int, out: Path, ranks=None, tag=
     }
 
 
+def summarise_checkpoint(entry: str, mode: str, out: Path) -> dict:
+    """The finished poses of an interrupted run (its checkpoint, ranks 1..k without a gap),
+    re-ranked by rescore_mmgbsa from the checkpoint alone (nothing is scored, so no partners
+    are prepared); CAPRI class and DockQ from the stored run (the scoring run recomputed
+    and checked them before scoring)."""
+    checkpoint = out / f"{entry}_{mode}.checkpoint.json"
+    done = json.loads(checkpoint.read_text())
+    stored, stored_settings, source = poses_of(entry, mode == "restrained", out)
+    k = 0
+    while str(k + 1) in done["poses"]:
+        k += 1
+    settings = docking_settings(stored_settings).replace(
+        rank_by="mmgbsa", mmgbsa_rescore_top=k, **done["settings"]
+    )
+    poses = []
+    for p in stored[:k]:
+        pose = dk.Pose(rank=p["rank"], rotation=np.array(p["rotation"]),
+                       position=np.array(p["position_angstrom"]), score=p["score"],
+                       shape=p["shape"], energy_kcal=p["electrostatic_kcal_per_mol"],
+                       restraint_atoms=p["restraint_atoms"], ligand_center=np.zeros(3))  # fmt: skip
+        pose.metrics = {"capri": p["capri"], "dockq": p["dockq"]}
+        poses.append(pose)
+    result = dk.DockingResult(poses=poses, settings=settings, grid_size=0, n_rotations=0,
+                              ligand_center=np.zeros(3), restrained=mode == "restrained")  # fmt: skip
+    ranked = rs.rescore_mmgbsa(result, None, None, progress=False, checkpoint=checkpoint)
+    rows = [
+        {
+            "rank_after": q.rank,
+            "rank_before": q.mmgbsa["previous_rank"],
+            "capri": q.metrics["capri"],
+            "dockq": q.metrics["dockq"],
+            "dG_kcal_per_mol": q.mmgbsa["dG_kcal_per_mol"],
+            "components_kJ_per_mol": q.mmgbsa["components_kJ_per_mol"],
+            "atoms_scored": q.mmgbsa["atoms_scored"],
+            "relax_heavy_atom_rmsd_nm": q.mmgbsa["relax"]["heavy_atom_rmsd_nm"],
+            "cpu_s": q.mmgbsa["cpu_s"],
+            "wall_s": q.mmgbsa["wall_s"],
+        }
+        for q in ranked.poses
+    ]
+    return {
+        "entry": entry,
+        "mode": mode,
+        "partial": f"interrupted: only stored ranks 1-{k} were scored (CPU share at nice 15)",
+        "poses_from": source,
+        "first_acceptable_rank_before": first_acceptable(
+            [(r["rank_before"], r["capri"]) for r in rows]
+        ),
+        "first_acceptable_rank_after": first_acceptable(
+            [(r["rank_after"], r["capri"]) for r in rows]
+        ),
+        "first_acceptable_rank_stored_top20": first_acceptable(
+            [(p["rank"], p["capri"]) for p in stored]
+        ),
+        "n_rescored": k,
+        "cpu_s_per_pose_mean": round(float(np.mean([r["cpu_s"] for r in rows])), 1),
+        "poses": rows,
+        "settings": settings.model_dump(mode="json"),
+        "mmgbsa": rs.mmgbsa_settings(settings).as_dict(),
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--entries", nargs="+", default=["3URF", "4GIQ", "3ME2"])
@@ -185,8 +248,23 @@ def main() -> int:
         "checkpoint, ENTRY_MODE_ranks-R.checkpoint.json, merges into the run's)",
     )
     p.add_argument("--out", default=str(OUT))
+    p.add_argument(
+        "--summarise-partial",
+        action="store_true",
+        help="write ENTRY_MODE_partial.json from an interrupted run's checkpoint",
+    )
     args = p.parse_args()
     out = Path(args.out)
+    if args.summarise_partial:
+        for entry in args.entries:
+            for mode in args.modes:
+                if (out / f"{entry}_{mode}.checkpoint.json").exists():
+                    data = summarise_checkpoint(entry, mode, out)
+                    write_json(out / f"{entry}_{mode}_partial.json", data)
+                    print(entry, mode, "ranks 1 -", data["n_rescored"], "first acceptable "
+                          "before/after:", data["first_acceptable_rank_before"],
+                          data["first_acceptable_rank_after"], flush=True)  # fmt: skip
+        return 0
     for entry in args.entries:
         for mode in args.modes:
             tag = "" if args.ranks is None else "_ranks-" + "-".join(map(str, args.ranks))
