@@ -727,6 +727,13 @@ class DDGSettings(_MMGBSABenchmark):
     singles_only: bool = False
     include_homology_models: bool = Field(True, description="AB-Bind's HM_ files")
     hotspot_kcal_per_mol: float = Field(1.0, ge=0.0)
+    mutant_start: Literal["prepared", "relaxed_wild_type"] = Field(
+        "prepared",
+        description="structure a mutant is built from: 'prepared' (the unrelaxed wild type, "
+        "so wild type and mutant each get the same mmgbsa_relax_iterations from the same "
+        "start) or 'relaxed_wild_type' (the relaxed wild type: the mutant is relaxed twice "
+        "as long, a bias towards the mutant; how the runs before 2026-11-30 were made)",
+    )
     n_bootstrap: int = Field(2000, ge=0)
     seed: int = 0
     variant: Literal[tuple(MMGBSA_VARIANTS)] = Field(

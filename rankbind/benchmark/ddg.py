@@ -57,8 +57,9 @@ _WILD_TYPES: dict[str, tuple] = {}  # in-process cache: one wild type per comple
 
 def _prepared(variant: Variant, settings: DDGSettings, cache: Path):
     """(topology, positions nm (N, 3) after the wild type's relax, wild-type record with
-    its ε_in = 1 components and trim residues) of the variant's complex, cached on disk
-    (prepared PDB per protonation; relaxed positions and record per physics hash)."""
+    its ε_in = 1 components and trim residues, prepared positions (N, 3) before the relax)
+    of the variant's complex, cached on disk (prepared PDB per protonation; relaxed
+    positions and record per physics hash)."""
     from openmm import app, unit
 
     from rankbind.benchmark.affinity import prepared_complex, scored_components
@@ -100,6 +101,7 @@ def _prepared(variant: Variant, settings: DDGSettings, cache: Path):
         structure = app.PDBFile(str(pdb))
         topology = structure.topology
         xyz = np.array(structure.positions.value_in_unit(unit.nanometer))
+    start = xyz
     if wt_file.is_file() and xyz_file.is_file():
         record = json.loads(wt_file.read_text())
         xyz = np.load(xyz_file)
@@ -121,7 +123,7 @@ def _prepared(variant: Variant, settings: DDGSettings, cache: Path):
         with atomic_open(xyz_file, "wb") as handle:
             np.save(handle, xyz)
         write_json(wt_file, record)
-    _WILD_TYPES[key] = (topology, xyz, record)
+    _WILD_TYPES[key] = (topology, xyz, record, start)
     return _WILD_TYPES[key]
 
 
@@ -146,7 +148,9 @@ def residue_index(topology, mutation) -> int:
 
 def run_case(variant: Variant, settings: DDGSettings, cache_dir: str | Path) -> dict:
     """ΔΔG (kcal/mol) of one variant: ΔG(mutant) − ΔG(wild type), each relaxed and scored
-    in the wild type's interface trim (:func:`rankbind.benchmark.affinity.scored_components`).
+    in the wild type's interface trim (:func:`rankbind.benchmark.affinity.scored_components`);
+    the mutant is built from ``settings.mutant_start`` (default: the prepared wild type, the
+    start of the wild type's own relax).
     Substitutions to ALA of truncatable residues: Cβ truncation; others (incl. GLY/PRO to
     ALA): side chains rebuilt by :func:`rankbind.modelling.mutations.substitute`."""
     from rankbind.benchmark.affinity import scored_components
@@ -168,7 +172,10 @@ def run_case(variant: Variant, settings: DDGSettings, cache_dir: str | Path) -> 
         return out
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
-    topology, xyz, wt = _prepared(variant, settings, cache)
+    topology, relaxed, wt, start = _prepared(variant, settings, cache)
+    # the mutant's starting structure: the prepared wild type, so that wild type and mutant
+    # get the same relax from the same start (settings.mutant_start)
+    xyz = start if settings.mutant_start == "prepared" else relaxed
     group = [residue_index(topology, m) for m in variant.mutations]
     residues = list(topology.residues())
     wt_names = [standard_name(residues[r].name) for r in group]
