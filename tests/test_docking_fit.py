@@ -88,8 +88,8 @@ def test_fitted_score_ranking_equals_direct_recomputation():
     s = bd.load_structures(case, bench)
     rec_keys, lig_keys, _ = bd.restraints(case, s, "epitope_paratope", bench)
     rot0, t0 = bd.random_start(s["lig"].coordinates(), case.name, bench.seed)
-    receptor = bd._molecule(s["rec"], rec_keys)
-    ligand = bd._molecule(s["lig"].transformed(rot0, t0), lig_keys)
+    receptor = dk.molecule_from_partner(s["rec"], rec_keys)
+    ligand = dk.molecule_from_partner(s["lig"].transformed(rot0, t0), lig_keys)
     centre = ligand.xyz.mean(0)
     direct = []
     for rot, pos in zip(data["rotations"], data["positions"], strict=True):
