@@ -5,10 +5,17 @@
 DockQ/CAPRI vs the bound complex), one compressed npz per case and mode under
 gpu_bench/results/docking_scoring/<mode>/cases/ (resumable; refuses other settings).
 ``cv``: fit + evaluate, writes gpu_bench/results/docking_scoring/cv.json and cv.md.
+``spacing``: the epitope_paratope poses re-scored on another grid (same poses,
+:func:`rankbind.benchmark.docking_scoring.rescore_at_spacing`; one npz per case under
+spacing/<h>/cases, resumable), how each term scales against the stored 1.5 Å values, and
+whether restraint_weight should scale with the grid: leave-one-case-out refit at that
+spacing against the fixed weights 2.88 and 2.88 x (1.5/h)^3; writes spacing/<h>/spacing.json
+and spacing.md.
 
 Usage:
   python gpu_bench/docking_scoring.py build [--modes epitope_paratope paratope]
   python gpu_bench/docking_scoring.py cv
+  python gpu_bench/docking_scoring.py spacing --spacing 2.0
 """
 
 from __future__ import annotations
@@ -138,6 +145,87 @@ def cv(args) -> None:
     print(json.dumps({m: r["weights_all_cases"] for m, r in report["modes"].items()}))
 
 
+def spacing(args) -> None:
+    h = args.spacing
+    src = OUT / "epitope_paratope"
+    out = OUT / "spacing" / f"{h:g}"
+    base = [ds.load_case(p) for p in sorted((src / "cases").glob("*.npz"))]
+    ref_h = base[0]["meta"]["settings"]["spacing"]
+    cases = all_cases()
+    rescored = []
+    for data in base:
+        path = out / "cases" / f"{data['meta']['case']}__epitope_paratope.npz"
+        if not path.is_file():
+            new = ds.rescore_at_spacing(cases[data["meta"]["case"]], data, h)
+            ds.save_case(path, {k: v for k, v in new.items() if k != "meta"}
+                         | {"meta": np.array(json.dumps(new["meta"]))})  # fmt: skip
+            print(data["meta"]["case"], new["meta"]["cpu_s"], flush=True)
+        rescored.append(ds.load_case(path))
+    # how each term scales: per case, median ratio new/stored over poses with a nonzero term
+    ratios = {}
+    for name in ("shape", "energy_kcal", "restraint_atoms"):
+        k = ds.FEATURES.index(name)
+        per_case = []
+        for a, b in zip(base, rescored, strict=True):
+            ok = np.abs(a["features"][:, k]) > 1e-6
+            if ok.any():
+                per_case.append(float(np.median(b["features"][ok, k] / a["features"][ok, k])))
+        ratios[name] = {"median_over_cases": round(float(np.median(per_case)), 4),
+                        "min": round(min(per_case), 4), "max": round(max(per_case), 4)}  # fmt: skip
+    expected = (ref_h / h) ** 3
+    res = ds.cross_validate(ds.Dataset(rescored), l2=args.l2)
+    fixed = {}
+    for label, w in (("0", 0.0), ("2.88", 2.88), (f"2.88x(1.5/{h:g})^3", 2.88 * expected)):
+        firsts = []
+        for c in rescored:
+            order = np.argsort(-(ds.legacy_score(c) + w * ds.columns(c, "legacy_restraint")[:, 1]),
+                               kind="stable")  # fmt: skip
+            classes = ds.clustered_capri(c, order, n_keep=10)
+            firsts.append(next((k + 1 for k, x in enumerate(classes) if x > 0), None))
+        fixed[label] = {f"top{n}": sum(r is not None and r <= n for r in firsts)
+                        for n in (1, 5, 10)} | {"weight": round(w, 4)}  # fmt: skip
+    folds = [r["weights"]["legacy_restraint"] for r in res["per_case"]]
+    folds = np.array([w for w in folds if w and w[0] == 1.0])
+    report = {
+        "label": "same poses (1.5 Å legacy scan, epitope_paratope) re-scored on another grid",
+        "spacing": h,
+        "stored_spacing": ref_h,
+        "n_cases": len(rescored),
+        "term_ratio_new_over_stored": ratios,
+        "expected_ratio_if_shape_scales_as_h^-3": round(expected, 4),
+        "fixed_weights": fixed,
+        "cv_fitted_restraint": res["summary"]["fitted_restraint"]["all"],
+        "cv_legacy": res["summary"]["legacy"]["all"],
+        "restraint_weight_over_folds": {
+            "mean": round(float(folds[:, 1].mean()), 3),
+            "sd": round(float(folds[:, 1].std(ddof=1)), 3),
+            "n_folds": len(folds),
+        },  # fmt: skip
+        "restraint_weight_all_cases": round(
+            float(ds.fit_weights(rescored, args.l2, "legacy_restraint")[1]), 3
+        ),
+        "cpu_s_rescore": round(sum(c["meta"]["cpu_s"]["rescore"] for c in rescored), 1),
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    write_json(out / "spacing.json", report)
+    lines = [f"# restraint_weight at grid {h:g} Å (poses of the {ref_h:g} Å scan re-scored)", "",
+             f"{len(rescored)} epitope_paratope cases, the stored 200 legacy-scan poses each; "
+             f"CPU {report['cpu_s_rescore']:.0f} s.", "",
+             "Term ratio (re-scored / stored, median over poses per case; median [min, max] "
+             f"over cases; (1.5/h)^3 = {expected:.3f}): " + "; ".join(
+                 f"{k} {v['median_over_cases']} [{v['min']}, {v['max']}]" for k, v in ratios.items()),
+             "", "| ranking at this grid | top1 | top5 | top10 |", "|---|---|---|---|"]  # fmt: skip
+    for label, v in fixed.items():
+        lines.append(f"| legacy + w x restraint, w = {label} = {v['weight']} | {v['top1']} | {v['top5']} "
+                     f"| {v['top10']} |")  # fmt: skip
+    cv_row = " | ".join(str(k) for k, _ in res["summary"]["fitted_restraint"]["all"].values())
+    lines += [f"| legacy + refitted weight (leave one case out) | {cv_row} |", "",
+              f"Refitted restraint_weight over folds {report['restraint_weight_over_folds']}; "
+              f"on all cases {report['restraint_weight_all_cases']}."]  # fmt: skip
+    write_text(out / "spacing.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -147,8 +235,11 @@ def main() -> int:
     )
     c = sub.add_parser("cv")
     c.add_argument("--l2", type=float, default=1e-2)
+    sp = sub.add_parser("spacing")
+    sp.add_argument("--spacing", type=float, default=2.0)
+    sp.add_argument("--l2", type=float, default=1e-2)
     args = p.parse_args()
-    build(args) if args.cmd == "build" else cv(args)
+    {"build": build, "cv": cv, "spacing": spacing}[args.cmd](args)
     return 0
 
 
