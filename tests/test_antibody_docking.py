@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rankbind.errors import RankbindError
 from rankbind.modelling import antibody_docking as ad
 from rankbind.modelling import docking as dk
 from rankbind.modelling import pair_potential as pp
@@ -144,3 +145,25 @@ def test_report_section_shows_seed_statistics_with_labels():
     deno = {"receptors": [], "species": {}, "label": "x"}
     section = denosumab_epitope(deno, summary)
     assert section["tables"][1:] == tables and "denosumab_docking_seeds" in section["provenance"]
+
+
+def test_threaded_target_has_human_sequence_on_the_mouse_backbone():
+    # the committed human-on-4GIQ trimer against the 3URF construct sequence (FASTA) and
+    # the 4GIQ crystal backbone at the aligned positions (mouse number -> human number)
+    from rankbind.structures.sequences import chain_residues, fasta_sequence
+
+    model = ad.target_trimer("human_on_mouse")
+    mouse = build_assembly("4GIQ", "trimer")
+    sequence = fasta_sequence("3URF_constructs.fasta", "3URF_A_core")
+    to_human = ad.mouse_to_human()
+    for chain in "ABC":
+        residues = chain_residues(model, chain)
+        assert all(sequence[r.number - 162] == r.code for r in residues) and len(residues) > 140
+        ca_model = {a.resseq: np.array(a.xyz) for a in model.atoms
+                    if a.chain == chain and a.name == "CA"}  # fmt: skip
+        pairs = [(ca_model[to_human[a.resseq]], np.array(a.xyz)) for a in mouse.atoms
+                 if a.chain == chain and a.name == "CA" and to_human.get(a.resseq) in ca_model]  # fmt: skip
+        d = np.array([np.linalg.norm(x - y) for x, y in pairs])
+        assert len(d) > 140 and d.max() < 1.0  # restrained: a register shift is ~3.8 Å
+    with pytest.raises(RankbindError, match="use one of"):
+        ad.target_trimer("rat")
