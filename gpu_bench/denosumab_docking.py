@@ -110,10 +110,10 @@ def summary_markdown(summary: dict) -> str:
             f"| {f(r['grooves_excluded_opg'])} | {f(r['grooves_excluded_rank'])} "
             f"| {top['n_seeds_rank1']}/{len(b['seeds'])} |"
         )
-    lines += ["", "Differences of rank-1 descriptors (resolved: |Δ| > 2 s.e.):", ""]
+    lines += ["", f"Differences of rank-1 descriptors ({summary['statistics']}):", ""]
     for pair, d in summary["aggregate"]["differences"].items():
         for k, v in d["rank1"].items():
-            lines.append(f"- {pair} {k}: {v['difference']:+.3g} ± {v['se'] or float('nan'):.2g} "
+            lines.append(f"- {pair} {k}: {v['difference']:+.3g} ± {v['se'] if v['se'] is not None else float('nan'):.2g} "
                          f"{'RESOLVED' if v['resolved'] else 'not resolved'}")  # fmt: skip
         res = [f"{n} ({v['difference']:+.2f} ± {v['se']:.2f} RT)"
                for n, v in d["mj_rt_rank1_by_residue"].items() if v["resolved"]]  # fmt: skip
@@ -180,7 +180,8 @@ def main() -> int:
         "receptors_for_groove_exclusion": RECEPTORS,
         "cpu_s_docking": round(sum(r["cpu_s"] for rs in runs.values() for r in rs), 1),
         "statistics": "mean over seeds, s.e. = sd(ddof=1)/sqrt(n), 95 % percentile bootstrap "
-        f"({ad.N_BOOT} resamples); a difference is resolved when |Δ| > 2 s.e.",
+        f"({ad.N_BOOT} resamples); a difference is resolved when both targets have >= "
+        f"{ad.MIN_SEEDS_FOR_CLAIM} seeds and |Δ| > t(0.975, min(n) - 1) x s.e.",
         "aggregate": ad.aggregate_seeds(runs, settings.cluster_rmsd),
         "machine": "2 CPU cores shared with other jobs (no GPU)",
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

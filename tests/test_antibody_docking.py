@@ -73,13 +73,20 @@ def test_seed_statistics_match_numpy_and_scipy_bootstrap():
 
 
 def test_difference_statistics_standard_error_and_resolution():
-    a, b = np.array([1.0, 1.2, 0.9, 1.1]), np.array([0.0, 0.3, -0.1, 0.2, 0.1])
+    from scipy.stats import t
+
+    a = np.array([1.0, 1.2, 0.9, 1.1, 1.0])
+    b = np.array([0.0, 0.3, -0.1, 0.2, 0.1, 0.2])
     d = ad.difference_statistics(a, b)
-    se = np.sqrt(np.var(a, ddof=1) / 4 + np.var(b, ddof=1) / 5)
+    se = np.sqrt(np.var(a, ddof=1) / 5 + np.var(b, ddof=1) / 6)
     assert d["difference"] == pytest.approx(a.mean() - b.mean(), abs=1e-4)
     assert d["se"] == pytest.approx(se, abs=1e-4)
+    assert d["t_crit"] == pytest.approx(t.ppf(0.975, 4), abs=1e-3)
     assert d["resolved"] and d["ci95"][0] > 0
-    assert not ad.difference_statistics(a, a + 0.01)["resolved"]
+    # a shift of 2.5 s.e. is below t(0.975, 4) = 2.78 s.e.: not claimed
+    assert not ad.difference_statistics(a, a - 2.5 * np.sqrt(2 / 5) * a.std(ddof=1))["resolved"]
+    # too few seeds: never claimed, however large the difference
+    assert not ad.difference_statistics(a[:4], b[:4] - 5.0)["resolved"]
 
 
 def test_aggregate_seeds_against_numpy():
@@ -120,10 +127,10 @@ def test_aggregate_seeds_against_numpy():
 def test_report_section_shows_seed_statistics_with_labels():
     from rankbind.analysis.report_sections import denosumab_epitope, docking_seed_tables
 
-    mj = [{"A233": -2.0}, {"A233": -4.0}, {"A233": -3.0}]
+    mj = [{"A233": e} for e in (-2.0, -4.0, -3.0, -2.0, -4.0)]
     runs = {
-        "human": [_run(s, 100.0 + s, 0.5 + 0.1 * s, mj[s]) for s in range(3)],
-        "mouse": [_run(s, 90.0, 0.3, {}) for s in range(3)],
+        "human": [_run(s, 100.0 + s, 0.5 + 0.1 * s, mj[s]) for s in range(5)],
+        "mouse": [_run(s, 90.0, 0.3, {}) for s in range(5)],
     }
     summary = {
         "aggregate": ad.aggregate_seeds(runs, 6.0),
@@ -133,13 +140,13 @@ def test_report_section_shows_seed_statistics_with_labels():
         "exclusion_note": "Fv only",
     }  # fmt: skip
     tables, notes = docking_seed_tables(summary)
-    v = np.array([0.5, 0.6, 0.7])
+    v = np.array([0.5, 0.6, 0.7, 0.8, 0.9])
     row = tables[0]["rows"][0]
-    assert row[0] == "human RANKL (3URF crystal)" and row[1] == 3
-    assert row[2].startswith(f"{v.mean():.2f} ± {np.std(v, ddof=1) / np.sqrt(3):.2f} [")
+    assert row[0] == "human RANKL (3URF crystal)" and row[1] == 5
+    assert row[2].startswith(f"{v.mean():.2f} ± {np.std(v, ddof=1) / np.sqrt(5):.2f} [")
     assert "computed" in tables[0]["caption"] and "MODEL" in tables[0]["caption"]
-    # human - mouse at residue 233: -3 vs 0 with s.e. 1/sqrt(3): resolved
-    assert any("233 -3.00 ± 0.58" in n for n in notes)
+    # human - mouse at residue 233: -3 vs 0 with s.e. 1/sqrt(5): resolved
+    assert any("233 -3.00 ± 0.45" in n for n in notes)
     diff = {(r[0], r[1]): r for r in tables[2]["rows"]}
     assert diff[("human − mouse", "T233-Y241 buried (fraction of 9)")][3] == "yes"
     deno = {"receptors": [], "species": {}, "label": "x"}

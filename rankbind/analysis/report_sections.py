@@ -75,7 +75,8 @@ def docking_seed_tables(summary: dict) -> tuple[list[dict], list[str]]:
     """Tables and notes of the docking-over-seeds summary (``summary.json`` of
     gpu_bench/denosumab_docking.py): per target the rank-1 descriptors and the most
     reproducible cross-seed clusters, per target pair the descriptor differences and the
-    per-residue MJ differences that exceed twice their standard error."""
+    per-residue MJ differences resolved by
+    :func:`rankbind.modelling.antibody_docking.difference_statistics`."""
     agg, st = summary["aggregate"], summary["settings"]
     setting = (
         f"grid {st['spacing']} Å, {st['rotation_spacing_deg']}° rotations in a "
@@ -123,15 +124,16 @@ def docking_seed_tables(summary: dict) -> tuple[list[dict], list[str]]:
         notes.append(
             f"Per-residue MJ contact energy of the rank-1 pose, {a} − {b} (RT, human "
             f"numbering; computed, MODEL): {len(res)} of {len(d['mj_rt_rank1_by_residue'])} "
-            "residues differ by more than 2 s.e.: "
+            "residues resolved: "
             + (", ".join(f"{n} {_delta(v)}" for n, v in res.items()) or "none")
-            + f" (at 2 s.e. about {0.05 * len(d['mj_rt_rank1_by_residue']):.0f} would pass "
-            "by chance)"
+            + f" (at the 5 % level about {0.05 * len(d['mj_rt_rank1_by_residue']):.0f} would "
+            "pass by chance)"
         )
     tables.append(
         {
             "caption": "Target against target, rank-1 descriptors: difference of means ± s.e. "
-            "over seeds; resolved when |Δ| > 2 s.e. (computed, MODEL)",
+            "over seeds; resolved when both have ≥ 5 seeds and |Δ| > t(0.975, n − 1) s.e. "
+            "(computed, MODEL)",
             "header": ["pair", "descriptor", "Δ ± s.e.", "resolved"],
             "rows": diff_rows,
         }

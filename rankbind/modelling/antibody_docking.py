@@ -250,22 +250,32 @@ def seed_statistics(values, n_boot: int = N_BOOT, rng_seed: int = 0) -> dict:
     return out
 
 
+MIN_SEEDS_FOR_CLAIM = 5
+
+
 def difference_statistics(a, b, n_boot: int = N_BOOT, rng_seed: int = 0) -> dict:
     """mean(a) - mean(b) over two independent sets of seeds: standard error
     sqrt(se_a² + se_b²), 95 % bootstrap interval (each set resampled on its own), and
-    ``resolved``: |difference| > 2 standard errors."""
+    ``resolved``: both sets have at least :data:`MIN_SEEDS_FOR_CLAIM` seeds and
+    |difference| > t(0.975, min(n_a, n_b) - 1) x s.e. (conservative Welch test; with no
+    spread in either set, any nonzero difference)."""
+    from scipy.stats import t as student_t
+
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     d = float(a.mean() - b.mean())
     out = {"difference": round(d, 4), "n": [len(a), len(b)], "se": None, "ci95": None,
-           "resolved": False}  # fmt: skip
+           "t_crit": None, "resolved": False}  # fmt: skip
     if len(a) > 1 and len(b) > 1:
         rng = np.random.default_rng(rng_seed)
         ba = a[rng.integers(0, len(a), (n_boot, len(a)))].mean(axis=1)
         bb = b[rng.integers(0, len(b), (n_boot, len(b)))].mean(axis=1)
         se = float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)))
+        t_crit = float(student_t.ppf(0.975, min(len(a), len(b)) - 1))
         out["se"] = round(se, 4)
+        out["t_crit"] = round(t_crit, 3)
         out["ci95"] = [round(float(q), 4) for q in np.quantile(ba - bb, [0.025, 0.975])]
-        out["resolved"] = bool(abs(d) > 2 * se)
+        enough = min(len(a), len(b)) >= MIN_SEEDS_FOR_CLAIM
+        out["resolved"] = bool(enough and abs(d) > t_crit * se and abs(d) > 1e-9)
     return out
 
 
