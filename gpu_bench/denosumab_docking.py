@@ -153,7 +153,7 @@ def main() -> int:
             run = ad.denosumab_on_rankl(
                 target, settings.replace(rotation_seed=seed),
                 str(poses_dir) if seed == 0 and out == COMMITTED else None,
-                n_report=wanted["n_report"], assess=assess[target],
+                n_report=wanted["n_report"], assess=assess[target], n_write=3,
             )  # fmt: skip
             run |= {
                 "seed": seed,

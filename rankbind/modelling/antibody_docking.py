@@ -109,12 +109,13 @@ def residue_pair_energies(receptor: dk.Molecule, ligand: dk.Molecule, ligand_xyz
 
 def denosumab_on_rankl(target: str, settings: dk.DockingSettings, out_dir: str | None = None,
                        fv_pdb: str | None = None, n_report: int = 5,
-                       assess=None) -> dict:  # fmt: skip
+                       assess=None, n_write: int = 10) -> dict:  # fmt: skip
     """Dock the denosumab Fv onto the ``target`` (:func:`target_trimer`) RANKL trimer with
     the epitope + CDR restraint; returns (and writes to ``out_dir``) the clustered poses
     with their epitope burial, OPG/RANK footprint overlap and per-residue MJ energies.
     ``assess`` (optional): called with each of the top ``n_report`` complexes (trimer +
-    placed Fv, an Assembly); its dict is added to that pose's metrics."""
+    placed Fv, an Assembly); its dict is added to that pose's metrics. ``n_write``: poses
+    written as PDB to ``out_dir``."""
     from dataclasses import replace
 
     from rankbind.modelling.fab import denosumab_sequences
@@ -199,7 +200,8 @@ def denosumab_on_rankl(target: str, settings: dk.DockingSettings, out_dir: str |
     }
     if out_dir:
         dk.write_ensemble(result, trimer, chains, fv, ["H", "L"], out_dir,
-                          {"pipeline": "rankbind.modelling.antibody_docking", **summary})  # fmt: skip
+                          {"pipeline": "rankbind.modelling.antibody_docking", **summary},
+                          n_write=n_write)  # fmt: skip
     return summary | {"poses": [p.to_dict() for p in result.poses]}
 
 
