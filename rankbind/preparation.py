@@ -163,6 +163,17 @@ def _prepare(assembly: Assembly, options: PreparationOptions) -> PreparedSystem:
 
     forcefield = app.ForceField(*options.forcefield_files())
     modeller = app.Modeller(fixer.topology, fixer.positions)
+    lone = isolated_residues(modeller.topology)
+    isolated = [f"{r.chain.id}:{r.name}{r.id}{(r.insertionCode or '').strip()}" for r in lone]
+    if isolated and options.isolated_residues == "error":
+        raise PreparationError(
+            f"{assembly.name}: residue(s) {', '.join(isolated)} stand alone (a gap or chain "
+            f"end on both sides, no peptide bond): {options.forcefield} has no template for "
+            "a free amino acid. Rebuild the gaps (rebuild_internal_loops), remove the "
+            "residues, or set isolated_residues='remove'"
+        )
+    if lone:
+        modeller.delete(lone)
     # hydrogens are placed with the protein force field alone: with the GB file loaded,
     # Modeller's hydrogen minimisation would evaluate a CustomGBForce (minutes on a CPU)
     protonation_ff = app.ForceField(
@@ -272,6 +283,7 @@ def _prepare(assembly: Assembly, options: PreparationOptions) -> PreparedSystem:
         "nonstandard_residues_replaced": nonstandard,
         "missing_atoms_added": missing_atoms,
         "terminal_atoms_added": missing_terminals,
+        "isolated_residues_removed": isolated,
         "ssbond_records": len(assembly.ssbonds),
         "disulfide_bonds": count_disulfides(modeller.topology),
         "n_atoms": modeller.topology.getNumAtoms(),
@@ -288,6 +300,20 @@ def _prepare(assembly: Assembly, options: PreparationOptions) -> PreparedSystem:
             f"{metadata['disulfide_bonds']} disulfide bonds in the prepared topology"
         )
     return PreparedSystem(modeller.topology, modeller.positions, system, assembly.chains, metadata)
+
+
+def isolated_residues(topology: app.Topology) -> list:
+    """Amino-acid residues (with N, CA and C) whose N and C atoms are bonded to no other
+    residue: a lone residue with a gap or a chain end on both sides (a free amino acid)."""
+    out = []
+    for residue in topology.residues():
+        backbone = {a.name: a for a in residue.atoms() if a.name in ("N", "CA", "C")}
+        if len(backbone) < 3:
+            continue
+        ends = (backbone["N"], backbone["C"])
+        if not any(a in ends or b in ends for a, b in residue.external_bonds()):
+            out.append(residue)
+    return out
 
 
 def _create_system(forcefield: app.ForceField, topology: app.Topology, options: PreparationOptions):

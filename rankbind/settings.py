@@ -339,6 +339,12 @@ class PreparationOptions(Settings):
     relax: Literal["none", "implicit"] = "none"  # implicit: OBC2, heavy atoms restrained
     relax_restraint_k: float = Field(1000.0, ge=0.0)  # kJ/mol/nm², heavy-atom restraint
     relax_max_iterations: int = Field(200, ge=0)
+    isolated_residues: Literal["error", "remove"] = Field(
+        "error",
+        description="amino acids standing alone (an unbuilt gap or chain end on both "
+        "sides, no peptide bond: a free amino acid, which the force fields have no template "
+        "for): a clear error, or removed (listed in the metadata)",
+    )
 
     @model_validator(mode="after")
     def _water(self):
@@ -461,6 +467,57 @@ class MMGBSASettings(Settings):
         return out
 
 
+# --------------------------------------------------------------------------- MM/GBSA variants
+
+# Named MM/GBSA variants: name -> GB model (GBn2: mbondi3 radii, igb=8; OBC2: mbondi2,
+# igb=5), solute dielectric (a number, or "residue": by the mutated residue's type, ΔΔG
+# only) and non-polar term (γ·SASA or none). rankbind.energies.variants computes them.
+MMGBSA_VARIANTS: dict[str, dict] = {
+    f"{gb.lower()}_e{e:g}{'' if np_ else '_nonp0'}": {
+        "gb_model": gb,
+        "eps_in": e,
+        "nonpolar": "sasa" if np_ else "none",
+    }
+    for gb in ("GBn2", "OBC2")
+    for e in (1.0, 2.0, 4.0)
+    for np_ in (True, False)
+} | {
+    f"{gb.lower()}_eres": {"gb_model": gb, "eps_in": "residue", "nonpolar": "sasa"}
+    for gb in ("GBn2", "OBC2")
+}
+FIXED_EPS_VARIANTS = tuple(n for n, v in MMGBSA_VARIANTS.items() if v["eps_in"] != "residue")
+
+# The variant each task uses, FIXED BEFORE ANY FINAL EVALUATION from nested
+# leave-one-complex-out cross-validation on the development sets (criterion: LOCO Pearson r
+# of the linearly calibrated variant, chosen inside every training fold). Measured with
+# PROPKA protonation + PDB2PQR flips, 1.0 nm interface trim, 50 restrained L-BFGS iterations,
+# no salt (the calibrated protocol: the benchmark defaults below).
+# ΔG: obc2_e1_nonp0 chosen in 24/24 folds of 24 DB5.5 affinities; its out-of-fold r 0.30
+# [0.06, 0.57], LOCO RMSE 1.99 kcal/mol
+# (gpu_bench/results/accuracy/affinity_relaxed_variants/SUMMARY.md).
+AFFINITY_VARIANT = "obc2_e1_nonp0"
+# ΔΔG: gbn2_e4_nonp0 chosen in 8/8 folds of 114 AB-Bind single alanines (8 complexes); its
+# out-of-fold r 0.30 [0.12, 0.49], hot-spot ROC AUC 0.72
+# (gpu_bench/results/accuracy/ddg_relaxed_variants/SUMMARY.md).
+DDG_VARIANT = "gbn2_e4_nonp0"
+
+
+def check_variant(variant: str, gb_models, salt_molar: float) -> None:
+    """Raise ValueError unless ``variant`` is computable exactly from ε_in = 1 components of
+    ``gb_models`` at ``salt_molar`` (ε_in ≠ 1 rescales exactly only without salt)."""
+    spec = MMGBSA_VARIANTS[variant]
+    if spec["gb_model"] not in gb_models:
+        raise ValueError(
+            f"variant {variant} needs {spec['gb_model']} components; this run stores "
+            f"{', '.join(gb_models)} (add it with mmgbsa_extra_gb_models / --extra-gb)"
+        )
+    if salt_molar != 0 and spec["eps_in"] != 1.0:
+        raise ValueError(
+            f"variant {variant} (eps_in {spec['eps_in']}) is exact only without salt; "
+            f"mmgbsa_salt_molar is {salt_molar} (use 0, or an eps_in 1 variant)"
+        )
+
+
 # --------------------------------------------------------------------------- docking
 
 
@@ -527,3 +584,200 @@ class PMFSettings(Settings):
 
     bin_width_nm: float = Field(0.05, gt=0.0)
     decorrelate: bool = True
+
+
+# --------------------------------------------------------------------------- ensembles
+
+ENSEMBLE_MODES = ("replicas", "md", "trajectory")
+
+
+class EnsembleSettings(Settings):
+    """Restrained OBC2 sampling for MM/GBSA ensembles (:mod:`rankbind.energies.ensembles`).
+    Units: ps, K, 1/ps, kJ/mol/nm².
+
+    ``replicas`` (CPU default): ``n_frames`` independent replicas, ``md_steps`` of Langevin
+    dynamics each, then minimised; ``md``: one trajectory, ``equilibration_steps`` discarded,
+    a frame every ``interval_steps``; ``trajectory``: frames read from a file."""
+
+    mode: Literal[ENSEMBLE_MODES] = "replicas"
+    n_frames: int = Field(4, ge=1)
+    md_steps: int = Field(500, ge=0, description="replicas: steps before each minimisation")
+    equilibration_steps: int = Field(1000, ge=0, description="md: steps discarded")
+    interval_steps: int = Field(250, ge=1, description="md: steps between frames")
+    timestep_ps: float = Field(0.002, gt=0.0, le=0.005, description="HBonds constraints")
+    temperature_K: float = Field(TEMPERATURE_K, gt=0.0)
+    friction_per_ps: float = Field(1.0, gt=0.0)
+    restraint_k: float = Field(
+        500.0, ge=0.0, description="kJ/mol/nm², heavy atoms to the prepared positions"
+    )
+    minimise_iterations: int = Field(100, ge=0, description="L-BFGS iterations (replicas)")
+    forcefield: str = FORCEFIELDS["amber14"][0]
+    seed: int = 0
+    platform: str = "CPU"
+
+
+# --------------------------------------------------------------------------- benchmarks
+
+AFFINITY_ESTIMATORS = ("prodigy", "prodigy_prot", "mmgbsa")
+DOCKING_MODES = ("unrestrained", "paratope", "epitope_paratope")
+
+
+class _MMGBSABenchmark(Settings):
+    """MM/GBSA choices shared by the affinity and ΔΔG benchmarks.
+
+    Defaults: the protocol the named variants were calibrated with (the CV figures of
+    AFFINITY_VARIANT and DDG_VARIANT were measured only with it): PROPKA protonation with
+    PDB2PQR flips at pH 7, a 1.0 nm interface trim, 50 heavy-atom-restrained L-BFGS
+    iterations in the trimmed GB System, no salt (κ = 0, where every ε_in derives exactly
+    from ε_in = 1 components), OpenMM on its CPU platform (the same energies as the JAX
+    engine, without a compilation per system). Every exact variant of the stored GB models
+    is reported; ``variant`` only chooses the headline (it is no part of a case's result)."""
+
+    mmgbsa_gb_model: Literal[tuple(GB_MODELS)] = GB_MODEL
+    mmgbsa_salt_molar: float = Field(0.0, ge=0.0, le=5.0, description="mol/L (Debye κ)")
+    mmgbsa_nonpolar: Literal["sasa", "ace", "none"] = "sasa"
+    mmgbsa_engine: Literal["jax", "openmm"] = "openmm"
+    mmgbsa_platform: str = Field("CPU", description="OpenMM platform (mmgbsa_engine openmm)")
+    mmgbsa_trim_nm: float = Field(
+        1.0, ge=0.0, description="interface trim (MMGBSASettings.trim_nm); 0 = whole complex"
+    )
+    mmgbsa_relax_iterations: int = Field(
+        50, ge=0, description="restrained L-BFGS iterations in the (trimmed) System; 0 = off"
+    )
+    mmgbsa_relax_restraint_k: float = Field(
+        1000.0, ge=0.0, description="kJ/mol/nm², heavy-atom restraint of the relax"
+    )
+    mmgbsa_extra_gb_models: tuple[Literal[tuple(GB_MODELS)], ...] = Field(
+        (), description="further GB models whose eps_in = 1 components are stored (variants)"
+    )
+    protonation: Literal["template", "propka"] = Field(
+        "propka", description="template (Modeller at pH) or propka (PROPKA + PDB2PQR flips)"
+    )
+    forcefield: Literal[tuple(FORCEFIELDS)] = "amber14"
+    ph: float = Field(7.0, ge=0.0, le=14.0)
+
+    @model_validator(mode="after")
+    def _variant(self):
+        check_variant(
+            self.variant, (self.mmgbsa_gb_model, *self.mmgbsa_extra_gb_models),
+            self.mmgbsa_salt_molar,
+        )  # fmt: skip
+        return self
+
+    def case_dict(self) -> dict:
+        """The settings a case's result depends on (stored in its file, its resume key):
+        all but ``variant``, which only chooses the summary's headline."""
+        return {k: v for k, v in self.as_dict().items() if k != "variant"}
+
+
+class AffinitySettings(_MMGBSABenchmark):
+    """What ``rankbind benchmark affinity`` runs (recorded with every result)."""
+
+    estimators: tuple[Literal[AFFINITY_ESTIMATORS], ...] = AFFINITY_ESTIMATORS
+    prodigy_command: str = Field("prodigy", description="prodigy-prot executable")
+    mmgbsa_extra_gb_models: tuple[Literal[tuple(GB_MODELS)], ...] = Field(
+        ("OBC2",), description="further GB models whose eps_in = 1 components are stored"
+    )
+    n_bootstrap: int = Field(2000, ge=0)
+    seed: int = 0
+    variant: Literal[FIXED_EPS_VARIANTS] = Field(
+        AFFINITY_VARIANT,
+        description="named MM/GBSA variant of the headline ΔG; default fixed by nested "
+        "leave-one-complex-out CV (obc2_e1_nonp0 in 24/24 folds: "
+        "gpu_bench/results/accuracy/affinity_relaxed_variants/SUMMARY.md)",
+    )
+
+
+class DDGSettings(_MMGBSABenchmark):
+    """What ``rankbind benchmark ddg`` runs (recorded with every result)."""
+
+    alanine_only: bool = True
+    singles_only: bool = False
+    include_homology_models: bool = Field(True, description="AB-Bind's HM_ files")
+    hotspot_kcal_per_mol: float = Field(1.0, ge=0.0)
+    mutant_start: Literal["prepared", "relaxed_wild_type"] = Field(
+        "prepared",
+        description="structure a mutant is built from: 'prepared' (the unrelaxed wild type, "
+        "so wild type and mutant each get the same mmgbsa_relax_iterations from the same "
+        "start) or 'relaxed_wild_type' (the relaxed wild type: the mutant is relaxed twice "
+        "as long, a bias towards the mutant; how the runs before 2026-11-30 were made)",
+    )
+    n_bootstrap: int = Field(2000, ge=0)
+    seed: int = 0
+    variant: Literal[tuple(MMGBSA_VARIANTS)] = Field(
+        DDG_VARIANT,
+        description="named MM/GBSA variant of the headline ΔΔG; default fixed by nested "
+        "leave-one-complex-out CV (gbn2_e4_nonp0 in 8/8 folds: "
+        "gpu_bench/results/accuracy/ddg_relaxed_variants/SUMMARY.md)",
+    )
+
+    def affinity_settings(self) -> AffinitySettings:
+        """The MM/GBSA part as affinity settings (the shared preparation and scoring)."""
+        shared = set(_MMGBSABenchmark.model_fields) | {"seed"}
+        return AffinitySettings(
+            estimators=("mmgbsa",),
+            **{k: getattr(self, k) for k in shared},
+            variant=f"{self.mmgbsa_gb_model.lower()}_e1",  # unused here (no summary)
+        )
+
+    def case_dict(self) -> dict:
+        """The settings one mutation's result depends on (stored in its file, its resume
+        key): not the fields that only select which mutations run (``alanine_only``,
+        ``singles_only``, ``include_homology_models``) or shape the summary
+        (``hotspot_kcal_per_mol``, ``variant``), so a wider selection reuses finished
+        mutations."""
+        skip = ("alanine_only", "singles_only", "include_homology_models",
+                "hotspot_kcal_per_mol", "variant")  # fmt: skip
+        return {k: v for k, v in super().case_dict().items() if k not in skip}
+
+
+class DockingBenchmarkSettings(Settings):
+    """What ``rankbind benchmark docking`` runs (recorded with every result). Lengths in Å."""
+
+    modes: tuple[Literal[DOCKING_MODES], ...] = DOCKING_MODES
+    unbound: bool = Field(True, description="dock the unbound structures where the case has them")
+    spacing: float = Field(1.2, gt=0.0)
+    n_rotations: int = Field(600, gt=0)
+    n_keep: int = Field(10, gt=0)
+    cluster_rmsd: float = Field(6.0, gt=0.0)
+    restraint_cutoff: float = Field(6.0, gt=0.0)
+    restraint_min_atoms: int = Field(10, ge=0)
+    epitope_cutoff: float = Field(5.0, gt=0.0)
+    batch: int = Field(8, gt=0)
+    seed: int = 0
+    tops: tuple[int, ...] = (1, 5, 10)
+    positive_control: bool = Field(
+        False, description="add the rotation undoing the random start (a check)"
+    )
+    extra: dict = Field(default_factory=dict, description="further DockingSettings fields")
+
+    @model_validator(mode="after")
+    def _extra(self):
+        self.docking_settings()  # an unknown key or a bad value in ``extra`` fails now
+        return self
+
+    def docking_settings(self) -> DockingSettings:
+        return DockingSettings(
+            spacing=self.spacing,
+            n_rotations=self.n_rotations,
+            rotation_seed=self.seed,
+            restraint_cutoff=self.restraint_cutoff,
+            restraint_min_atoms=self.restraint_min_atoms,
+            batch=self.batch,
+            cluster_rmsd=self.cluster_rmsd,
+            n_keep=self.n_keep,
+            **self.extra,
+        )
+
+    def as_dict(self) -> dict:
+        return self.model_dump() | {
+            "docking_settings": self.docking_settings().model_dump(mode="json")
+        }
+
+    def case_dict(self) -> dict:
+        """The settings a single case's result depends on (its resume key): not the mode
+        list, so modes can run as separate processes into one directory, and not ``extra``,
+        which is part of ``docking_settings`` (so an ``extra`` entry at its default is no
+        change)."""
+        skip = ("modes", "tops", "extra")
+        return {k: v for k, v in self.as_dict().items() if k not in skip}

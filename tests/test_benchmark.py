@@ -307,6 +307,17 @@ def test_ddg_end_to_end_two_variants(tmp_path):
         assert sum(parts.values()) / 4.184 == pytest.approx(est["ddg_kcal_per_mol"])
         assert est["outside_trim"] or est["relax"]["max_iterations"] == 10
     assert (tmp_path / "SUMMARY.md").is_file()
+    # mutant_start: by default a mutant is built from the prepared wild type (the start of
+    # the wild type's own relax); from the relaxed wild type its relax starts lower
+    again = suite.run_benchmark(
+        "ddg", MINI / "ab_bind", tmp_path / "relaxed_start",
+        settings.replace(mutant_start="relaxed_wild_type"), limit=2,
+    )  # fmt: skip
+    for first, second in zip(data["cases"], again["cases"], strict=True):
+        a = first["result"]["estimators"]["mmgbsa"]
+        b = second["result"]["estimators"]["mmgbsa"]
+        if not a["outside_trim"]:
+            assert b["relax"]["energy_before_kJ_per_mol"] < a["relax"]["energy_before_kJ_per_mol"]
 
 
 def test_benchmark_task_runs_one_case_and_resumes(tmp_path):

@@ -5,15 +5,14 @@ task order interleaves difficulty classes."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from rankbind.benchmark import datasets, docking, runner, suite
+from rankbind.settings import DOCKING_MODES
 
 MINI = Path(__file__).parent / "data" / "benchmark"
 
 
-@dataclass(frozen=True)
 class Extended(docking.DockingBenchmarkSettings):
     """The docking settings as they would be after adding a field with a default."""
 
@@ -121,7 +120,7 @@ def test_docking_tasks_interleave_difficulty_classes():
     ids = [
         t.case_id for t in docking.tasks(cases[:1] + cases[6:7], docking.DockingBenchmarkSettings())
     ]
-    assert ids == [f"C0__{m}" for m in docking.MODES] + [f"C6__{m}" for m in docking.MODES]
+    assert ids == [f"C0__{m}" for m in DOCKING_MODES] + [f"C6__{m}" for m in DOCKING_MODES]
     # no antibody, no paratope task (rankbind's RANKL complexes)
     rankl = replace(case, name="3URF", source="rankbind catalogue (bound docking only)")
     ids = [t.case_id for t in docking.tasks([rankl], docking.DockingBenchmarkSettings())]
@@ -138,3 +137,64 @@ def test_case_files_without_stored_settings_match_by_their_full_hash(tmp_path):
     legacy = {"case_id": "c1", "status": "ok", "settings_hash": full, "result": {}}
     assert runner.mismatch(legacy, settings, {"a": 1, "b": {"x": 0.5}}) is None
     assert "hash differs" in runner.mismatch(legacy, {"a": 3, "b": {"x": 0.5}}, {"a": 1})
+
+
+ACCURACY = Path(__file__).parents[1] / "gpu_bench" / "results" / "accuracy"
+# the relaxed-variants runs' options (gpu_bench/ACCURACY.md), and the ones the CV used
+RELAXED = ["--mmgbsa-engine", "openmm", "--mmgbsa-platform", "CPU", "--salt", "0", "--trim",
+           "1.0", "--relax-iterations", "50", "--protonation", "propka", "--bootstrap", "1000"]  # fmt: skip
+
+
+def _cli_settings(*argv: str):
+    import argparse
+
+    from rankbind.cli import benchmark
+
+    parser = argparse.ArgumentParser()
+    benchmark.configure(parser)
+    return benchmark.settings_from_args(parser.parse_args(list(argv)))
+
+
+def test_committed_affinity_case_files_resume_under_todays_settings():
+    """The relaxed-variants affinity run's case files (written before case files stored
+    their settings, hashed with the 'extra' dict dropped since) count as done under the
+    command that made them, under today's defaults (its protocol) with any headline
+    variant, and not under a changed physics setting."""
+    record = json.loads((ACCURACY / "affinity_relaxed_variants/cases/1S78.json").read_text())
+    assert "settings" not in record and record["status"] == "ok"
+    command = _cli_settings("affinity", "d", "-o", "x", *RELAXED, "--extra-gb", "OBC2")
+    assert runner.mismatch(record, *suite.case_key(command)) is None
+    # without the dropped no-op restored, the legacy hash would not match
+    assert record["settings_hash"] != runner._legacy_hash(suite.case_settings(command))
+    defaults = _cli_settings("affinity", "d", "-o", "x", "--bootstrap", "1000")
+    assert runner.mismatch(record, *suite.case_key(defaults)) is None
+    other_variant = defaults.replace(variant="gbn2_e4_nonp0")
+    assert runner.mismatch(record, *suite.case_key(other_variant)) is None
+    assert runner.mismatch(record, *suite.case_key(defaults.replace(mmgbsa_trim_nm=0.8)))
+    # the old default protocol (template protonation, 0.15 M, no relax) is another run
+    old = defaults.replace(protonation="template", variant="gbn2_e1")
+    assert runner.mismatch(record, *suite.case_key(old)) is not None
+
+
+def test_committed_ddg_case_file_resumes_with_the_runs_command():
+    record = json.loads((ACCURACY / "ddg_relaxed_variants/cases/1AK4__row12.json").read_text())
+    command = _cli_settings("ddg", "d", "-o", "x", *RELAXED, "--singles-only",
+                            "--all-substitutions")  # fmt: skip
+    assert runner.mismatch(record, *suite.case_key(command)) is None
+    assert runner.mismatch(record, *suite.case_key(command.replace(mmgbsa_salt_molar=0.15,
+                                                                   variant="gbn2_e1")))  # fmt: skip
+
+
+def test_ddg_selection_fields_do_not_invalidate_finished_mutations():
+    """A mutation finished in a singles-only alanine run counts as done in a wider run
+    (all substitutions, multiples too): selection and summary fields are no part of its
+    key; a physics field (the trim) still is."""
+    from rankbind.benchmark.suite import case_key, case_settings
+    from rankbind.settings import DDGSettings
+
+    narrow = DDGSettings(singles_only=True, alanine_only=True, hotspot_kcal_per_mol=1.5)
+    record = {"settings": json.loads(json.dumps(case_settings(narrow)))}
+    wide = DDGSettings(singles_only=False, alanine_only=False, include_homology_models=False)
+    assert runner.mismatch(record, *case_key(wide)) is None
+    why = runner.mismatch(record, *case_key(wide.replace(mmgbsa_trim_nm=0.8)))
+    assert why is not None and "mmgbsa_trim_nm" in why

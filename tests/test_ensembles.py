@@ -11,7 +11,7 @@ from openmm import unit
 
 from rankbind.energies.ensembles import EnsembleSettings, ensemble_mmgbsa, load_frames, sample
 from rankbind.energies.mmgbsa import MMGBSASettings
-from rankbind.errors import RankbindError
+from rankbind.errors import SettingsError
 from rankbind.preparation import PreparationOptions, prepare
 from rankbind.structures.assembly import build_assembly, extract
 
@@ -61,6 +61,6 @@ def test_md_frames_use_block_bootstrap_and_trajectory_round_trip(tmp_path):
         top, pos, rec, lig, MMGBSASettings(n_bootstrap=100, nonpolar="none"), frames=back
     )
     assert result.info["uncertainty"]["method"].startswith("moving-block")
-    with pytest.raises(RankbindError, match="ensemble mode"):
-        EnsembleSettings(mode="magic").validate()
+    with pytest.raises(SettingsError, match="EnsembleSettings.mode"):
+        EnsembleSettings(mode="magic")
     assert unit.is_quantity(pos)

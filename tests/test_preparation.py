@@ -111,6 +111,30 @@ def test_glycan_kept_fails_clearly():
         prepare(assembly, PreparationOptions(solvent="vacuum", remove_glycans=False))
 
 
+def test_a_residue_alone_between_gaps_fails_clearly_or_is_removed():
+    """3MJ9's heavy chain has PRO 200 between two unbuilt gaps: a free amino acid, which
+    amber14 has no template for. Here RANKL GLN 237 alone after a gap (236 left out)."""
+    from openmm import unit
+
+    assembly = extract(build_assembly("3URF", "interface"),
+                       ["RANKL/A:233-234", "RANKL/A:237", "OPG:114-115"])  # fmt: skip
+    options = PreparationOptions(solvent="vacuum", rebuild_internal_loops=False)
+    with pytest.raises(PreparationError, match=r"A:GLN237 stand alone .*no template"):
+        prepare(assembly, options)
+    prepared = prepare(assembly, options.replace(isolated_residues="remove"))
+    assert prepared.metadata["isolated_residues_removed"] == ["A:GLN237"]
+    # the crystal's other residues are kept, at their crystal coordinates (Å -> nm)
+    kept = [(r.chain.id, int(r.id)) for r in prepared.topology.residues()]
+    assert kept == [("A", 233), ("A", 234), ("R", 114), ("R", 115)]
+    xyz = prepared.positions.value_in_unit(unit.nanometer)
+    ca = {(a.residue.chain.id, int(a.residue.id)): xyz[a.index] for a in prepared.topology.atoms()
+          if a.name == "CA"}  # fmt: skip
+    crystal = {(a.chain, a.resseq): np.array(a.xyz) / 10 for a in assembly.atoms
+               if a.name == "CA"}  # fmt: skip
+    for key, value in ca.items():
+        np.testing.assert_allclose(value, crystal[key], atol=2e-4)
+
+
 def _debye_huckel_kappa(molar: float, kelvin: float, eps_r: float = 78.5) -> float:
     """Inverse Debye length (1/nm) of a 1:1 salt from CODATA constants:
     kappa^2 = 2 N_A e^2 I / (eps0 eps_r k_B T), I in mol/m^3."""

@@ -49,7 +49,7 @@ def run(tmp_path_factory):
                         "checkpoint_interval": "0.016 ps"}},
             {"name": "contacts", "task": "contacts", "after": ["prepare"]},
             {"name": "mmgbsa", "task": "mmgbsa", "after": ["production"],
-             "params": {"receptor": "RANKL", "ligand": "OPG"}},
+             "params": {"receptor": "RANKL", "ligand": "OPG", "variant": "none"}},
             {"name": "scan", "task": "alanine_scan", "after": ["production"],
              "params": {"residues": ["OPG:116-117"], "receptor": "RANKL", "ligand": "OPG"}},
             {"name": "windows", "task": "umbrella", "after": ["relax"],
@@ -131,6 +131,12 @@ def test_alanine_scan(run):
     assert len(scanned) == 2  # OPG 116 and 117, each scanned or reported
     for mutant in data["mutants"]:
         assert mutant["mutation"].endswith("->ALA")
+    # the default variant (fixed by CV): GBn2, eps_in 4, no non-polar term, no salt; the
+    # run's temperature
+    settings = data["wild_type"]["settings"]
+    assert data["variant"] == "gbn2_e4_nonp0"
+    assert (settings["solute_dielectric"], settings["nonpolar"]) == (4.0, "none")
+    assert (settings["salt_concentration"], settings["temperature"]) == (0.0, 310.0)
 
 
 def test_contacts_and_competition(run):

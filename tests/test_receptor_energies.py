@@ -83,6 +83,15 @@ GOOD = {"pearson_ci95_low": 0.3, "rmse_kcal": 1.0}
             "resolved by sampling; not supported by the benchmark",
         ),  # fmt: skip
         (3.0, 1.0, 2.0, GOOD, "resolved"),
+        # slope 0.25 puts d = 3 at 0.75 kcal/mol on the experimental scale: below RMSE 1
+        (
+            3.0,
+            1.0,
+            2.0,
+            GOOD | {"calibration_slope": 0.25},
+            "resolved by sampling; not supported by the benchmark",
+        ),
+        (-5.0, 1.0, 2.0, GOOD | {"calibration_slope": 0.25}, "resolved"),  # 1.25 > 1
         (3.0, 1.0, None, None, "resolved"),
         (
             1.2,
@@ -116,7 +125,7 @@ def test_compare_species_pools_structures():
         {"label": "r2", "dG": {"mmgbsa/x": _estimate(-8, 0.4)}, "alanine": {"v": {"5": _estimate(0.6, 0.1)}}},
     ]  # fmt: skip
     footprint = {"residues": [{"rankl_residue": 5, "status": "shared"}]}
-    out = compare_species(opg, rank, footprint, {"dG": {"mmgbsa": BAD}, "ddG": GOOD})
+    out = compare_species(opg, rank, footprint, {"dG": {"mmgbsa/x": BAD}, "ddG": {"v": GOOD}})
     d = out["dG"]["mmgbsa/x"]
     assert d["RANK_kcal_per_mol"] == pytest.approx(-7.0)
     assert d["RANK_sem"] == pytest.approx(0.25)
@@ -142,14 +151,15 @@ def test_report_renders_the_energy_section(tmp_path):
 
     def record(label, dg, ala):
         est = _estimate(dg, 0.2) | {"per_replica_kcal_per_mol": [dg - 0.1, dg + 0.1]}
-        per = {"gbn2_e4": {"5": _estimate(-1.5, 0.1)}}
+        per = {"gbn2_e4_nonp0": {"5": _estimate(-1.5, 0.1)}}
         return {"label": label, "kind": "model", "dG": {"mmgbsa/gbn2_e4": est},
-                "per_residue": per, "alanine": {"gbn2_eres": {"5": _estimate(ala, 0.1)}},
+                "per_residue": per, "alanine": {"gbn2_e4_nonp0": {"5": _estimate(ala, 0.1)}},
                 "cpu_seconds": {"total": 60.0}}  # fmt: skip
 
     bench = {
-        "dG": {"mmgbsa": BAD | {"pearson": 0.2, "pearson_ci95_high": 0.6, "n": 16}},
-        "ddG": GOOD | {"pearson": 0.06, "pearson_ci95_high": 0.1, "n": 189, "hotspot_roc_auc": 0.63},
+        "dG": {"mmgbsa/gbn2_e4": BAD | {"pearson": 0.2, "pearson_ci95_high": 0.6, "n": 16}},
+        "ddG": {"gbn2_e4_nonp0": GOOD | {"pearson": 0.06, "pearson_ci95_high": 0.1, "n": 189,
+                                         "hotspot_roc_auc": 0.63}},
         "note": "benchmark settings differ",
     }  # fmt: skip
     species = {}
@@ -162,7 +172,13 @@ def test_report_renders_the_energy_section(tmp_path):
            "restraint_k": 500.0, "minimise_iterations": 100}  # fmt: skip
     mm = {"electrostatics": "eps 1", "salt_concentration": 0.0, "nonpolar": "sasa", "trim_nm": 1.0}
     summary = {
-        "settings": {"ensemble": ens, "mmgbsa": mm, "mmgbsa_evaluated_variant": "gbn2_e1"},
+        "settings": {
+            "ensemble": ens,
+            "mmgbsa": mm,
+            "mmgbsa_evaluated_variants": ["gbn2_e1"],
+            "dG_chosen_variant": "gbn2_e4",
+            "ddG_chosen_variant": "gbn2_e4_nonp0",
+        },
         "complexes": records,
         "benchmark_accuracy": bench,
         "species": species,
@@ -213,3 +229,29 @@ def test_trimmed_complex_can_be_sampled():
     np.testing.assert_allclose(rmsd, record["heavy_atom_rmsd_to_start_nm"], rtol=1e-6)
     assert rmsd.max() < 0.05
     assert not np.allclose(frames[0], frames[1])  # independent replicas differ
+
+
+def test_sample_trimmed_maps_the_partners():
+    """sample_trimmed keeps exactly trim_residues' residues, and its receptor / ligand
+    indices point at the same atoms (name, residue, chain) as in the full topology."""
+    from rankbind.energies.ensembles import EnsembleSettings, sample_trimmed
+    from rankbind.energies.mmgbsa import trim_residues
+
+    prepared = fragment()
+    top = prepared.topology
+    x0 = np.asarray(prepared.positions.value_in_unit(prepared.positions.unit))
+    rec = selection_atoms(top, prepared.chains, "RANKL")
+    lig = selection_atoms(top, prepared.chains, "OPG")
+    settings = EnsembleSettings(n_frames=2, md_steps=5, minimise_iterations=5)
+    out = sample_trimmed(top, prepared.positions, rec, lig, 1.2, settings)
+    keep = set(trim_residues(top, x0, rec, lig, 1.2))
+    full_atoms = list(top.atoms())
+    assert {full_atoms[a].residue.index for a in out.atoms} == keep
+    sub_atoms = list(out.topology.atoms())
+    key = lambda a: (a.name, a.residue.name, a.residue.id, a.residue.chain.id)  # noqa: E731
+    for local, full in ((out.receptor, rec), (out.ligand, lig)):
+        assert [key(sub_atoms[k]) for k in local] == [
+            key(full_atoms[a]) for a in full if a in set(out.atoms.tolist())
+        ]
+    assert out.frames.shape == (2, len(out.atoms), 3)
+    assert out.record["n_atoms_sampled"] == len(out.atoms)

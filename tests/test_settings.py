@@ -101,6 +101,58 @@ def test_mmgbsa_and_umbrella_cli_defaults_are_the_api_defaults():
     assert analyse.bin_width == PMFSettings().bin_width_nm
 
 
+def test_benchmark_cli_defaults_are_the_api_defaults():
+    from rankbind.cli.benchmark import settings_from_args
+    from rankbind.settings import AffinitySettings, DDGSettings, DockingBenchmarkSettings
+
+    for kind, model in (("docking", DockingBenchmarkSettings), ("affinity", AffinitySettings),
+                        ("ddg", DDGSettings)):  # fmt: skip
+        args = _defaults("benchmark", kind, "dir", "-o", "x")
+        assert settings_from_args(args) == model(), kind
+    args = _defaults("benchmark", "ddg", "dir", "-o", "x")
+    # the flags shared by affinity and ddg have one default in both models
+    shared = {"gb": "mmgbsa_gb_model", "salt": "mmgbsa_salt_molar", "trim": "mmgbsa_trim_nm",
+              "relax_iterations": "mmgbsa_relax_iterations", "protonation": "protonation",
+              "mmgbsa_engine": "mmgbsa_engine", "bootstrap": "n_bootstrap"}  # fmt: skip
+    for flag, field in shared.items():
+        assert getattr(args, flag) == getattr(AffinitySettings(), field)
+        assert getattr(args, flag) == getattr(DDGSettings(), field)
+
+
+def test_default_variants_are_the_cross_validated_choices():
+    """The headline variants are the ones nested leave-one-complex-out CV chose in every
+    fold of the committed calibration runs, and those runs' protocol is the default."""
+    import json
+    from pathlib import Path
+
+    from rankbind.settings import AffinitySettings, DDGSettings
+
+    accuracy = Path(__file__).parents[1] / "gpu_bench" / "results" / "accuracy"
+    aff = json.loads((accuracy / "affinity_relaxed_variants" / "results.json").read_text())
+    chosen = aff["summary"]["variants"]["nested_selection"]["chosen_per_fold"]
+    assert set(chosen.values()) == {AffinitySettings().variant} and len(chosen) == 24
+    ddg = json.loads((accuracy / "ddg_relaxed_variants" / "results.json").read_text())
+    chosen = ddg["summary"]["variants"]["single_alanine"]["nested_selection"]["chosen_per_fold"]
+    assert set(chosen.values()) == {DDGSettings().variant} and len(chosen) == 8
+    for run, model in ((aff, AffinitySettings), (ddg, DDGSettings)):
+        used = run["settings"]
+        for key in ("mmgbsa_salt_molar", "mmgbsa_trim_nm", "mmgbsa_relax_iterations",
+                    "protonation", "mmgbsa_engine", "mmgbsa_platform"):  # fmt: skip
+            assert getattr(model(), key) == used[key], key
+
+
+def test_a_variant_the_run_cannot_compute_is_refused():
+    from rankbind.settings import AffinitySettings, DDGSettings
+
+    with pytest.raises(SettingsError, match="variant gbn2_e4_nonp0 .*exact only without salt"):
+        DDGSettings(mmgbsa_salt_molar=0.15)
+    with pytest.raises(SettingsError, match="variant obc2_e1_nonp0 needs OBC2 components"):
+        AffinitySettings(mmgbsa_extra_gb_models=())
+    with pytest.raises(SettingsError, match=r"AffinitySettings\.variant: Input should be"):
+        AffinitySettings(variant="gbn2_eres")  # residue-type eps_in: mutations only
+    assert DDGSettings(mmgbsa_salt_molar=0.15, variant="gbn2_e1").variant == "gbn2_e1"
+
+
 def test_protocol_physics_defaults_are_the_api_defaults(tmp_path):
     """An empty physics block gives exactly the API's preparation, simulation and
     MM/GBSA defaults (HMR 1.5 amu + automatic 4 fs step, the force field's own water,
@@ -221,4 +273,42 @@ def test_stage_must_follow_the_stage_whose_outputs_it_reads(tmp_path):
         match=r"stages\[1\]\.after: a 'simulate' stage reads the outputs of a "
         r"equilibrate or simulate stage",
     ):
+        load_protocol(path)
+
+
+def test_mmgbsa_tasks_use_the_cross_validated_variants(tmp_path):
+    """mmgbsa and alanine_scan default to the CV-fixed variants (their GB model, ε_in and
+    non-polar term as rankbind.energies.variants defines them, no salt, the run's
+    temperature); gb_model/salt refine variant 'none' only, refused with a named one."""
+    from types import SimpleNamespace
+
+    from rankbind.energies.variants import VARIANTS
+    from rankbind.protocols.tasks import _mmgbsa_settings
+
+    physics = PhysicsSettings.load({"temperature": "310 K", "salt": "100 mM"}, "physics")
+    for kind, name in (("mmgbsa", "obc2_e1_nonp0"), ("alanine_scan", "gbn2_e4_nonp0")):
+        params = get_kind(kind).params.check(
+            {"receptor": "RANKL", "ligand": "RANK", "residues": ["RANKL:180"]}
+            if kind == "alanine_scan" else {"receptor": "RANKL", "ligand": "RANK"}, "params"
+        )  # fmt: skip
+        assert params["variant"] == name
+        got = _mmgbsa_settings(SimpleNamespace(params=params, seed=3, physics=physics))
+        spec = VARIANTS[name]
+        assert (got.gb_model, got.solute_dielectric, got.nonpolar) == (
+            spec["gb_model"], spec["eps_in"], spec["nonpolar"]
+        )  # fmt: skip
+        assert (got.salt_concentration, got.temperature, got.seed) == (0.0, 310.0, 3)
+    none = get_kind("mmgbsa").params.check(
+        {"receptor": "RANKL", "ligand": "RANK", "variant": "none", "gb_model": "OBC2"}, "params"
+    )
+    got = _mmgbsa_settings(SimpleNamespace(params=none, seed=3, physics=physics))
+    assert (got.gb_model, got.solute_dielectric, got.nonpolar, got.salt_concentration) == (
+        "OBC2", 1.0, "sasa", 0.1
+    )  # fmt: skip
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "name: p\nsystems: {s: {entry: 4GIQ}}\nstages: [{name: prep, task: prepare},\n"
+        "  {name: mm, task: mmgbsa, params: {receptor: RANKL, ligand: RANK, salt: 0.15 M}}]\n"
+    )
+    with pytest.raises(ProtocolError, match=r"params\.salt: 'salt' applies to variant: none"):
         load_protocol(path)

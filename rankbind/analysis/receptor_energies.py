@@ -114,12 +114,15 @@ def resolve(
 
     spread: |difference| between two structures of one complex (the structural noise
     floor; None if only one structure). benchmark: the method's measured accuracy,
-    ``{"pearson_ci95_low": float, "rmse_kcal": float}``. Verdicts, in order:
+    ``{"pearson_ci95_low": float, "rmse_kcal": float}`` and optionally
+    ``"calibration_slope"`` (experiment ≈ slope · score + offset: the difference is put on
+    the experimental scale, slope · d, before it is compared with the RMSE; default 1).
+    Verdicts, in order:
     ``"not resolved: no sampling uncertainty ..."`` (σ = 0: replicas identical or one),
     ``"not resolved: within sampling uncertainty"`` (|d| ≤ z σ),
     ``"not resolved: within structure spread"`` (|d| ≤ spread),
     ``"resolved by sampling; not supported by the benchmark"`` (benchmark r's 95 %
-    interval reaches 0, or |d| ≤ its RMSE), else ``"resolved"``."""
+    interval reaches 0, or |slope · d| ≤ its RMSE), else ``"resolved"``."""
     d, sigma = float(difference), float(sigma)
     if not (math.isfinite(d) and math.isfinite(sigma)) or sigma < 0:
         raise RankbindError(
@@ -129,7 +132,8 @@ def resolve(
     structures = spread is None or abs(d) > float(spread)
     supported = None
     if benchmark is not None:
-        supported = benchmark["pearson_ci95_low"] > 0 and abs(d) > benchmark["rmse_kcal"]
+        slope = benchmark.get("calibration_slope", 1.0)
+        supported = benchmark["pearson_ci95_low"] > 0 and abs(slope * d) > benchmark["rmse_kcal"]
     if sigma == 0.0:  # identical replicas (or one): the sampling error is unknown, not 0
         verdict = "not resolved: no sampling uncertainty (replicas identical or too few)"
     elif not sampling:
@@ -179,7 +183,9 @@ def compare_species(
     ``gpu_bench/rankl_axis.py``: ``dG`` {estimator: estimate}, ``per_residue`` {variant:
     {number: estimate}}, ``alanine`` {variant: {number: estimate}}). ``footprint``: the
     species block of ``footprints_same_species.json`` (status per residue).
-    ``benchmark``: {"dG": {estimator: {...}}, "ddG": {...}} accuracy (see :func:`resolve`).
+    ``benchmark``: {"dG": {estimator: {...}}, "ddG": {variant: {...}}} accuracy (see
+    :func:`resolve`), matched by estimator name (``prodigy``, ``mmgbsa/<variant>``) and by
+    alanine variant; an estimator without a benchmark figure gets no benchmark verdict.
     Differences are OPG - RANK (negative: OPG binds more strongly by this estimator)."""
     benchmark = benchmark or {}
     dg = {}
@@ -188,7 +194,7 @@ def compare_species(
             dg[estimator] = _difference(
                 [r["dG"][estimator] for r in opg],
                 [r["dG"][estimator] for r in rank],
-                (benchmark.get("dG") or {}).get(estimator.split("/")[0]),
+                (benchmark.get("dG") or {}).get(estimator),
             )
     status = {r["rankl_residue"]: r["status"] for r in (footprint or {}).get("residues", [])}
     residues = {}
@@ -204,7 +210,7 @@ def compare_species(
                 row["OPG"] = [None if g is None else g["kcal_per_mol"] for g in get[: len(opg)]]
                 row["RANK"] = [None if g is None else g["kcal_per_mol"] for g in get[len(opg) :]]
                 if o and k and len(o) == len(opg) and len(k) == len(rank):
-                    bench = (benchmark.get(kind) or {}) if kind else None
+                    bench = (benchmark.get(kind) or {}).get(variant) if kind else None
                     row |= _difference(o, k, bench or None)
                     if kind:
                         row["hotspot_OPG"] = row["OPG_kcal_per_mol"] >= 1.0

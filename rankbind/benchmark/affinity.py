@@ -8,11 +8,14 @@ Estimators per case (each timed; each can be switched off in the settings):
   file, ``prodigy FILE --selection REC LIG -q``, the peer baseline.
 * ``mmgbsa``: single-structure MM/GBSA (:func:`rankbind.energies.mmgbsa.mmgbsa`) of the
   complex prepared by :func:`rankbind.preparation.prepare` (amber14, GBn2, hydrogens added
-  at pH 7, missing side-chain atoms built, internal gaps left open, no minimisation).
+  at pH 7, missing side-chain atoms built, internal gaps left open, residues alone between
+  two gaps removed and listed, no minimisation).
 
 The summary gives Pearson, Spearman, Kendall and RMSE with bootstrap 95 % intervals for
 each estimator, raw and after a linear calibration fitted with leave-one-complex-out
-cross-validation (the only fitted parameters).
+cross-validation (the only fitted parameters). Its headline is the MM/GBSA variant fixed
+before evaluation (``AffinitySettings.variant``), beside the nested-CV choice; every other
+exact variant follows.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,43 +32,10 @@ import numpy as np
 from rankbind.benchmark import metrics
 from rankbind.benchmark.datasets import DockingCase
 from rankbind.errors import RankbindError
+from rankbind.settings import AffinitySettings
 
 KJ_PER_KCAL = 4.184
-ESTIMATORS = ("prodigy", "prodigy_prot", "mmgbsa")
-
-
-@dataclass(frozen=True)
-class AffinitySettings:
-    """What the affinity benchmark runs (recorded with every result)."""
-
-    estimators: tuple[str, ...] = ESTIMATORS
-    prodigy_command: str = "prodigy"  # or e.g. /work/venvs/prodigy/bin/prodigy
-    mmgbsa_gb_model: str = "GBn2"
-    mmgbsa_salt_molar: float = 0.15
-    mmgbsa_nonpolar: str = "sasa"
-    mmgbsa_engine: str = "jax"  # "jax" or "openmm" (same energies; openmm needs no JIT)
-    mmgbsa_platform: str = "Reference"  # OpenMM platform when mmgbsa_engine="openmm"
-    mmgbsa_trim_nm: float = 0.0  # interface trim (MMGBSASettings.trim_nm); 0 = whole complex
-    # restrained L-BFGS iterations in the (trimmed) MM/GBSA System before scoring; 0 = off
-    mmgbsa_relax_iterations: int = 0
-    mmgbsa_relax_restraint_k: float = 1000.0  # kJ/mol/nm², heavy-atom restraint of the relax
-    # further GB models whose eps_in = 1 components are stored (named variants, summary)
-    mmgbsa_extra_gb_models: tuple[str, ...] = ()
-    protonation: str = "template"  # "template" (Modeller at pH) or "propka" (PROPKA + flips)
-    forcefield: str = "amber14"
-    ph: float = 7.0
-    n_bootstrap: int = 2000
-    seed: int = 0
-
-    def __post_init__(self):
-        unknown = set(self.estimators) - set(ESTIMATORS)
-        if unknown:
-            raise RankbindError(
-                f"affinity estimators {sorted(unknown)} unknown; choose from {ESTIMATORS}"
-            )
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+HEADLINE = "ΔG of MM/GBSA variant {}, fixed before evaluation, and the nested-CV choice"
 
 
 def complex_pdb(case: DockingCase, out: Path) -> Path:
@@ -144,6 +113,7 @@ def prepared_complex(path: Path, chains: list[str], settings: AffinitySettings, 
         protonation=settings.protonation,
         ionic_strength_molar=settings.mmgbsa_salt_molar,
         rebuild_internal_loops=False,
+        isolated_residues="remove",  # a lone residue between two gaps has no template
         hydrogen_mass_amu=None,
     )
     prepared = prepare(assembly, options)
@@ -223,6 +193,7 @@ def mmgbsa_single(path: Path, receptor: tuple, ligand: tuple, settings: Affinity
         "n_atoms_scored": scored["atoms"],
         "trimmed_residues": None if scored["keep"] is None else len(scored["keep"]),
         "missing_atoms_added": len(meta.get("missing_atoms_added", {})),
+        "isolated_residues_removed": meta["isolated_residues_removed"],
         "protonation": {k: meta["protonation"].get(k) for k in ("method", "ph")},
         "score_kind": "MM/GBSA enthalpy-like score at eps_in = 1 (no solute entropy)",
     }
@@ -323,6 +294,10 @@ def summarise(records: list[dict], settings: AffinitySettings) -> dict:
         )
         section["cases"] = [r["case"] for r in with_components]
         summary["variants"] = section
+        summary["headline"] = variants.headline(section, settings.variant)
+        summary["headline_markdown"] = variants.headline_table(
+            section, settings.variant, HEADLINE.format(settings.variant), None
+        )
         summary["variants_markdown"] = variants.markdown_table(
             section, "MM/GBSA variants (ε_in = 1 components rescaled) and peers, same cases", None
         )

@@ -17,67 +17,19 @@ complex are cached under ``<out>/prepared/``.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from rankbind.benchmark import metrics
-from rankbind.benchmark.affinity import KJ_PER_KCAL, AffinitySettings, mmgbsa_settings, sides
+from rankbind.benchmark.affinity import KJ_PER_KCAL, mmgbsa_settings, sides
 from rankbind.benchmark.datasets import Variant, icode_matches, read_atoms
 from rankbind.errors import RankbindError
 from rankbind.fileio import write_json, write_text
-from rankbind.structures.sequences import ONE_TO_THREE, THREE_TO_ONE
+from rankbind.settings import DDGSettings
+from rankbind.structures.sequences import ONE_TO_THREE, THREE_TO_ONE, standard_name
 
-PROTONATION_NAMES = {"HID": "HIS", "HIE": "HIS", "HIP": "HIS", "CYX": "CYS", "ASH": "ASP",
-                     "GLH": "GLU", "LYN": "LYS"}  # fmt: skip
 SUBSETS = ("single_alanine", "multiple_alanine", "all_alanine")
-
-
-@dataclass(frozen=True)
-class DDGSettings:
-    """ΔΔG benchmark choices (recorded with every result)."""
-
-    alanine_only: bool = True
-    singles_only: bool = False
-    include_homology_models: bool = True  # AB-Bind's HM_ files
-    mmgbsa_gb_model: str = "GBn2"
-    mmgbsa_salt_molar: float = 0.15
-    mmgbsa_nonpolar: str = "sasa"
-    mmgbsa_engine: str = "jax"  # "jax" or "openmm" (same energies; openmm needs no JIT)
-    mmgbsa_platform: str = "Reference"  # OpenMM platform when mmgbsa_engine="openmm"
-    mmgbsa_trim_nm: float = 0.0  # interface trim, shared by wild type and mutant; 0 = off
-    # restrained L-BFGS iterations of wild type and of each mutant in the trimmed System
-    mmgbsa_relax_iterations: int = 0
-    mmgbsa_relax_restraint_k: float = 1000.0  # kJ/mol/nm², heavy-atom restraint of the relax
-    mmgbsa_extra_gb_models: tuple[str, ...] = ()  # more GB models' eps_in = 1 components
-    protonation: str = "template"  # "template" (Modeller at pH) or "propka" (PROPKA + flips)
-    forcefield: str = "amber14"
-    ph: float = 7.0
-    hotspot_kcal_per_mol: float = 1.0
-    n_bootstrap: int = 2000
-    seed: int = 0
-
-    def affinity_settings(self) -> AffinitySettings:
-        return AffinitySettings(
-            estimators=("mmgbsa",),
-            mmgbsa_gb_model=self.mmgbsa_gb_model,
-            mmgbsa_salt_molar=self.mmgbsa_salt_molar,
-            mmgbsa_nonpolar=self.mmgbsa_nonpolar,
-            mmgbsa_engine=self.mmgbsa_engine,
-            mmgbsa_platform=self.mmgbsa_platform,
-            mmgbsa_trim_nm=self.mmgbsa_trim_nm,
-            mmgbsa_relax_iterations=self.mmgbsa_relax_iterations,
-            mmgbsa_relax_restraint_k=self.mmgbsa_relax_restraint_k,
-            mmgbsa_extra_gb_models=self.mmgbsa_extra_gb_models,
-            protonation=self.protonation,
-            forcefield=self.forcefield,
-            ph=self.ph,
-            seed=self.seed,
-        )
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def select(variants: list[Variant], settings: DDGSettings) -> list[Variant]:
@@ -105,19 +57,19 @@ _WILD_TYPES: dict[str, tuple] = {}  # in-process cache: one wild type per comple
 
 def _prepared(variant: Variant, settings: DDGSettings, cache: Path):
     """(topology, positions nm (N, 3) after the wild type's relax, wild-type record with
-    its ε_in = 1 components and trim residues) of the variant's complex, cached on disk
-    (prepared PDB per protonation; relaxed positions and record per physics hash)."""
+    its ε_in = 1 components and trim residues, prepared positions (N, 3) before the relax)
+    of the variant's complex, cached on disk (prepared PDB per protonation; relaxed
+    positions and record per physics hash)."""
     from openmm import app, unit
 
     from rankbind.benchmark.affinity import prepared_complex, scored_components
-    from rankbind.benchmark.docking import plain
     from rankbind.benchmark.runner import settings_hash
     from rankbind.structures.pdbfile import format_atom
 
     aff = settings.affinity_settings()
     chains = variant.partner_a + variant.partner_b
     stem = f"{variant.complex}_{''.join(variant.partner_a)}_{''.join(variant.partner_b)}"
-    physics = settings_hash(plain(mmgbsa_settings(aff)) | {
+    physics = settings_hash(mmgbsa_settings(aff).model_dump(mode="json") | {
         k: v for k, v in settings.as_dict().items()
         if k.startswith(("mmgbsa_relax", "mmgbsa_extra", "protonation"))
     }, {})  # fmt: skip
@@ -149,6 +101,7 @@ def _prepared(variant: Variant, settings: DDGSettings, cache: Path):
         structure = app.PDBFile(str(pdb))
         topology = structure.topology
         xyz = np.array(structure.positions.value_in_unit(unit.nanometer))
+    start = xyz
     if wt_file.is_file() and xyz_file.is_file():
         record = json.loads(wt_file.read_text())
         xyz = np.load(xyz_file)
@@ -170,7 +123,7 @@ def _prepared(variant: Variant, settings: DDGSettings, cache: Path):
         with atomic_open(xyz_file, "wb") as handle:
             np.save(handle, xyz)
         write_json(wt_file, record)
-    _WILD_TYPES[key] = (topology, xyz, record)
+    _WILD_TYPES[key] = (topology, xyz, record, start)
     return _WILD_TYPES[key]
 
 
@@ -183,7 +136,7 @@ def residue_index(topology, mutation) -> int:
             and res.id.strip() == str(mutation.number)
             and icode_matches(res.insertionCode or "", mutation.icode)
         ):
-            name = PROTONATION_NAMES.get(res.name, res.name)
+            name = standard_name(res.name)
             if THREE_TO_ONE.get(name, "?") != mutation.wild_type:
                 raise RankbindError(
                     f"mutation {mutation}: residue {res.chain.id}:{res.name}{res.id}"
@@ -195,7 +148,9 @@ def residue_index(topology, mutation) -> int:
 
 def run_case(variant: Variant, settings: DDGSettings, cache_dir: str | Path) -> dict:
     """ΔΔG (kcal/mol) of one variant: ΔG(mutant) − ΔG(wild type), each relaxed and scored
-    in the wild type's interface trim (:func:`rankbind.benchmark.affinity.scored_components`).
+    in the wild type's interface trim (:func:`rankbind.benchmark.affinity.scored_components`);
+    the mutant is built from ``settings.mutant_start`` (default: the prepared wild type, the
+    start of the wild type's own relax).
     Substitutions to ALA of truncatable residues: Cβ truncation; others (incl. GLY/PRO to
     ALA): side chains rebuilt by :func:`rankbind.modelling.mutations.substitute`."""
     from rankbind.benchmark.affinity import scored_components
@@ -217,10 +172,13 @@ def run_case(variant: Variant, settings: DDGSettings, cache_dir: str | Path) -> 
         return out
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
-    topology, xyz, wt = _prepared(variant, settings, cache)
+    topology, relaxed, wt, start = _prepared(variant, settings, cache)
+    # the mutant's starting structure: the prepared wild type, so that wild type and mutant
+    # get the same relax from the same start (settings.mutant_start)
+    xyz = start if settings.mutant_start == "prepared" else relaxed
     group = [residue_index(topology, m) for m in variant.mutations]
     residues = list(topology.residues())
-    wt_names = [PROTONATION_NAMES.get(residues[r].name, residues[r].name) for r in group]
+    wt_names = [standard_name(residues[r].name) for r in group]
     rec, lig = sides(topology, variant.partner_a, variant.partner_b)
     keep = wt["keep"]
     entry: dict = {"wt_residues": wt_names, "dg_wild_type_kcal_per_mol": wt["dg_kcal_per_mol"]}
@@ -270,6 +228,7 @@ SUBSETS = {
     "crystal_single": lambda r: r["n_mutations"] == 1 and not r["homology_model"],
 }
 VARIANT_SUBSETS = ("single_alanine", "single_other", "all_single")
+HEADLINE = "ΔΔG of MM/GBSA variant {}, fixed before evaluation, and the nested-CV choice: {}"
 
 
 def _group(complex_name: str) -> str:
@@ -322,6 +281,8 @@ def summarise(records: list[dict], settings: DDGSettings) -> dict:
     gbs = (settings.mmgbsa_gb_model, *settings.mmgbsa_extra_gb_models)
     names = variants.exact_variants(gbs, settings.mmgbsa_salt_molar)
     lines: list[str] = []
+    headline: list[str] = []
+    summary["headline"] = {}
     for subset in VARIANT_SUBSETS:
         sub = [r for r in rows if SUBSETS[subset](r)
                and r["estimators"]["mmgbsa"].get("components_eps1_kJ_per_mol")]  # fmt: skip
@@ -340,6 +301,11 @@ def summarise(records: list[dict], settings: DDGSettings) -> dict:
             settings.seed,
         )
         summary["variants"][subset] = section
+        summary["headline"][subset] = variants.headline(section, settings.variant)
+        headline += variants.headline_table(
+            section, settings.variant, HEADLINE.format(settings.variant, subset), thr
+        )
         lines += variants.markdown_table(section, f"MM/GBSA variants: {subset}", thr)
     summary["variants_markdown"] = lines
+    summary["headline_markdown"] = headline
     return summary

@@ -30,7 +30,6 @@ restraint atoms are discarded before ranking):
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -38,67 +37,7 @@ from rankbind.analysis import dockq
 from rankbind.benchmark import metrics
 from rankbind.benchmark.datasets import CATEGORIES, DockingCase
 from rankbind.errors import RankbindError
-
-MODES = ("unrestrained", "paratope", "epitope_paratope")
-
-
-@dataclass(frozen=True)
-class DockingBenchmarkSettings:
-    """Docking benchmark choices (recorded with every result). Lengths in Å."""
-
-    modes: tuple[str, ...] = MODES
-    unbound: bool = True  # dock the unbound structures where the case has them
-    spacing: float = 1.2
-    n_rotations: int = 600
-    n_keep: int = 10
-    cluster_rmsd: float = 6.0
-    restraint_cutoff: float = 6.0
-    restraint_min_atoms: int = 10
-    epitope_cutoff: float = 5.0
-    batch: int = 8
-    seed: int = 0
-    tops: tuple[int, ...] = (1, 5, 10)
-    positive_control: bool = False  # add the rotation undoing the random start (a check)
-    extra: dict = field(default_factory=dict)  # further DockingSettings fields, passed as is
-
-    def __post_init__(self):
-        unknown = set(self.modes) - set(MODES)
-        if unknown:
-            raise RankbindError(f"docking modes {sorted(unknown)} unknown; choose from {MODES}")
-        self.docking_settings()  # validates ``extra`` now (unknown key or bad value)
-
-    def docking_settings(self):
-        from rankbind.modelling.docking import DockingSettings
-
-        return DockingSettings(
-            spacing=self.spacing,
-            n_rotations=self.n_rotations,
-            rotation_seed=self.seed,
-            restraint_cutoff=self.restraint_cutoff,
-            restraint_min_atoms=self.restraint_min_atoms,
-            batch=self.batch,
-            cluster_rmsd=self.cluster_rmsd,
-            n_keep=self.n_keep,
-            **self.extra,
-        )
-
-    def as_dict(self) -> dict:
-        return asdict(self) | {"docking_settings": plain(self.docking_settings())}
-
-    def case_dict(self) -> dict:
-        """The settings a single case's result depends on (its resume key): not the mode
-        list, so modes can run as separate processes into one directory, and not ``extra``,
-        which is part of ``docking_settings`` (so an ``extra`` entry at its default is no
-        change)."""
-        skip = ("modes", "tops", "extra")
-        return {k: v for k, v in self.as_dict().items() if k not in skip}
-
-
-def plain(settings) -> dict:
-    """A settings object (dataclass or pydantic model) as a plain dict."""
-    if hasattr(settings, "model_dump"):
-        return settings.model_dump(mode="json")
-    return asdict(settings)
+from rankbind.settings import DockingBenchmarkSettings
 
 
 def _case_seed(name: str, seed: int) -> int:

@@ -112,6 +112,8 @@ def markdown(data: dict) -> str:
             )
     elif kind in ("affinity", "ddg"):
         what = "ΔG" if kind == "affinity" else "ΔΔG"
+        if s.get("headline_markdown"):  # the variant fixed before evaluation, nested CV beside
+            lines += ["## Headline", "", *s["headline_markdown"]]
         lines += [
             f"Predicted {what} vs experiment (kcal/mol). Values: point estimate "
             "[bootstrap 95 % interval]. `LOCO RMSE`: RMSE after a linear calibration fitted "

@@ -68,6 +68,12 @@ def _legacy_hash(settings: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+# Settings removed since, which did nothing, with the value every legacy case file had: the
+# affinity/ΔΔG settings' unused ``extra`` dict (dropped in ad35d0e), hashed into the
+# accuracy runs' case files. A legacy hash matches with or without them.
+REMOVED_NO_OPS = {"extra": {}}
+
+
 def conflicts(stored: dict, current: dict, prefix: str = "") -> list[str]:
     """Dotted keys present in both settings dicts with different values."""
     out = []
@@ -103,7 +109,8 @@ def mismatch(data: dict, settings: dict, defaults: dict) -> str | None:
     the run states the case's value explicitly. Older files are matched by their hash of
     the full settings dict."""
     if "settings" not in data:
-        if data.get("settings_hash") == _legacy_hash(settings):
+        if data.get("settings_hash") in (_legacy_hash(settings),
+                                         _legacy_hash(REMOVED_NO_OPS | settings)):  # fmt: skip
             return None
         return "settings hash differs (case file without stored settings)"
     changed = conflicts(data["settings"], settings) + _added(data["settings"], settings, defaults)

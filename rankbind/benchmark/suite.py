@@ -138,12 +138,10 @@ def collect(kind: str, dataset, out_dir, settings=None, include_rankbind: bool =
 def settings_from_params(kind: str, params: dict):
     """Settings of ``kind`` from a plain dict (tuples given as lists are accepted)."""
     cls = SETTINGS[kind]
-    fields = cls.__dataclass_fields__
-    unknown = set(params) - set(fields)
+    unknown = set(params) - set(cls.model_fields)
     if unknown:
         raise RankbindError(f"benchmark {kind}: unknown settings {sorted(unknown)}")
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
-    return cls(**values)
+    return cls(**params)
 
 
 def benchmark_task(ctx) -> dict:

@@ -10,6 +10,10 @@ from pathlib import Path
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from rankbind.settings import GB_MODELS, MMGBSA_VARIANTS, default_of
+    from rankbind.settings import AffinitySettings as A
+    from rankbind.settings import DockingBenchmarkSettings as D
+
     parser.add_argument("kind", choices=["docking", "affinity", "ddg"])
     parser.add_argument("dataset", help="benchmark directory, or 'rankbind'")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output directory")
@@ -19,40 +23,54 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="run only the first N tasks")
     parser.add_argument("--collect", action="store_true",
                         help="only rebuild results/summary/plots from finished case files")  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=default_of(D, "seed"))
     dock = parser.add_argument_group("docking (Å)")
-    dock.add_argument("--modes", default="unrestrained,paratope,epitope_paratope")
-    dock.add_argument("--spacing", type=float, default=1.2, help="grid spacing (default 1.2)")
-    dock.add_argument("--rotations", type=int, default=600, help="rotation count (default 600)")
-    dock.add_argument("--keep", type=int, default=10, help="clustered poses kept (default 10)")
+    dock.add_argument("--modes", default=",".join(default_of(D, "modes")))
+    dock.add_argument("--spacing", type=float, default=default_of(D, "spacing"),
+                      help="grid spacing (default %(default)s)")  # fmt: skip
+    dock.add_argument("--rotations", type=int, default=default_of(D, "n_rotations"),
+                      help="rotation count (default %(default)s)")  # fmt: skip
+    dock.add_argument("--keep", type=int, default=default_of(D, "n_keep"),
+                      help="clustered poses kept (default %(default)s)")  # fmt: skip
     dock.add_argument("--bound", action="store_true", help="dock bound structures, not unbound")
     dock.add_argument("--dock-option", action="append", default=[], metavar="KEY=VALUE",
                       help="further DockingSettings field (repeatable; VALUE as JSON, else "
                       "text), e.g. orientation_cone_deg=90")  # fmt: skip
-    est = parser.add_argument_group("affinity / ddg")
-    est.add_argument("--estimators", default="prodigy,prodigy_prot,mmgbsa",
+    est = parser.add_argument_group(
+        "affinity / ddg (defaults: the calibrated protocol of rankbind.settings)"
+    )
+    est.add_argument("--estimators", default=",".join(default_of(A, "estimators")),
                      help="affinity estimators (comma list)")  # fmt: skip
-    est.add_argument("--prodigy-command", default="prodigy", help="prodigy-prot executable")
-    est.add_argument("--gb", choices=["GBn2", "OBC2"], default="GBn2")
-    est.add_argument("--salt", type=float, default=0.15, help="mol/L (default 0.15)")
-    est.add_argument("--mmgbsa-engine", choices=["jax", "openmm"], default="jax")
-    est.add_argument("--mmgbsa-platform", default="Reference", help="OpenMM platform (openmm)")
+    est.add_argument("--prodigy-command", default=default_of(A, "prodigy_command"),
+                     help="prodigy-prot executable")  # fmt: skip
+    est.add_argument("--variant", choices=list(MMGBSA_VARIANTS), default=None,
+                     help="MM/GBSA variant of the headline (default: the one fixed by "
+                     "cross-validation, affinity obc2_e1_nonp0, ddg gbn2_e4_nonp0)")  # fmt: skip
+    est.add_argument("--gb", choices=list(GB_MODELS), default=default_of(A, "mmgbsa_gb_model"))
+    est.add_argument("--salt", type=float, default=default_of(A, "mmgbsa_salt_molar"),
+                     help="mol/L (default %(default)s)")  # fmt: skip
+    est.add_argument("--mmgbsa-engine", choices=["jax", "openmm"],
+                     default=default_of(A, "mmgbsa_engine"))  # fmt: skip
+    est.add_argument("--mmgbsa-platform", default=default_of(A, "mmgbsa_platform"),
+                     help="OpenMM platform (openmm engine; default %(default)s)")  # fmt: skip
     est.add_argument("--singles-only", action="store_true", help="ddg: single mutations only")
     est.add_argument("--no-homology-models", action="store_true", help="ddg: skip HM_ files")
-    est.add_argument("--bootstrap", type=int, default=2000, help="bootstrap samples")
-    est.add_argument("--trim", type=float, default=0.0,
-                     help="MM/GBSA interface trim, nm (0 = whole complex)")  # fmt: skip
-    est.add_argument("--relax-iterations", type=int, default=0,
+    est.add_argument("--bootstrap", type=int, default=default_of(A, "n_bootstrap"),
+                     help="bootstrap samples")  # fmt: skip
+    est.add_argument("--trim", type=float, default=default_of(A, "mmgbsa_trim_nm"),
+                     help="MM/GBSA interface trim, nm (0 = whole complex; default %(default)s)")  # fmt: skip
+    est.add_argument("--relax-iterations", type=int,
+                     default=default_of(A, "mmgbsa_relax_iterations"),
                      help="restrained L-BFGS iterations in the (trimmed) MM/GBSA System, "
-                     "wild type and each mutant (0 = off)")  # fmt: skip
-    est.add_argument("--relax-restraint-k", type=float, default=1000.0,
+                     "wild type and each mutant (0 = off; default %(default)s)")  # fmt: skip
+    est.add_argument("--relax-restraint-k", type=float,
+                     default=default_of(A, "mmgbsa_relax_restraint_k"),
                      help="heavy-atom restraint of the relax, kJ/mol/nm^2")  # fmt: skip
-    est.add_argument(
-        "--extra-gb",
-        default="",
-        help="more GB models whose eps_in=1 components are stored (variants)",
-    )
-    est.add_argument("--protonation", choices=["template", "propka"], default="template")
+    est.add_argument("--extra-gb", default=None,
+                     help="more GB models whose eps_in=1 components are stored (comma list; "
+                     "'' for none; default: affinity OBC2, ddg none)")  # fmt: skip
+    est.add_argument("--protonation", choices=["template", "propka"],
+                     default=default_of(A, "protonation"))  # fmt: skip
     est.add_argument(
         "--all-substitutions",
         action="store_true",
@@ -92,35 +110,32 @@ def settings_from_args(args):
             extra=dock_options(args.dock_option),
         )
     common = dict(
+        mmgbsa_gb_model=args.gb,
+        mmgbsa_salt_molar=args.salt,
+        mmgbsa_engine=args.mmgbsa_engine,
+        mmgbsa_platform=args.mmgbsa_platform,
         mmgbsa_trim_nm=args.trim,
         mmgbsa_relax_iterations=args.relax_iterations,
         mmgbsa_relax_restraint_k=args.relax_restraint_k,
-        mmgbsa_extra_gb_models=tuple(g for g in args.extra_gb.split(",") if g),
         protonation=args.protonation,
+        n_bootstrap=args.bootstrap,
+        seed=args.seed,
     )
+    if args.extra_gb is not None:
+        common["mmgbsa_extra_gb_models"] = tuple(g for g in args.extra_gb.split(",") if g)
+    if args.variant is not None:
+        common["variant"] = args.variant
     if args.kind == "affinity":
         return affinity.AffinitySettings(
             estimators=tuple(e for e in args.estimators.split(",") if e),
             prodigy_command=args.prodigy_command,
-            mmgbsa_gb_model=args.gb,
-            mmgbsa_salt_molar=args.salt,
-            mmgbsa_engine=args.mmgbsa_engine,
-            mmgbsa_platform=args.mmgbsa_platform,
             **common,
-            n_bootstrap=args.bootstrap,
-            seed=args.seed,
         )
     return ddg.DDGSettings(
         alanine_only=not args.all_substitutions,
         singles_only=args.singles_only,
         include_homology_models=not args.no_homology_models,
-        mmgbsa_gb_model=args.gb,
-        mmgbsa_salt_molar=args.salt,
-        mmgbsa_engine=args.mmgbsa_engine,
-        mmgbsa_platform=args.mmgbsa_platform,
         **common,
-        n_bootstrap=args.bootstrap,
-        seed=args.seed,
     )
 
 

@@ -1,6 +1,6 @@
 """Ensembles for MM/GBSA: several structures per complex instead of one.
 
-Three modes (``EnsembleSettings.mode``), all in OBC2 implicit solvent (``implicit/obc2.xml``'s
+Three modes (:class:`rankbind.settings.EnsembleSettings` ``mode``), all in OBC2 implicit solvent (``implicit/obc2.xml``'s
 CustomGBForce turned into OpenMM's native ``GBSAOBCForce`` by
 :func:`rankbind.energies.mmgbsa.native_obc2`: the same energy, 6-9x faster per evaluation on
 this CPU for 1,140-2,420-atom grooves) with heavy atoms held
@@ -23,41 +23,14 @@ Units: nm, ps, K, kJ/mol/nm².
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import openmm
 from openmm import app, unit
 
 from rankbind.errors import RankbindError
-
-MODES = ("replicas", "md", "trajectory")
-
-
-@dataclass(frozen=True)
-class EnsembleSettings:
-    mode: str = "replicas"
-    n_frames: int = 4
-    md_steps: int = 500  # replicas: steps before each minimisation
-    equilibration_steps: int = 1000  # md
-    interval_steps: int = 250  # md
-    timestep_ps: float = 0.002  # HBonds constraints during sampling
-    temperature_K: float = 300.0
-    friction_per_ps: float = 1.0
-    restraint_k: float = 500.0  # kJ/mol/nm², heavy atoms to the prepared positions
-    minimise_iterations: int = 100  # replicas
-    forcefield: str = "amber14-all.xml"
-    seed: int = 0
-    platform: str = "CPU"
-
-    def validate(self) -> None:
-        if self.mode not in MODES:
-            raise RankbindError(f"ensemble mode '{self.mode}' unknown; choose {', '.join(MODES)}")
-        if self.n_frames < 1 or self.md_steps < 0 or self.interval_steps < 1:
-            raise RankbindError(
-                f"ensemble n_frames={self.n_frames}, md_steps={self.md_steps}, "
-                f"interval_steps={self.interval_steps}: need n_frames >= 1, interval >= 1"
-            )
+from rankbind.settings import EnsembleSettings
 
 
 def _sampling_context(
@@ -107,7 +80,6 @@ def sample(
     residues are matched to templates without their inter-residue bonds, as
     :class:`~rankbind.energies.mmgbsa.ComplexModel` does, and the restraints hold the cut
     ends."""
-    settings.validate()
     if settings.mode == "trajectory":
         raise RankbindError("mode 'trajectory' reads frames: use load_frames()")
     x0 = np.asarray(
@@ -136,7 +108,7 @@ def sample(
     frames = np.array(frames)
     heavy = [a.index for a in topology.atoms() if a.element is not None and a.element.symbol != "H"]
     rmsd = np.sqrt(np.mean(np.sum((frames[:, heavy] - x0[heavy]) ** 2, axis=-1), axis=1))
-    record = asdict(settings) | {
+    record = settings.as_dict() | {
         "sampler": "OBC2 implicit solvent (GBSAOBCForce), NoCutoff, HBonds constraints, "
         "LangevinMiddle, heavy-atom harmonic restraints",
         "cpu_s_sampling": time.process_time() - t0,
@@ -147,6 +119,53 @@ def sample(
         else "whole topology",
     }
     return frames, record
+
+
+@dataclass(frozen=True)
+class TrimmedEnsemble:
+    """Replicas of an interface-trimmed complex: ``topology`` of the kept ``atoms`` (n,)
+    (indices into the full topology), ``receptor`` / ``ligand`` atom indices into the
+    trimmed topology, ``frames`` (F, n, 3) nm, and the sampler's ``record``."""
+
+    topology: app.Topology
+    atoms: np.ndarray
+    receptor: list[int]
+    ligand: list[int]
+    frames: np.ndarray
+    record: dict
+
+
+def sample_trimmed(
+    topology: app.Topology,
+    positions,
+    receptor,
+    ligand,
+    trim_nm: float,
+    settings: EnsembleSettings,
+) -> TrimmedEnsemble:
+    """Sample only the residues within ``trim_nm`` of the partner
+    (:func:`rankbind.energies.mmgbsa.trim_residues`) as a cut complex: residues matched to
+    templates without external bonds, heavy-atom restraints holding the cut ends (see
+    :func:`sample`). ``receptor``/``ligand``: atom indices into ``topology``."""
+    from rankbind.energies.mmgbsa import subtopology, trim_residues
+
+    x = np.asarray(
+        positions.value_in_unit(unit.nanometer) if unit.is_quantity(positions) else positions,
+        dtype=float,
+    )
+    region = set(trim_residues(topology, x, receptor, ligand, trim_nm))
+    atoms = np.array([a.index for a in topology.atoms() if a.residue.index in region])
+    sub = subtopology(topology, atoms)
+    local = {int(a): k for k, a in enumerate(atoms)}
+    frames, record = sample(sub, x[atoms], settings, ignore_external_bonds=True)
+    return TrimmedEnsemble(
+        topology=sub,
+        atoms=atoms,
+        receptor=[local[a] for a in receptor if a in local],
+        ligand=[local[a] for a in ligand if a in local],
+        frames=frames,
+        record=record | {"trim_nm": trim_nm, "n_atoms_sampled": int(len(atoms))},
+    )
 
 
 def load_frames(

@@ -9,13 +9,18 @@ turns a variant into :class:`rankbind.energies.mmgbsa.MMGBSASettings`.
 Dielectric rescaling (:func:`rescale`). Without salt (κ = 0) every electrostatic term is
 linear in a dielectric factor: Coulomb ∝ 1/ε_in and GB ∝ (1/ε_in − 1/ε_out) times a sum that
 depends on geometry and Born radii only (radii do not depend on ε). So components computed
-once at ε_in = 1 give every ε_in exactly; ``tests/test_variants.py`` checks this against a
+once at ε_in = 1 give every ε_in exactly; ``tests/test_energies.py`` checks this against a
 direct evaluation at ε_in = 4.
 
 Residue-type dependent dielectric (ΔΔG of a mutation): ε_in by the wild-type residue:
 1 for non-polar (A, V, L, I, M, F, W, P, G, C), 2 for polar (S, T, N, Q, Y, H), 4 for charged
 (D, E, K, R) — the choice of residue-type-specific interior dielectrics used for alanine
 scanning (e.g. Yan, Wang et al., PLoS ONE 2017, who found ε = 1/2/4-type choices best).
+Protonation-state names are classed by the charge of that state: HIP (HSP), CYM charged; HID,
+HIE and the neutral acids and base ASH, GLH, LYN polar; CYX (disulfide) and MSE non-polar.
+
+The variant each task uses by default is fixed in :mod:`rankbind.settings`
+(``AFFINITY_VARIANT``, ``DDG_VARIANT``) from nested cross-validation by complex.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from rankbind.errors import RankbindError
+from rankbind.settings import MMGBSA_VARIANTS as VARIANTS
+from rankbind.structures.sequences import standard_name
 
 KCAL = 4.184
 EPS_OUT = 78.5
@@ -31,31 +38,23 @@ POLAR = {"SER", "THR", "ASN", "GLN", "TYR", "HIS"}
 CHARGED = {"ASP", "GLU", "LYS", "ARG"}
 RESIDUE_DIELECTRIC = {"nonpolar": 1.0, "polar": 2.0, "charged": 4.0}
 
-# name -> choices; "eps_in": float or "residue" (mutations only)
-VARIANTS: dict[str, dict] = {
-    f"{gb.lower()}_e{e:g}{'' if np_ else '_nonp0'}": {
-        "gb_model": gb,
-        "eps_in": e,
-        "nonpolar": "sasa" if np_ else "none",
-    }
-    for gb in ("GBn2", "OBC2")
-    for e in (1.0, 2.0, 4.0)
-    for np_ in (True, False)
-}
-VARIANTS.update(
-    {
-        f"{gb.lower()}_eres": {"gb_model": gb, "eps_in": "residue", "nonpolar": "sasa"}
-        for gb in ("GBn2", "OBC2")
-    }
-)
+# protonation states whose charge differs from their residue type's usual one
+CHARGED_STATES = {"HIP", "HSP", "CYM"}  # His with both ring N protonated: +1; thiolate: -1
+NEUTRAL_STATES = {"ASH", "GLH", "LYN"}  # protonated acids, deprotonated lysine: polar
 
 
 def residue_class(name: str) -> str:
-    if name in CHARGED:
+    """The class ("nonpolar", "polar", "charged") of an amino-acid residue name (standard,
+    protonation-state or modified: :func:`rankbind.structures.sequences.standard_name`)."""
+    if name in CHARGED_STATES:
         return "charged"
-    if name in POLAR:
+    if name in NEUTRAL_STATES:
         return "polar"
-    return "nonpolar"
+    standard = standard_name(name)
+    for label, names in (("charged", CHARGED), ("polar", POLAR), ("nonpolar", NONPOLAR)):
+        if standard in names:
+            return label
+    raise RankbindError(f"residue {name!r}: not an amino acid (residue-type ε_in unknown)")
 
 
 def rescale(components: dict[str, float], eps_in: float, eps_out: float = EPS_OUT) -> dict:
@@ -253,3 +252,30 @@ def markdown_table(section: dict, title: str, threshold: float | None) -> list[s
             f"| {name} | {'raw' if kind == 'raw' else 'LOCO'} | " + " | ".join(cells) + " |"
         )
     return lines + [""]
+
+
+def headline(section: dict, variant: str) -> dict:
+    """The figures of the ``variant`` fixed before evaluation (raw and leave-one-complex-out
+    calibrated) from :func:`evaluate_variants`' ``section``, with the nested-CV figure beside
+    them. On the development cases the nested figure is the honest one (the variant was
+    chosen on them); on held-out cases the fixed variant's is."""
+    entry = section["by_variant"].get(variant)
+    if entry is None:
+        return {"variant": variant, "error": "not computed from this run's components"}
+    out = {"variant": variant, "fixed": "before evaluation (rankbind.settings)"} | entry
+    if "nested_selection" in section:
+        nested = section["nested_selection"]
+        out["nested_selection"] = {k: nested[k] for k in ("figures", "final_choice", "criterion")}
+        out["nested_selection"] |= {k: nested[k] for k in ("hotspots", "hotspots_ci95")
+                                    if k in nested}  # fmt: skip
+    return out
+
+
+def headline_table(section: dict, variant: str, title: str, threshold: float | None) -> list[str]:
+    """Markdown rows of the fixed ``variant`` and the nested choice (:func:`headline`)."""
+    if variant not in section["by_variant"]:
+        return [f"### {title}", "", f"variant {variant}: not computed from this run's "
+                "components (its GB model was not stored, or ε_in ≠ 1 with salt)", ""]  # fmt: skip
+    part = {k: section[k] for k in ("n", "n_complexes", "nested_selection") if k in section}
+    part["by_variant"] = {f"{variant} (fixed before evaluation)": section["by_variant"][variant]}
+    return markdown_table(part, title, threshold)

@@ -29,6 +29,9 @@ from rankbind.protocols.schema import (
     Str,
 )
 from rankbind.settings import (
+    AFFINITY_VARIANT,
+    DDG_VARIANT,
+    FIXED_EPS_VARIANTS,
     PMFSettings,
     PreparationOptions,
     SimulationOptions,
@@ -122,6 +125,31 @@ class _FieldMap(Spec):
         return dict(value)
 
 
+_VARIANTS = Str(choices=(*FIXED_EPS_VARIANTS, "none"))
+_VARIANT_DOC = (
+    "named MM/GBSA variant (rankbind.energies.variants): its GB model, solute dielectric and "
+    "non-polar term, without salt; 'none': the physics block's GB model and salt, eps_in 1, "
+    "gamma*SASA. Default fixed by nested leave-one-complex-out CV (rankbind.settings: "
+)
+
+
+@dataclass
+class _MMGBSAParams(Record):
+    """MM/GBSA task parameters: ``gb_model`` and ``salt`` refine ``variant: none`` only (a
+    named variant fixes its GB model, and salt 0)."""
+
+    def check(self, value, where):
+        out = super().check(value, where)
+        given = [k for k in ("gb_model", "salt") if k in (value or {})]
+        if given and out.get("variant") != "none":
+            raise SchemaViolation(
+                f"{where}.{given[0]}" if where else given[0],
+                f"'{given[0]}' applies to variant: none only; variant {out['variant']} fixes "
+                "the GB model, solute dielectric, non-polar term and salt (0 M)",
+            )
+        return out
+
+
 BUILTIN = [
     TaskKind(
         "prepare",
@@ -198,15 +226,23 @@ BUILTIN = [
     TaskKind(
         "mmgbsa",
         "analysis",
-        Record(
+        _MMGBSAParams(
             {
                 "receptor": Key(Selection(), required=True),
                 "ligand": Key(Selection(), required=True),
+                "variant": Key(
+                    _VARIANTS,
+                    default=AFFINITY_VARIANT,
+                    doc=_VARIANT_DOC + "AFFINITY_VARIANT, 24/24 folds: gpu_bench/results/"
+                    "accuracy/affinity_relaxed_variants/SUMMARY.md)",
+                ),
                 "gb_model": Key(
-                    Str(choices=("GBn2", "OBC2")), doc="default: the physics solvent's (GBn2)"
+                    Str(choices=("GBn2", "OBC2")),
+                    doc="variant none only; default: the physics solvent's (GBn2)",
                 ),
                 "salt": Key(
-                    Quantity("concentration", min=0.0, max=2.0), doc="default: physics salt"
+                    Quantity("concentration", min=0.0, max=2.0),
+                    doc="variant none only; default: physics salt",
                 ),
                 "stride": Key(Number(integer=True, min=1), default=1),
             }
@@ -226,6 +262,12 @@ BUILTIN = [
                 "ligand": Key(Selection(), required=True),
                 "stride": Key(Number(integer=True, min=1), default=1),
                 "hotspot": Key(Number(min=0.0), default=1.0, doc="hot-spot ΔΔG, kcal/mol"),
+                "variant": Key(
+                    _VARIANTS,
+                    default=DDG_VARIANT,
+                    doc=_VARIANT_DOC + "DDG_VARIANT, 8/8 folds: gpu_bench/results/accuracy/"
+                    "ddg_relaxed_variants/SUMMARY.md)",
+                ),
             }
         ),
         _CPU,

@@ -240,7 +240,18 @@ def _frames(ctx, stride: int):
 
 
 def _mmgbsa_settings(ctx):
+    """MMGBSASettings of an mmgbsa/alanine_scan task: its named ``variant`` (GB model,
+    solute dielectric, non-polar term; no salt) at the run's temperature and force field,
+    or with ``variant: none`` the physics block's GB model and salt (``gb_model``/``salt``
+    override them), eps_in 1 and gamma*SASA."""
+    from rankbind.energies.variants import VARIANTS
+
     overrides = {"seed": ctx.seed}
+    variant = ctx.params.get("variant", "none")
+    if variant != "none":
+        spec = VARIANTS[variant]
+        overrides |= {"gb_model": spec["gb_model"], "solute_dielectric": spec["eps_in"],
+                      "nonpolar": spec["nonpolar"], "salt_concentration": 0.0}  # fmt: skip
     if "gb_model" in ctx.params:
         overrides["gb_model"] = ctx.params["gb_model"]
     if "salt" in ctx.params:
@@ -259,6 +270,7 @@ def mmgbsa_task(ctx) -> dict:
     data = result.as_dict() | {
         "label": f"{ctx.params['ligand']} on {ctx.params['receptor']} ({ctx.task.system})",
         "frames_source": source,
+        "variant": ctx.params.get("variant", "none"),
     }
     path = Path(ctx.directory) / "mmgbsa.json"
     write_json(path, data)
@@ -304,6 +316,7 @@ def alanine_scan_task(ctx) -> dict:
             "not_scanned": skipped,
             "frames_source": source,
             "hotspot_kcal_per_mol": p["hotspot"],
+            "variant": p.get("variant", "none"),
         },
     )
     return {

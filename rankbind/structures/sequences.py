@@ -31,6 +31,12 @@ THREE_TO_ONE = {
 ONE_TO_THREE = {v: k for k, v in list(THREE_TO_ONE.items())[:20]}
 
 
+def standard_name(resname: str) -> str:
+    """The standard residue name of a protonation-state or modified amino-acid name (HIE,
+    HIP -> HIS; CYX -> CYS; ASH -> ASP; MSE -> MET); other names unchanged."""
+    return ONE_TO_THREE.get(THREE_TO_ONE.get(resname.upper(), ""), resname)
+
+
 def one_letter(resname: str) -> str:
     """One-letter code of a residue name; 'X' for anything non-standard."""
     return THREE_TO_ONE.get(resname.upper(), "X")
