@@ -5,10 +5,26 @@
 DockQ/CAPRI vs the bound complex), one compressed npz per case and mode under
 gpu_bench/results/docking_scoring/<mode>/cases/ (resumable; refuses other settings).
 ``cv``: fit + evaluate, writes gpu_bench/results/docking_scoring/cv.json and cv.md.
+``spacing``: the epitope_paratope poses re-scored on another grid (same poses,
+:func:`rankbind.benchmark.docking_scoring.rescore_at_spacing`; one npz per case under
+spacing/<h>/cases, resumable), how each term scales against the stored 1.5 Å values, and
+whether restraint_weight should scale with the grid: leave-one-case-out refit at that
+spacing against the fixed weights 2.88 and 2.88 x (1.5/h)^3; writes spacing/<h>/spacing.json
+and spacing.md.
+
+``reweight``: restraint_weight checked on the full benchmark runs at their own grid
+(gpu_bench/results/accuracy/docking_full and docking_full_restraint_weight, 2.0 Å): the
+epitope_paratope poses of both runs pooled per case (legacy score recovered as score -
+restraint_weight x count), re-ranked for a grid of weights; top-1 acceptable-or-better for
+fixed weights (0, 2.88 x (1.5/2)^3, 2.88) and for the weight chosen leave-one-case-out;
+the top-pose legacy score of the 2.0 Å run against the 1.5 Å pose dataset's, per case.
+Writes spacing/reweight_full_runs.json and .md.
 
 Usage:
   python gpu_bench/docking_scoring.py build [--modes epitope_paratope paratope]
   python gpu_bench/docking_scoring.py cv
+  python gpu_bench/docking_scoring.py spacing --spacing 2.0
+  python gpu_bench/docking_scoring.py reweight
 """
 
 from __future__ import annotations
@@ -138,6 +154,174 @@ def cv(args) -> None:
     print(json.dumps({m: r["weights_all_cases"] for m, r in report["modes"].items()}))
 
 
+def spacing(args) -> None:
+    h = args.spacing
+    src = OUT / "epitope_paratope"
+    out = OUT / "spacing" / f"{h:g}"
+    base = [ds.load_case(p) for p in sorted((src / "cases").glob("*.npz"))]
+    ref_h = base[0]["meta"]["settings"]["spacing"]
+    cases = all_cases()
+    rescored = []
+    for data in base:
+        path = out / "cases" / f"{data['meta']['case']}__epitope_paratope.npz"
+        if not path.is_file():
+            new = ds.rescore_at_spacing(cases[data["meta"]["case"]], data, h)
+            ds.save_case(path, {k: v for k, v in new.items() if k != "meta"}
+                         | {"meta": np.array(json.dumps(new["meta"]))})  # fmt: skip
+            print(data["meta"]["case"], new["meta"]["cpu_s"], flush=True)
+        rescored.append(ds.load_case(path))
+    # how each term scales: per case, median ratio new/stored over poses with a nonzero term
+    ratios = {}
+    for name in ("shape", "energy_kcal", "restraint_atoms"):
+        k = ds.FEATURES.index(name)
+        per_case = []
+        for a, b in zip(base, rescored, strict=True):
+            ok = np.abs(a["features"][:, k]) > 1e-6
+            if ok.any():
+                per_case.append(float(np.median(b["features"][ok, k] / a["features"][ok, k])))
+        ratios[name] = {"median_over_cases": round(float(np.median(per_case)), 4),
+                        "min": round(min(per_case), 4), "max": round(max(per_case), 4)}  # fmt: skip
+    expected = (ref_h / h) ** 3
+    res = ds.cross_validate(ds.Dataset(rescored), l2=args.l2)
+    fixed = {}
+    for label, w in (("0", 0.0), ("2.88", 2.88), (f"2.88x(1.5/{h:g})^3", 2.88 * expected)):
+        firsts = []
+        for c in rescored:
+            order = np.argsort(-(ds.legacy_score(c) + w * ds.columns(c, "legacy_restraint")[:, 1]),
+                               kind="stable")  # fmt: skip
+            classes = ds.clustered_capri(c, order, n_keep=10)
+            firsts.append(next((k + 1 for k, x in enumerate(classes) if x > 0), None))
+        fixed[label] = {f"top{n}": sum(r is not None and r <= n for r in firsts)
+                        for n in (1, 5, 10)} | {"weight": round(w, 4)}  # fmt: skip
+    folds = [r["weights"]["legacy_restraint"] for r in res["per_case"]]
+    folds = np.array([w for w in folds if w and w[0] == 1.0])
+    report = {
+        "label": "same poses (1.5 Å legacy scan, epitope_paratope) re-scored on another grid",
+        "spacing": h,
+        "stored_spacing": ref_h,
+        "n_cases": len(rescored),
+        "term_ratio_new_over_stored": ratios,
+        "expected_ratio_if_shape_scales_as_h^-3": round(expected, 4),
+        "fixed_weights": fixed,
+        "cv_fitted_restraint": res["summary"]["fitted_restraint"]["all"],
+        "cv_legacy": res["summary"]["legacy"]["all"],
+        "restraint_weight_over_folds": {
+            "mean": round(float(folds[:, 1].mean()), 3),
+            "sd": round(float(folds[:, 1].std(ddof=1)), 3),
+            "n_folds": len(folds),
+        },  # fmt: skip
+        "restraint_weight_all_cases": round(
+            float(ds.fit_weights(rescored, args.l2, "legacy_restraint")[1]), 3
+        ),
+        "cpu_s_rescore": round(sum(c["meta"]["cpu_s"]["rescore"] for c in rescored), 1),
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    write_json(out / "spacing.json", report)
+    lines = [f"# restraint_weight at grid {h:g} Å (poses of the {ref_h:g} Å scan re-scored)", "",
+             f"{len(rescored)} epitope_paratope cases, the stored 200 legacy-scan poses each; "
+             f"CPU {report['cpu_s_rescore']:.0f} s.", "",
+             "Term ratio (re-scored / stored, median over poses per case; median [min, max] "
+             f"over cases; (1.5/h)^3 = {expected:.3f}): " + "; ".join(
+                 f"{k} {v['median_over_cases']} [{v['min']}, {v['max']}]" for k, v in ratios.items()),
+             "", "| ranking at this grid | top1 | top5 | top10 |", "|---|---|---|---|"]  # fmt: skip
+    for label, v in fixed.items():
+        lines.append(f"| legacy + w x restraint, w = {label} = {v['weight']} | {v['top1']} | {v['top5']} "
+                     f"| {v['top10']} |")  # fmt: skip
+    cv_row = " | ".join(str(k) for k, _ in res["summary"]["fitted_restraint"]["all"].values())
+    lines += [f"| legacy + refitted weight (leave one case out) | {cv_row} |", "",
+              f"Refitted restraint_weight over folds {report['restraint_weight_over_folds']}; "
+              f"on all cases {report['restraint_weight_all_cases']}."]  # fmt: skip
+    write_text(out / "spacing.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def reweight(args) -> None:
+    acc = ROOT / "gpu_bench/results/accuracy"
+    runs = {}
+    for name in ("docking_full", "docking_full_restraint_weight"):
+        for f in sorted((acc / name / "cases").glob("*__epitope_paratope.json")):
+            d = json.loads(f.read_text())
+            if d.get("result") and d["result"].get("poses"):
+                w = d["settings"]["docking_settings"]["restraint_weight"]
+                spacing = d["settings"]["spacing"]
+                runs.setdefault(d["result"]["case"], []).append((d["result"]["poses"], w))
+    pools = {
+        c: np.array([(q["score"] - w * q["restraint_atoms"], q["restraint_atoms"],
+                      q["capri"] != "incorrect") for poses, w in r for q in poses])
+        for c, r in sorted(runs.items()) if len(r) == 2
+    }  # fmt: skip
+    cases = list(pools)
+    grid = np.round(np.arange(0.0, 8.001, 0.25), 2)
+
+    def top1(c, w):
+        pool = pools[c]
+        return bool(pool[np.argmax(pool[:, 0] + w * pool[:, 1]), 2])
+
+    hits = np.array([[top1(c, w) for w in grid] for c in cases])
+    loco = []
+    for i, c in enumerate(cases):  # weight with most training successes (middle of ties)
+        train = np.delete(hits, i, 0).sum(0)
+        best = np.flatnonzero(train == train.max())
+        w = float(grid[best[len(best) // 2]])
+        loco.append({"case": c, "weight": w, "top1": top1(c, w)})
+    scaled = 2.88 * (1.5 / spacing) ** 3
+    base = {p.name.split("__")[0]: ds.load_case(p)
+            for p in sorted((OUT / "epitope_paratope" / "cases").glob("*.npz"))}  # fmt: skip
+    ratio = [float(np.mean(pools[c][:, 0][: len(pools[c]) // 2][:10])
+                   / ds.legacy_score(base[c])[:10].mean())
+             for c in cases if c in base]  # fmt: skip
+    report = {
+        "label": "stored poses of the full benchmark runs re-ranked (no new docking)",
+        "spacing": spacing,
+        "n_cases": len(cases),
+        "n_cases_with_acceptable_pose_in_pool": int(sum(pools[c][:, 2].any() for c in cases)),
+        "top1_fixed": {
+            f"{w:.3g}": int(sum(top1(c, w) for c in cases)) for w in (0.0, scaled, 2.88)
+        },  # fmt: skip
+        "top1_by_weight": {f"{w:g}": int(k) for w, k in zip(grid, hits.sum(0), strict=True)},
+        "top1_loco": int(sum(r["top1"] for r in loco)),
+        "loco_weights": sorted({r["weight"] for r in loco}),
+        "legacy_top10_ratio_2A_over_1p5A": {
+            "n_cases": len(ratio),
+            "median": round(float(np.median(ratio)), 3),
+            "min": round(min(ratio), 3),
+            "max": round(max(ratio), 3),
+            "expected_if_shape_scaled_as_h^-3": round((1.5 / spacing) ** 3, 3),
+            # what the 1.5 Å legacy score is made of (top 10 per case, median over cases):
+            # electrostatics, which do not scale with the grid, outweigh the shape term
+            "shape_top10_median_1p5A": round(
+                float(np.median([base[c]["features"][:10, 0].mean() for c in base])), 1
+            ),
+            "minus_E_kcal_top10_median_1p5A": round(
+                float(np.median([-base[c]["features"][:10, 1].mean() for c in base])), 1
+            ),
+        },  # fmt: skip
+        "per_case_loco": loco,
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    out = OUT / "spacing"
+    write_json(out / "reweight_full_runs.json", report)
+    r = report["legacy_top10_ratio_2A_over_1p5A"]
+    lines = [
+        f"# restraint_weight at the full runs' grid ({spacing:g} Å): stored poses re-ranked", "",
+        f"{len(cases)} epitope_paratope cases (poses of the w = 0 and w = 2.88 runs pooled, "
+        f"20 per case; {report['n_cases_with_acceptable_pose_in_pool']} with an acceptable+ pose).",
+        "", "| ranking | top-1 acceptable+ |", "|---|---|",
+        *[f"| legacy + {w} x restraint (fixed) | {k}/{len(cases)} |"
+          for w, k in report["top1_fixed"].items()],
+        f"| legacy + weight chosen leave-one-case-out | {report['top1_loco']}/{len(cases)} "
+        f"(weights chosen: {report['loco_weights']}) |", "",
+        "Top-1 by weight: " + ", ".join(f"{w}: {k}" for w, k in report["top1_by_weight"].items()),
+        "", f"Top-10 legacy score, {spacing:g} Å run / 1.5 Å pose set, per case: median "
+        f"{r['median']} [{r['min']}, {r['max']}] over {r['n_cases']} cases; (1.5/h)^3 = "
+        f"{r['expected_if_shape_scaled_as_h^-3']}. The 1.5 Å top-10 legacy score is shape "
+        f"{r['shape_top10_median_1p5A']} + (-E) {r['minus_E_kcal_top10_median_1p5A']} "
+        "(medians over cases): electrostatics, which do not scale with the grid, dominate.",
+    ]  # fmt: skip
+    write_text(out / "reweight_full_runs.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -147,8 +331,12 @@ def main() -> int:
     )
     c = sub.add_parser("cv")
     c.add_argument("--l2", type=float, default=1e-2)
+    sp = sub.add_parser("spacing")
+    sp.add_argument("--spacing", type=float, default=2.0)
+    sp.add_argument("--l2", type=float, default=1e-2)
+    sub.add_parser("reweight")
     args = p.parse_args()
-    build(args) if args.cmd == "build" else cv(args)
+    {"build": build, "cv": cv, "spacing": spacing, "reweight": reweight}[args.cmd](args)
     return 0
 
 

@@ -88,8 +88,8 @@ def test_fitted_score_ranking_equals_direct_recomputation():
     s = bd.load_structures(case, bench)
     rec_keys, lig_keys, _ = bd.restraints(case, s, "epitope_paratope", bench)
     rot0, t0 = bd.random_start(s["lig"].coordinates(), case.name, bench.seed)
-    receptor = bd._molecule(s["rec"], rec_keys)
-    ligand = bd._molecule(s["lig"].transformed(rot0, t0), lig_keys)
+    receptor = dk.molecule_from_partner(s["rec"], rec_keys)
+    ligand = dk.molecule_from_partner(s["lig"].transformed(rot0, t0), lig_keys)
     centre = ligand.xyz.mean(0)
     direct = []
     for rot, pos in zip(data["rotations"], data["positions"], strict=True):
@@ -110,3 +110,12 @@ def test_fitted_score_ranking_equals_direct_recomputation():
     assert np.allclose(fitted2, direct2, rtol=1e-4, atol=0.05)
     # the legacy ranking is the scan's order (stored poses are kept in it)
     assert list(ds.ranking(case_dict, "legacy")) == list(range(len(direct)))
+    # re-scoring the stored poses on the lattice they were scanned on gives back the
+    # terms, the restraint count included (that column comes from the FFT scan itself);
+    # on a finer lattice the shape term changes
+    same = ds.rescore_at_spacing(case, case_dict, settings.spacing)
+    assert np.allclose(same["features"], data["features"], rtol=1e-4, atol=1e-3)
+    assert same["meta"]["rescored_spacing"] == settings.spacing
+    finer = ds.rescore_at_spacing(case, case_dict, 1.5)
+    k = ds.FEATURES.index("shape")
+    assert not np.allclose(finer["features"][:, k], data["features"][:, k])

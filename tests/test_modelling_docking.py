@@ -151,3 +151,19 @@ def test_bound_4giq_redocks_with_issue16_scoring():
     assert top["capri"] in ("acceptable", "medium", "high"), top
     assert top["dockq"] >= 0.23
     assert top["prodigy_ic_kcal_per_mol"] is not None
+
+
+def test_molecule_from_partner_inverts_dockq_partner():
+    # a crystal's heavy atoms through a DockQ Partner and back: the same docking molecule
+    # as molecule_from_assembly builds from the structure directly
+    a = build_assembly("4GIQ", "interface")
+    ref = dk.molecule_from_assembly(a, ["A", "R"], {("R", 100)})
+    back = dk.molecule_from_partner(dk.dockq_partner(ref), {("R", 100, "")})
+    assert np.array_equal(back.xyz, ref.xyz)
+    assert np.array_equal(back.charges, ref.charges) and back.charges.any()
+    for name in ("is_ca", "is_backbone", "restraint"):
+        assert np.array_equal(getattr(back, name), getattr(ref, name)), name
+    assert back.restraint.sum() == sum(r == ("R", 100) for r in ref.residues) > 0
+    assert back.residues == ref.residues
+    assert (back.atom_names, back.resnames, back.elements) == (
+        ref.atom_names, ref.resnames, ref.elements)  # fmt: skip

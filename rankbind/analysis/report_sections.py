@@ -7,7 +7,9 @@ epitope relations (``denosumab_epitope_relations.json``), the isoform constructs
 (``validation_human_rankl_on_4GIQ.json``). :func:`write_report_sections` turns each into
 the section format :mod:`rankbind.report` renders (``section``, ``title``, ``label``,
 ``provenance``, ``tables`` of ``caption``/``header``/``rows``, ``notes``, ``figures``),
-written beside its JSON. It only reads the JSON (no recomputation); the writers
+written beside its JSON. The denosumab section also shows the docking repeated over
+rotation seeds (:data:`DOCKING_SEEDS`, written by ``gpu_bench/denosumab_docking.py``)
+with its seed-to-seed uncertainties, when that summary is committed. It only reads the JSON (no recomputation); the writers
 (:func:`rankbind.analysis.receptor_comparison.write_comparisons`) call it after writing.
 
 The same-species energetics (``gpu_bench/results/rankl_axis/rankl_axis.json``, written by
@@ -27,6 +29,122 @@ SOURCES = {
     "isoforms": "isoform_constructs.json",
     "threading-validation": "validation_human_rankl_on_4GIQ.json",
 }
+
+
+DOCKING_SEEDS = "gpu_bench/results/denosumab_docking_seeds/summary.json"
+TARGET_NAMES = {
+    "human": "human RANKL (3URF crystal)",
+    "mouse": "mouse RANKL (4GIQ crystal)",
+    "human_on_mouse": "human RANKL threaded on 4GIQ (MODEL)",
+}
+DESCRIPTOR_NAMES = {
+    "fraction_epitope_buried": "T233-Y241 buried (fraction of 9)",
+    "overlap_opg_footprint": "contacts in OPG footprint (fraction)",
+    "overlap_rank_footprint": "contacts in RANK footprint (fraction)",
+    "grooves_excluded_opg": "grooves closed to OPG (of 3)",
+    "grooves_excluded_rank": "grooves closed to RANK (of 3)",
+    "score": "rank-1 docking score",
+}
+SPECIES_STATEMENT = (
+    "What the docking can and cannot tell about species specificity: the restraint requires "
+    "the Fv on T233-Y241 (or its mouse equivalent), so every run finds a pose there on both "
+    "species; the docking therefore cannot say whether denosumab binds mouse RANKL, and its "
+    "scores are not binding free energies (different receptors: scores are not comparable "
+    "as affinities). It can say whether the restrained binding mode fits both surfaces, and "
+    "which residues contribute differently in the docked poses beyond the seed-to-seed "
+    "uncertainty. Human-threaded-on-mouse against the mouse crystal isolates the sequence "
+    "(same backbone); human crystal against the threaded model isolates the backbone."
+)
+
+
+def _pm(s: dict, digits: int = 2) -> str:
+    """mean ± s.e. [95 % CI] of :func:`rankbind.modelling.antibody_docking.seed_statistics`."""
+    if s.get("se") is None:
+        return f"{s['mean']:.{digits}f} (one seed)"
+    lo, hi = s["ci95"]
+    return f"{s['mean']:.{digits}f} ± {s['se']:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def _delta(d: dict, digits: int = 2) -> str:
+    if d.get("se") is None:
+        return f"{d['difference']:+.{digits}f} (one seed)"
+    return f"{d['difference']:+.{digits}f} ± {d['se']:.{digits}f}"
+
+
+def docking_seed_tables(summary: dict) -> tuple[list[dict], list[str]]:
+    """Tables and notes of the docking-over-seeds summary (``summary.json`` of
+    gpu_bench/denosumab_docking.py): per target the rank-1 descriptors and the most
+    reproducible cross-seed clusters, per target pair the descriptor differences and the
+    per-residue MJ differences resolved by
+    :func:`rankbind.modelling.antibody_docking.difference_statistics`."""
+    agg, st = summary["aggregate"], summary["settings"]
+    setting = (
+        f"grid {st['spacing']} Å, {st['rotation_spacing_deg']}° rotations in a "
+        f"{st['orientation_cone_deg']}° cone, restraint_weight {st['restraint_weight']}, "
+        f"restraint required (≥ {st['restraint_min_atoms']} atoms)"
+    )
+    names = [d for d in DESCRIPTOR_NAMES if d != "score"]
+    rows = []
+    for target, b in agg["targets"].items():
+        top = max(b["clusters"], key=lambda c: (c["n_seeds_rank1"], c["n_seeds"]))
+        rows.append(
+            [TARGET_NAMES.get(target, target), len(b["seeds"])]
+            + [_pm(b["rank1"][d]) for d in names if d in b["rank1"]]
+            + [f"{top['n_seeds_rank1']} of {len(b['seeds'])}"]
+        )
+    tables = [
+        {
+            "caption": "Docked denosumab Fv (MODEL), rank-1 pose over rotation seeds: mean ± "
+            f"s.e. [95 % bootstrap CI] (computed; {setting})",
+            "header": ["target", "seeds"]
+            + [DESCRIPTOR_NAMES[d] for d in names]
+            + ["seeds whose rank 1 is the modal cluster"],
+            "rows": rows,
+        },
+        {
+            "caption": "Cross-seed clusters (top-5 poses of every seed pooled, ligand Cα RMSD "
+            f"≤ {st['cluster_rmsd']} Å; computed, MODEL): the three found by most seeds",
+            "header": ["target", "seeds finding it", "seeds with it at rank 1", "best score"]
+            + [DESCRIPTOR_NAMES[d] for d in names[:3]],
+            "rows": [
+                [TARGET_NAMES.get(t, t), c["n_seeds"], c["n_seeds_rank1"], c["best"]["score"]]
+                + [_pm(c[d]) for d in names[:3]]
+                for t, b in agg["targets"].items()
+                for c in sorted(b["clusters"], key=lambda c: -c["n_seeds"])[:3]
+            ],
+        },
+    ]
+    diff_rows, notes = [], []
+    for pair, d in agg["differences"].items():
+        a, b = pair.split("_minus_")
+        for k, v in d["rank1"].items():
+            diff_rows.append([f"{a} − {b}", DESCRIPTOR_NAMES.get(k, k), _delta(v),
+                              "yes" if v["resolved"] else "no"])  # fmt: skip
+        res = {n: v for n, v in d["mj_rt_rank1_by_residue"].items() if v["resolved"]}
+        notes.append(
+            f"Per-residue MJ contact energy of the rank-1 pose, {a} − {b} (RT, human "
+            f"numbering; computed, MODEL): {len(res)} of {len(d['mj_rt_rank1_by_residue'])} "
+            "residues resolved: "
+            + (", ".join(f"{n} {_delta(v)}" for n, v in res.items()) or "none")
+            + f" (at the 5 % level about {0.05 * len(d['mj_rt_rank1_by_residue']):.0f} would "
+            "pass by chance)"
+        )
+    tables.append(
+        {
+            "caption": "Target against target, rank-1 descriptors: difference of means ± s.e. "
+            "over seeds; resolved when both have ≥ 5 seeds and |Δ| > t(0.975, n − 1) s.e. "
+            "(computed, MODEL)",
+            "header": ["pair", "descriptor", "Δ ± s.e.", "resolved"],
+            "rows": diff_rows,
+        }
+    )
+    notes += [
+        f"Docking over seeds: {summary['statistics']}; {summary['cpu_s_docking']:.0f} CPU s "
+        f"of docking ({summary['date_utc']}, {summary['machine']}).",
+        summary["exclusion_note"],
+        SPECIES_STATEMENT,
+    ]
+    return tables, notes
 
 
 def _provenance(name: str, writer: str) -> str:
@@ -121,7 +239,9 @@ def same_species(data: dict) -> dict:
     }
 
 
-def denosumab_epitope(data: dict) -> dict:
+def denosumab_epitope(data: dict, docking: dict | None = None) -> dict:
+    """The Fab-complex epitope relations (``data``) and, when given, the docking over
+    rotation seeds (``docking``: :data:`DOCKING_SEEDS`)."""
     rows = []
     for r in data["receptors"]:
         excluded = ["+".join(g["protomers"]) for g in r["grooves"] if g["excluded"]]
@@ -173,15 +293,22 @@ def denosumab_epitope(data: dict) -> dict:
     notes += sorted({r["criterion"] for r in data["receptors"]})
     if species.get("binding"):
         notes.append(f"Species (cited): {species['binding']}")
+    provenance = _provenance(
+        SOURCES["denosumab-epitope"],
+        "rankbind.analysis.receptor_comparison.write_comparisons from the docked Fab "
+        f"complex {data.get('fab_complex', '?')}",
+    )
+    if docking:
+        more, more_notes = docking_seed_tables(docking)
+        tables += more
+        notes += more_notes
+        provenance += f"; docking over rotation seeds: {DOCKING_SEEDS}, committed; written by "
+        provenance += "gpu_bench/denosumab_docking.py (not recomputed by this run)"
     return {
         "section": "denosumab-epitope",
         "title": "Denosumab epitope against the OPG and RANK footprints",
         "label": LABEL,
-        "provenance": _provenance(
-            SOURCES["denosumab-epitope"],
-            "rankbind.analysis.receptor_comparison.write_comparisons from the docked Fab "
-            f"complex {data.get('fab_complex', '?')}",
-        ),
+        "provenance": provenance,
         "tables": tables,
         "notes": [n for n in notes if n],
         "figures": [],
@@ -507,7 +634,13 @@ def write_report_sections(directory: str | Path) -> list[Path]:
         source = directory / name
         if not source.is_file():
             continue
-        data = CONVERTERS[section](json.loads(source.read_text(encoding="utf-8")))
+        data = json.loads(source.read_text(encoding="utf-8"))
+        if section == "denosumab-epitope":
+            seeds = Path(__file__).resolve().parents[2] / DOCKING_SEEDS
+            docking = json.loads(seeds.read_text(encoding="utf-8")) if seeds.is_file() else None
+            data = denosumab_epitope(data, docking)
+        else:
+            data = CONVERTERS[section](data)
         path = source.with_name(source.stem + ".report.json")
         write_json(path, data)
         written.append(path)

@@ -104,39 +104,6 @@ def _interface(rec: dockq.Partner, lig: dockq.Partner, cutoff: float) -> tuple[s
     return {rec.keys[a] for a, _ in near}, {lig.keys[b] for _, b in near}
 
 
-def _molecule(partner: dockq.Partner, restraint: set | None):
-    from rankbind.modelling.docking import CHARGES, Molecule
-
-    xyz, charges, ca, bb, residues, flag = [], [], [], [], [], []
-    for key, name, atoms in zip(partner.keys, partner.resnames, partner.atoms, strict=True):
-        for atom, x in atoms.items():
-            xyz.append(x)
-            charges.append(CHARGES.get((name, atom), 0.0))
-            ca.append(atom == "CA")
-            bb.append(atom in ("N", "CA", "C", "O"))
-            residues.append((key[0], key[1]))
-            flag.append(restraint is not None and key in restraint)
-    optional = {}
-    fields = getattr(Molecule, "__dataclass_fields__", {})
-    if "atom_names" in fields:  # newer docking API: per-atom names for extra score terms
-        optional = {
-            "atom_names": [a for res in partner.atoms for a in res],
-            "resnames": [
-                n for n, res in zip(partner.resnames, partner.atoms, strict=True) for _ in res
-            ],  # fmt: skip
-            "elements": [a[0] for res in partner.atoms for a in res],
-        }
-    return Molecule(
-        xyz=np.array(xyz),
-        charges=np.array(charges),
-        is_ca=np.array(ca),
-        is_backbone=np.array(bb),
-        residues=residues,
-        restraint=np.array(flag, dtype=bool),
-        **optional,
-    )
-
-
 def load_structures(case: DockingCase, settings: DockingBenchmarkSettings) -> dict:
     """Partners to dock (unbound where available) and the native (bound) complex."""
     from rankbind.benchmark.datasets import chain_ids, read_atoms
@@ -194,15 +161,15 @@ def posed_ligand(ligand: dockq.Partner, rot0, t0, pose, ligand_center) -> dockq.
 
 def run_case(payload: tuple[DockingCase, str], settings: DockingBenchmarkSettings) -> dict:
     """Dock one case in one mode; every ranked pose with its DockQ/CAPRI metrics."""
-    from rankbind.modelling.docking import dock
+    from rankbind.modelling.docking import dock, molecule_from_partner
 
     case, mode = payload
     s = load_structures(case, settings)
     rec_keys, lig_keys, info = restraints(case, s, mode, settings)
     rot0, t0 = random_start(s["lig"].coordinates(), case.name, settings.seed)
     lig_start = s["lig"].transformed(rot0, t0)
-    receptor = _molecule(s["rec"], rec_keys)
-    ligand = _molecule(lig_start, lig_keys)
+    receptor = molecule_from_partner(s["rec"], rec_keys)
+    ligand = molecule_from_partner(lig_start, lig_keys)
     rotations = None
     if settings.positive_control:
         from rankbind.modelling.docking import quaternion_matrices, super_fibonacci_quaternions

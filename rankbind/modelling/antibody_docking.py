@@ -1,7 +1,8 @@
 """Denosumab docked onto RANKL with the issue-16 protocol, and what the poses touch.
 
 :func:`denosumab_on_rankl` docks the denosumab Fv model (structures/models/denosumab_fv)
-onto a RANKL trimer (human 3URF or mouse 4GIQ crystal) with the published epitope
+onto a RANKL trimer (human 3URF or mouse 4GIQ crystal, or human RANKL threaded on the
+4GIQ trimer: :func:`target_trimer`) with the published epitope
 (RANKL T233-Y241 on one protomer, mapped to mouse numbering by alignment) and the Kabat
 CDRs as one required restraint, the orientation cone and the issue-16 scoring. For each
 top cluster it reports the epitope residues buried, the overlap with the OPG (3URF) and
@@ -21,8 +22,41 @@ import numpy as np
 from rankbind.modelling import docking as dk
 from rankbind.modelling import restraints as rs
 
-ENTRIES = {"human": "3URF", "mouse": "4GIQ"}
+ENTRIES = {"human": "3URF", "mouse": "4GIQ", "human_on_mouse": "human RANKL on 4GIQ (model)"}
 PARTNER = {"3URF": "OPG", "4GIQ": "RANK"}
+THREADED_TRIMER = "models/denosumab_docking_seeds/human_rankl_on_4GIQ_trimer.pdb"
+
+
+def target_trimer(target: str):
+    """The RANKL trimer docked as ``target``: "human" (3URF crystal), "mouse" (4GIQ
+    crystal) or "human_on_mouse" (MODEL: human RANKL 162-317 threaded on all three 4GIQ
+    protomers by :func:`rankbind.modelling.threading.thread`, minimised; human numbering;
+    built once and kept in ``structures/`` :data:`THREADED_TRIMER`, with the threading
+    report beside it as JSON). The threaded trimer
+    has the mouse backbone and the human sequence, so docking it against the mouse crystal
+    separates the sequence from the backbone."""
+    from rankbind.errors import RankbindError
+    from rankbind.fileio import write_json
+    from rankbind.structures import build_assembly, structures_dir
+    from rankbind.structures.assembly import read_assembly
+
+    if target not in ENTRIES:
+        raise RankbindError(f"denosumab docking target {target!r}: use one of {sorted(ENTRIES)}")
+    if target != "human_on_mouse":
+        return build_assembly(ENTRIES[target], "trimer")
+    path = structures_dir() / THREADED_TRIMER
+    if not path.is_file():
+        from rankbind.modelling.threading import Target, thread
+        from rankbind.structures.sequences import fasta_sequence
+
+        sequence = fasta_sequence("3URF_constructs.fasta", "3URF_A_core")
+        target_seq = Target(sequence, 162, "human", "O14788", "human RANKL 162-317")
+        result = thread(build_assembly("4GIQ", "trimer"), dict.fromkeys("ABC", target_seq),
+                        name="human_RANKL_on_4GIQ_trimer")  # fmt: skip
+        write_json(path.with_suffix(".json"), {"label": "MODEL: threaded, not a crystal",
+                                               "threading": result.report})  # fmt: skip
+        result.assembly.write_pdb(path)
+    return read_assembly(path)
 
 
 def mouse_to_human() -> dict[int, int]:
@@ -74,16 +108,22 @@ def residue_pair_energies(receptor: dk.Molecule, ligand: dk.Molecule, ligand_xyz
 
 
 def denosumab_on_rankl(target: str, settings: dk.DockingSettings, out_dir: str | None = None,
-                       fv_pdb: str | None = None, n_report: int = 5) -> dict:  # fmt: skip
-    """Dock the denosumab Fv onto the ``target`` ("human" or "mouse") RANKL trimer with
+                       fv_pdb: str | None = None, n_report: int = 5,
+                       assess=None, n_write: int = 10) -> dict:  # fmt: skip
+    """Dock the denosumab Fv onto the ``target`` (:func:`target_trimer`) RANKL trimer with
     the epitope + CDR restraint; returns (and writes to ``out_dir``) the clustered poses
-    with their epitope burial, OPG/RANK footprint overlap and per-residue MJ energies."""
+    with their epitope burial, OPG/RANK footprint overlap and per-residue MJ energies.
+    ``assess`` (optional): called with each of the top ``n_report`` complexes (trimer +
+    placed Fv, an Assembly); its dict is added to that pose's metrics. ``n_write``: poses
+    written as PDB to ``out_dir``."""
+    from dataclasses import replace
+
     from rankbind.modelling.fab import denosumab_sequences
-    from rankbind.structures import ChainSpec, build_assembly, from_pdb
+    from rankbind.structures import ChainSpec, from_pdb
 
     root = Path(__file__).resolve().parents[2]
     entry = ENTRIES[target]
-    trimer = build_assembly(entry, "trimer")
+    trimer = target_trimer(target)
     chains = [c.chain_id for c in trimer.chains]
     fv_pdb = fv_pdb or str(root / "structures/models/denosumab_fv/denosumab_fv_model.pdb")
     fv = from_pdb(fv_pdb, {
@@ -130,6 +170,13 @@ def denosumab_on_rankl(target: str, settings: dk.DockingSettings, out_dir: str |
             },
         }
     top = result.poses[:n_report]
+    if assess is not None:
+        for pose in top:
+            fab = dk.place_ligand(fv, ["H", "L"], pose, result.ligand_center)
+            both = replace(
+                trimer, chains=trimer.chains + fab.chains, atoms=trimer.atoms + fab.atoms
+            )
+            pose.metrics |= assess(both)
 
     def spread(key):
         vals = np.array([p.metrics[key] for p in top], dtype=float)
@@ -143,6 +190,9 @@ def denosumab_on_rankl(target: str, settings: dk.DockingSettings, out_dir: str |
         "notes": result.notes,
         "timings_s": result.seconds | {"total": round(elapsed, 1)},
         "footprint_sizes": {k: len(v) for k, v in footprints.items()},
+        "ligand_ca_centered_angstrom": (ligand.xyz - result.ligand_center)[ligand.is_ca]
+        .round(3)
+        .tolist(),
         "top_clusters_spread": {
             k: spread(k)
             for k in ("fraction_epitope_buried", "overlap_opg_footprint", "overlap_rank_footprint")
@@ -150,26 +200,190 @@ def denosumab_on_rankl(target: str, settings: dk.DockingSettings, out_dir: str |
     }
     if out_dir:
         dk.write_ensemble(result, trimer, chains, fv, ["H", "L"], out_dir,
-                          {"pipeline": "rankbind.modelling.antibody_docking", **summary})  # fmt: skip
+                          {"pipeline": "rankbind.modelling.antibody_docking", **summary},
+                          n_write=n_write)  # fmt: skip
     return summary | {"poses": [p.to_dict() for p in result.poses]}
+
+
+def _by_number(per_residue: dict) -> dict[int, float]:
+    """{"A233": e, "B233": e2, ...} -> {233: e + e2}: summed over protomers."""
+    out: dict[int, float] = {}
+    for k, v in per_residue.items():
+        out[int(k[1:])] = out.get(int(k[1:]), 0.0) + v
+    return out
 
 
 def species_differences(human: dict, mouse: dict, rank: int = 1) -> dict:
     """Per RANKL residue (human numbering): MJ contact energy of the rank-``rank`` pose
     on human minus that on mouse RANKL. Different poses on the two species make this a
     comparison of two docking answers, not a mutational effect."""
-    h = human["poses"][rank - 1]["mj_rt_by_residue_human_numbering"]
-    m = mouse["poses"][rank - 1]["mj_rt_by_residue_human_numbering"]
-
-    def by_number(d):
-        out = {}
-        for k, v in d.items():
-            out[int(k[1:])] = out.get(int(k[1:]), 0.0) + v
-        return out
-
-    hn, mn = by_number(h), by_number(m)
+    hn = _by_number(human["poses"][rank - 1]["mj_rt_by_residue_human_numbering"])
+    mn = _by_number(mouse["poses"][rank - 1]["mj_rt_by_residue_human_numbering"])
     return {
         str(n): round(hn.get(n, 0.0) - mn.get(n, 0.0), 2)
         for n in sorted(set(hn) | set(mn))
         if abs(hn.get(n, 0.0) - mn.get(n, 0.0)) >= 0.01
     }
+
+
+# ------------------------------------------------------------ statistics over rotation seeds
+
+SEED_DESCRIPTORS = (
+    "score",
+    "fraction_epitope_buried",
+    "overlap_opg_footprint",
+    "overlap_rank_footprint",
+    "grooves_excluded_opg",
+    "grooves_excluded_rank",
+)
+N_BOOT = 4000
+
+
+def seed_statistics(values, n_boot: int = N_BOOT, rng_seed: int = 0) -> dict:
+    """Mean over independent seeds, its standard error (sample sd / sqrt n) and the 95 %
+    percentile bootstrap interval of the mean (``n_boot`` resamples of the seeds)."""
+    v = np.asarray(values, dtype=float)
+    n = len(v)
+    out = {"mean": round(float(v.mean()), 4), "n": n, "se": None, "ci95": None}
+    if n > 1:
+        boot = v[np.random.default_rng(rng_seed).integers(0, n, (n_boot, n))].mean(axis=1)
+        out["se"] = round(float(v.std(ddof=1) / np.sqrt(n)), 4)
+        out["ci95"] = [round(float(q), 4) for q in np.quantile(boot, [0.025, 0.975])]
+    return out
+
+
+MIN_SEEDS_FOR_CLAIM = 5
+
+
+def difference_statistics(a, b, n_boot: int = N_BOOT, rng_seed: int = 0) -> dict:
+    """mean(a) - mean(b) over two independent sets of seeds: standard error
+    sqrt(se_a² + se_b²), 95 % bootstrap interval (each set resampled on its own), and
+    ``resolved``: both sets have at least :data:`MIN_SEEDS_FOR_CLAIM` seeds and
+    |difference| > t(0.975, min(n_a, n_b) - 1) x s.e. (conservative Welch test; with no
+    spread in either set, any nonzero difference)."""
+    from scipy.stats import t as student_t
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    d = float(a.mean() - b.mean())
+    out = {"difference": round(d, 4), "n": [len(a), len(b)], "se": None, "ci95": None,
+           "t_crit": None, "resolved": False}  # fmt: skip
+    if len(a) > 1 and len(b) > 1:
+        rng = np.random.default_rng(rng_seed)
+        ba = a[rng.integers(0, len(a), (n_boot, len(a)))].mean(axis=1)
+        bb = b[rng.integers(0, len(b), (n_boot, len(b)))].mean(axis=1)
+        se = float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)))
+        t_crit = float(student_t.ppf(0.975, min(len(a), len(b)) - 1))
+        out["se"] = round(se, 4)
+        out["t_crit"] = round(t_crit, 3)
+        out["ci95"] = [round(float(q), 4) for q in np.quantile(ba - bb, [0.025, 0.975])]
+        enough = min(len(a), len(b)) >= MIN_SEEDS_FOR_CLAIM
+        out["resolved"] = bool(enough and abs(d) > t_crit * se and abs(d) > 1e-9)
+    return out
+
+
+def cross_seed_clusters(runs: list[dict], cluster_rmsd: float, top: int = 5) -> list[dict]:
+    """Pool the ``top`` poses of every seed's run (one target) and cluster them greedily
+    by ligand C-alpha RMSD (Å) in order of decreasing score: a cluster found by many
+    seeds is a docking answer that does not depend on the rotation set. Each run needs
+    ``seed``, ``ligand_ca_centered_angstrom`` (n, 3) and ``poses`` with ``rotation``,
+    ``position_angstrom``, ``score`` and the :data:`SEED_DESCRIPTORS`."""
+    members = []
+    for run in runs:
+        ca = np.asarray(run["ligand_ca_centered_angstrom"], dtype=float)
+        for q in run["poses"][:top]:
+            xyz = ca @ np.asarray(q["rotation"]).T + np.asarray(q["position_angstrom"])
+            members.append((q["score"], run["seed"], q["rank"], xyz, q))
+    members.sort(key=lambda m: -m[0])
+    clusters: list[list] = []
+    for m in members:
+        for c in clusters:
+            if np.sqrt(((c[0][3] - m[3]) ** 2).sum(axis=1).mean()) <= cluster_rmsd:
+                c.append(m)
+                break
+        else:
+            clusters.append([m])
+    n_seeds = len({r["seed"] for r in runs})
+    out = []
+    for c in clusters:
+        seeds = {m[1] for m in c}
+        out.append(
+            {
+                "best": {"seed": c[0][1], "rank": c[0][2], "score": c[0][0]},
+                "n_poses": len(c),
+                "n_seeds": len(seeds),
+                "fraction_of_seeds": round(len(seeds) / n_seeds, 3),
+                "n_seeds_rank1": len({m[1] for m in c if m[2] == 1}),
+                **{
+                    d: seed_statistics([m[4][d] for m in c])
+                    for d in SEED_DESCRIPTORS
+                    if all(d in m[4] for m in c)
+                },
+            }
+        )
+    return out
+
+
+def _residue_values(runs: list[dict], numbers) -> dict[int, list[float]]:
+    """Per residue number: the rank-1 pose's MJ energy (RT, summed over protomers; 0 where
+    not in contact) of each run."""
+    per = [_by_number(r["poses"][0]["mj_rt_by_residue_human_numbering"]) for r in runs]
+    return {n: [p.get(n, 0.0) for p in per] for n in numbers}
+
+
+def aggregate_seeds(runs: dict[str, list[dict]], cluster_rmsd: float,
+                    pairs=(("human", "mouse"), ("human_on_mouse", "mouse"),
+                           ("human", "human_on_mouse"))) -> dict:  # fmt: skip
+    """Statistics over rotation seeds of the docking runs ``runs`` {target: [run per seed]}
+    (each run as :func:`denosumab_on_rankl` returns it, with ``seed``): per target the
+    rank-1 and top-5-mean descriptors (:func:`seed_statistics`), the cross-seed clusters,
+    how often each epitope residue T233-Y241 is buried by the rank-1 pose, and the rank-1
+    per-residue MJ energies; per target pair present, the differences
+    (:func:`difference_statistics`) of the descriptors and of every residue's MJ energy."""
+    out: dict = {"targets": {}, "differences": {}}
+    for target, seed_runs in runs.items():
+        first = [r["poses"][0] for r in seed_runs]
+        numbers = sorted({n for r in seed_runs
+                          for n in _by_number(r["poses"][0]["mj_rt_by_residue_human_numbering"])})  # fmt: skip
+        out["targets"][target] = {
+            "seeds": [r["seed"] for r in seed_runs],
+            "rank1": {
+                d: seed_statistics([q[d] for q in first])
+                for d in SEED_DESCRIPTORS
+                if all(d in q for q in first)
+            },  # fmt: skip
+            "top5_mean": {
+                d: seed_statistics([np.mean([q[d] for q in r["poses"][:5]]) for r in seed_runs])
+                for d in SEED_DESCRIPTORS
+                if all(d in q for r in seed_runs for q in r["poses"][:5])
+            },
+            "epitope_residue_buried_fraction_rank1": {
+                str(n): round(
+                    sum(n in q["epitope_T233_Y241_buried"] for q in first) / len(first), 3
+                )
+                for n in range(233, 242)
+            },
+            "clusters": cross_seed_clusters(seed_runs, cluster_rmsd),
+            "mj_rt_rank1_by_residue": {
+                str(n): seed_statistics(v) for n, v in _residue_values(seed_runs, numbers).items()
+            },
+        }
+    for a, b in pairs:
+        if a not in runs or b not in runs:
+            continue
+        fa = [r["poses"][0] for r in runs[a]]
+        fb = [r["poses"][0] for r in runs[b]]
+        numbers = sorted(
+            {int(n) for t in (a, b) for n in out["targets"][t]["mj_rt_rank1_by_residue"]}
+        )
+        va, vb = _residue_values(runs[a], numbers), _residue_values(runs[b], numbers)
+        out["differences"][f"{a}_minus_{b}"] = {
+            "rank1": {
+                d: difference_statistics([q[d] for q in fa], [q[d] for q in fb])
+                for d in SEED_DESCRIPTORS
+                if all(d in q for q in fa + fb)
+            },  # fmt: skip
+            "mj_rt_rank1_by_residue": {
+                str(n): difference_statistics(va[n], vb[n]) for n in numbers
+            },
+        }
+    return out

@@ -865,6 +865,33 @@ def dockq_partner(molecule: Molecule, xyz: np.ndarray | None = None):
     return Partner(keys, resnames, atoms)
 
 
+def molecule_from_partner(partner, restraint: set | None = None) -> Molecule:
+    """A :class:`rankbind.analysis.dockq.Partner` (heavy atoms per residue key) as a
+    docking :class:`Molecule` (the inverse of :func:`dockq_partner`); ``restraint``: the
+    residue keys whose atoms are restraint atoms. Elements are the atom names' first
+    letters (a Partner has no element column)."""
+    restraint = restraint or set()
+    xyz, names, resnames, residues, flag = [], [], [], [], []
+    for key, resname, atoms in zip(partner.keys, partner.resnames, partner.atoms, strict=True):
+        for name, x in atoms.items():
+            xyz.append(x)
+            names.append(name)
+            resnames.append(resname)
+            residues.append((key[0], key[1]))
+            flag.append(key in restraint)
+    return Molecule(
+        xyz=np.array(xyz, dtype=float),
+        charges=np.array([CHARGES.get((r, a), 0.0) for r, a in zip(resnames, names, strict=True)]),
+        is_ca=np.array([a == "CA" for a in names]),
+        is_backbone=np.array([a in ("N", "CA", "C", "O") for a in names]),
+        residues=residues,
+        restraint=np.array(flag, dtype=bool),
+        atom_names=names,
+        resnames=resnames,
+        elements=[a[0] for a in names],
+    )
+
+
 def capri_metrics(receptor: Molecule, ligand: Molecule, native_xyz: np.ndarray,
                   model_xyz: np.ndarray) -> dict:  # fmt: skip
     """CAPRI fnat, L-RMSD, i-RMSD (Å), DockQ and CAPRI class of a ligand placement, the
