@@ -134,10 +134,15 @@ def main() -> int:
     p.add_argument("--out", default=str(COMMITTED))
     p.add_argument("--aggregate-only", action="store_true")
     args = p.parse_args()
+    from rankbind.benchmark.runner import conflicts
+
     out = Path(args.out)
     wanted = run_settings(args)
     stored = out / "run_settings.json"
-    if stored.is_file() and json.loads(stored.read_text()) != json.loads(json.dumps(wanted)):
+    # a settings field added since (at its default) is no conflict
+    if stored.is_file() and conflicts(
+        json.loads(stored.read_text()), json.loads(json.dumps(wanted))
+    ):
         raise SystemExit(f"{stored}: written under other settings; refusing to resume "
                          "(use another --out)")  # fmt: skip
     write_json(stored, wanted)
