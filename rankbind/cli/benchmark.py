@@ -10,7 +10,7 @@ from pathlib import Path
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from rankbind.settings import GB_MODELS, MMGBSA_VARIANTS, default_of
+    from rankbind.settings import GB_MODELS, MMGBSA_VARIANTS, DDGSettings, default_of
     from rankbind.settings import AffinitySettings as A
     from rankbind.settings import DockingBenchmarkSettings as D
 
@@ -76,6 +76,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="ddg: also non-alanine substitutions (side chains rebuilt)",
     )
+    est.add_argument(
+        "--mutant-start",
+        choices=["prepared", "relaxed_wild_type"],
+        default=default_of(DDGSettings, "mutant_start"),
+        help="ddg: structure a mutant is built from (DDGSettings.mutant_start)",
+    )
 
 
 def dock_options(items: list[str]) -> dict:
@@ -135,6 +141,7 @@ def settings_from_args(args):
         alanine_only=not args.all_substitutions,
         singles_only=args.singles_only,
         include_homology_models=not args.no_homology_models,
+        mutant_start=args.mutant_start,
         **common,
     )
 
