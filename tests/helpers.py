@@ -27,3 +27,47 @@ def kabsch(mobile, reference):
     d = np.sign(np.linalg.det(vt.T @ u.T))
     rotation = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
     return rotation, rc - rotation @ mc
+
+
+# (chain, first, last) in UniProt numbering; RANKL A:200-203 is ~2 nm from OPG
+SEGMENTS = [("A", 179, 182), ("A", 237, 241), ("A", 200, 203), ("R", 68, 71), ("R", 114, 118)]
+
+
+@lru_cache(maxsize=1)
+def fixed_segments():
+    """(OpenMM Topology, positions (N, 3) nm) of :data:`SEGMENTS` of 3URF, each its own
+    chain A..E (RANKL A-C, OPG D-E), heavy atoms and hydrogens at pH 7 added by PDBFixer
+    (Reference platform for its internal Contexts), no gaps rebuilt."""
+    import dataclasses
+    import io
+    import os
+
+    import numpy as np
+    from openmm import unit
+    from pdbfixer import PDBFixer
+
+    from rankbind.structures.pdbfile import format_atom
+
+    assembly = build_assembly("3URF", "interface")
+    lines = []
+    for k, (chain, lo, hi) in enumerate(SEGMENTS):
+        for atom in assembly.atoms:
+            if atom.record == "ATOM" and atom.chain == chain and lo <= atom.resseq <= hi:
+                moved = dataclasses.replace(atom, chain="ABCDE"[k])
+                lines.append(format_atom(moved, len(lines) + 1))
+        lines.append("TER")
+    fixer = PDBFixer(pdbfile=io.StringIO("\n".join(lines) + "\nEND\n"))
+    fixer.findMissingResidues()
+    fixer.missingResidues = {}
+    fixer.findMissingAtoms()
+    previous = os.environ.get("OPENMM_DEFAULT_PLATFORM")
+    os.environ["OPENMM_DEFAULT_PLATFORM"] = "Reference"  # PDBFixer's internal Contexts
+    try:
+        fixer.addMissingAtoms()
+        fixer.addMissingHydrogens(7.0)
+    finally:
+        if previous is None:
+            del os.environ["OPENMM_DEFAULT_PLATFORM"]
+        else:
+            os.environ["OPENMM_DEFAULT_PLATFORM"] = previous
+    return fixer.topology, np.array(fixer.positions.value_in_unit(unit.nanometer))

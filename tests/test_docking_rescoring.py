@@ -10,14 +10,12 @@ pH 7); ~340 atoms, so every evaluation takes milliseconds."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import io
-import os
 
 import numpy as np
 import openmm
 import pytest
+from helpers import fixed_segments
 from openmm import app, unit
 
 from rankbind.energies.mmgbsa import subtopology
@@ -26,43 +24,16 @@ from rankbind.modelling import docking as dk
 from rankbind.modelling import docking_rescoring as rs
 from rankbind.settings import DockingSettings
 
-SEGMENTS = [("A", 179, 182), ("A", 237, 241), ("A", 200, 203), ("R", 68, 71), ("R", 114, 118)]
 XML = {"obc2_e1_nonp0": "implicit/obc2.xml", "gbn2_e1_nonp0": "implicit/gbn2.xml"}
 
 
 @pytest.fixture(scope="module")
 def partners():
-    from pdbfixer import PDBFixer
-
-    from rankbind.structures import build_assembly
-    from rankbind.structures.pdbfile import format_atom
-
-    assembly = build_assembly("3URF", "interface")
-    lines = []
-    for k, (chain, lo, hi) in enumerate(SEGMENTS):
-        for atom in assembly.atoms:
-            if atom.record == "ATOM" and atom.chain == chain and lo <= atom.resseq <= hi:
-                lines.append(format_atom(dataclasses.replace(atom, chain="ABCDE"[k]), len(lines)))
-        lines.append("TER")
-    fixer = PDBFixer(pdbfile=io.StringIO("\n".join(lines) + "\nEND\n"))
-    fixer.findMissingResidues()
-    fixer.missingResidues = {}
-    fixer.findMissingAtoms()
-    previous = os.environ.get("OPENMM_DEFAULT_PLATFORM")
-    os.environ["OPENMM_DEFAULT_PLATFORM"] = "Reference"  # PDBFixer's internal Contexts
-    try:
-        fixer.addMissingAtoms()
-        fixer.addMissingHydrogens(7.0)
-    finally:
-        if previous is None:
-            del os.environ["OPENMM_DEFAULT_PLATFORM"]
-        else:
-            os.environ["OPENMM_DEFAULT_PLATFORM"] = previous
-    x = np.array(fixer.positions.value_in_unit(unit.nanometer))
+    topology, x = fixed_segments()
     out = []
     for chains in ("ABC", "DE"):
-        atoms = [a.index for a in fixer.topology.atoms() if a.residue.chain.id in chains]
-        out.append(rs.AllAtomPartner(subtopology(fixer.topology, atoms), x[atoms]))
+        atoms = [a.index for a in topology.atoms() if a.residue.chain.id in chains]
+        out.append(rs.AllAtomPartner(subtopology(topology, atoms), x[atoms]))
     return tuple(out)
 
 

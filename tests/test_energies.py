@@ -8,13 +8,10 @@ PDBFixer (missing atoms, hydrogens at pH 7)."""
 
 from __future__ import annotations
 
-import dataclasses
-import io
-import os
-
 import numpy as np
 import openmm
 import pytest
+from helpers import fixed_segments
 from openmm import app, unit
 
 from rankbind.energies.alanine import (
@@ -38,41 +35,11 @@ from rankbind.energies.parameters import UnsupportedSystemError, extract_paramet
 from rankbind.errors import RankbindError
 
 KCAL = 4.184
-# (chain, first, last) in UniProt numbering; RANKL A:200-203 is ~2 nm from OPG
-SEGMENTS = [("A", 179, 182), ("A", 237, 241), ("A", 200, 203), ("R", 68, 71), ("R", 114, 118)]
 
 
 @pytest.fixture(scope="module")
 def fragment():
-    from pdbfixer import PDBFixer
-
-    from rankbind.structures import build_assembly
-    from rankbind.structures.pdbfile import format_atom
-
-    assembly = build_assembly("3URF", "interface")
-    lines = []
-    for k, (chain, lo, hi) in enumerate(SEGMENTS):
-        for atom in assembly.atoms:
-            if atom.record == "ATOM" and atom.chain == chain and lo <= atom.resseq <= hi:
-                moved = dataclasses.replace(atom, chain="ABCDE"[k])
-                lines.append(format_atom(moved, len(lines) + 1))
-        lines.append("TER")
-    fixer = PDBFixer(pdbfile=io.StringIO("\n".join(lines) + "\nEND\n"))
-    fixer.findMissingResidues()
-    fixer.missingResidues = {}
-    fixer.findMissingAtoms()
-    previous = os.environ.get("OPENMM_DEFAULT_PLATFORM")
-    os.environ["OPENMM_DEFAULT_PLATFORM"] = "Reference"  # PDBFixer's internal Contexts
-    try:
-        fixer.addMissingAtoms()
-        fixer.addMissingHydrogens(7.0)
-    finally:
-        if previous is None:
-            del os.environ["OPENMM_DEFAULT_PLATFORM"]
-        else:
-            os.environ["OPENMM_DEFAULT_PLATFORM"] = previous
-    topology = fixer.topology
-    x0 = np.array(fixer.positions.value_in_unit(unit.nanometer))
+    topology, x0 = fixed_segments()
     rng = np.random.default_rng(7)
     frames = x0[None] + rng.normal(0.0, 0.004, (3,) + x0.shape)
     receptor = [a.index for a in topology.atoms() if a.residue.chain.id in "ABC"]
