@@ -255,3 +255,23 @@ def test_sample_trimmed_maps_the_partners():
         ]
     assert out.frames.shape == (2, len(out.atoms), 3)
     assert out.record["n_atoms_sampled"] == len(out.atoms)
+
+
+def test_crystal_against_model_is_flagged_with_the_stronger_kind():
+    from rankbind.analysis.report_sections import _crystal_model_notes
+
+    data = {
+        "complexes": {"a": {"label": "o", "kind": "crystal"}, "b": {"label": "r", "kind": "model"},
+                      "c": {"label": "o2", "kind": "crystal"}},
+        "species": {
+            "human": {"structures": {"OPG": ["o"], "RANK": ["r"]},
+                      "dG": {"mmgbsa/v": {"difference_kcal_per_mol": 5.0}}},
+            "mouse": {"structures": {"OPG": ["o2"], "RANK": ["o2"]},
+                      "dG": {"mmgbsa/v": {"difference_kcal_per_mol": -5.0}}},
+        },
+    }  # fmt: skip
+    (note,) = _crystal_model_notes(data, "v")
+    assert "human: the model (RANK)" in note and "mouse" not in note
+    data["species"]["human"]["dG"]["mmgbsa/v"]["difference_kcal_per_mol"] = -1.0
+    assert "human: the crystal (OPG)" in _crystal_model_notes(data, "v")[0]
+    assert _crystal_model_notes(data, "other") == []

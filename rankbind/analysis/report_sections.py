@@ -435,6 +435,28 @@ ENERGY_SOURCE = "gpu_bench/results/rankl_axis/rankl_axis.json"
 ENERGY_FIGURE = "same_species_energies.png"
 
 
+def _crystal_model_notes(data: dict, variant: str) -> list[str]:
+    """Warnings where OPG and RANK of one species come from structures of different kinds
+    (crystal against threaded model), with which kind scores stronger in ``variant``."""
+    kind = {c["label"]: c["kind"] for c in data["complexes"].values()}
+    estimator = f"mmgbsa/{variant}"
+    stronger = []
+    for species, block in data["species"].items():
+        kinds = {r: {kind.get(label) for label in block["structures"][r]} for r in ("OPG", "RANK")}
+        d = block["dG"].get(estimator)
+        if kinds["OPG"] == kinds["RANK"] or d is None:
+            continue
+        winner = "OPG" if d["difference_kcal_per_mol"] < 0 else "RANK"
+        stronger.append(f"{species}: the {'/'.join(sorted(kinds[winner]))} ({winner})")
+    if not stronger:
+        return []
+    return [
+        "OPG and RANK come from different kinds of structure (crystal against threaded "
+        f"model), so a {estimator} difference may be a scoring bias between the kinds, not "
+        f"biology; the stronger scorer per species: {'; '.join(stronger)}."
+    ]
+
+
 def same_species_energies(data: dict) -> dict:
     """Section of the same-species energetics: ΔG per complex and estimator, OPG - RANK
     with its resolvability, and RANKL residue by residue (per-residue ΔG and alanine ΔΔG
@@ -574,6 +596,7 @@ def same_species_energies(data: dict) -> dict:
         f"CPU time {data['cpu_seconds_total'] / 60:.1f} min in all (2-core machine shared "
         "with other jobs; process CPU time).",
     ]
+    notes += _crystal_model_notes(data, s["dG_chosen_variant"])
     if data.get("not_run"):
         notes.append(
             f"Not run (CPU budget): {', '.join(data['not_run'])}. Where a complex has one "
