@@ -179,8 +179,12 @@ def test_committed_affinity_case_files_resume_under_todays_settings():
 def test_committed_ddg_case_file_resumes_with_the_runs_command():
     record = json.loads((ACCURACY / "ddg_relaxed_variants/cases/1AK4__row12.json").read_text())
     command = _cli_settings("ddg", "d", "-o", "x", *RELAXED, "--singles-only",
-                            "--all-substitutions")  # fmt: skip
+                            "--all-substitutions", "--mutant-start", "relaxed_wild_type")  # fmt: skip
     assert runner.mismatch(record, *suite.case_key(command)) is None
+    # made with the asymmetric protocol (mutant from the relaxed wild type): the default
+    # symmetric protocol must not reuse it
+    why = runner.mismatch(record, *suite.case_key(command.replace(mutant_start="prepared")))
+    assert why is not None and "mutant_start" in why
     assert runner.mismatch(record, *suite.case_key(command.replace(mmgbsa_salt_molar=0.15,
                                                                    variant="gbn2_e1")))  # fmt: skip
 
