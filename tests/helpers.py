@@ -30,14 +30,15 @@ def kabsch(mobile, reference):
 
 
 # (chain, first, last) in UniProt numbering; RANKL A:200-203 is ~2 nm from OPG
-SEGMENTS = [("A", 179, 182), ("A", 237, 241), ("A", 200, 203), ("R", 68, 71), ("R", 114, 118)]
+SEGMENTS = (("A", 179, 182), ("A", 237, 241), ("A", 200, 203), ("R", 68, 71), ("R", 114, 118))
 
 
-@lru_cache(maxsize=1)
-def fixed_segments():
-    """(OpenMM Topology, positions (N, 3) nm) of :data:`SEGMENTS` of 3URF, each its own
-    chain A..E (RANKL A-C, OPG D-E), heavy atoms and hydrogens at pH 7 added by PDBFixer
-    (Reference platform for its internal Contexts), no gaps rebuilt."""
+@lru_cache(maxsize=4)
+def fixed_segments(segments: tuple = SEGMENTS):
+    """(OpenMM Topology, positions (N, 3) nm) of ``segments`` ((chain, first, last) in
+    UniProt numbering) of 3URF, each its own chain A, B, ... in that order (default: RANKL
+    A-C, OPG D-E), heavy atoms and hydrogens at pH 7 added by PDBFixer (Reference platform
+    for its internal Contexts), no gaps rebuilt."""
     import dataclasses
     import io
     import os
@@ -50,10 +51,10 @@ def fixed_segments():
 
     assembly = build_assembly("3URF", "interface")
     lines = []
-    for k, (chain, lo, hi) in enumerate(SEGMENTS):
+    for k, (chain, lo, hi) in enumerate(segments):
         for atom in assembly.atoms:
             if atom.record == "ATOM" and atom.chain == chain and lo <= atom.resseq <= hi:
-                moved = dataclasses.replace(atom, chain="ABCDE"[k])
+                moved = dataclasses.replace(atom, chain="ABCDEFGH"[k])
                 lines.append(format_atom(moved, len(lines) + 1))
         lines.append("TER")
     fixer = PDBFixer(pdbfile=io.StringIO("\n".join(lines) + "\nEND\n"))

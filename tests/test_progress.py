@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 import pytest
+from helpers import fixed_segments
 
 from rankbind.progress import Progress, Silent, TaskProgress, interval_default, progress_for
 
@@ -125,39 +126,7 @@ def test_task_progress_and_silent():
 @pytest.fixture(scope="module")
 def dipeptide_pair():
     """Two dipeptide chains of the 3URF interface (RANKL A:237-238, OPG R:114-115)."""
-    import os
-
-    from openmm import unit
-    from pdbfixer import PDBFixer
-
-    from rankbind.structures import build_assembly
-    from rankbind.structures.pdbfile import format_atom
-
-    assembly = build_assembly("3URF", "interface")
-    lines = []
-    for chain, first in (("A", 237), ("R", 114)):
-        lines += [
-            format_atom(a, len(lines) + 1)
-            for a in assembly.atoms
-            if a.record == "ATOM" and a.chain == chain and first <= a.resseq <= first + 1
-        ]
-        lines.append("TER")
-    fixer = PDBFixer(pdbfile=io.StringIO("\n".join(lines) + "\nEND\n"))
-    fixer.findMissingResidues()
-    fixer.missingResidues = {}
-    fixer.findMissingAtoms()
-    previous = os.environ.get("OPENMM_DEFAULT_PLATFORM")
-    os.environ["OPENMM_DEFAULT_PLATFORM"] = "Reference"
-    try:
-        fixer.addMissingAtoms()
-        fixer.addMissingHydrogens(7.0)
-    finally:
-        if previous is None:
-            del os.environ["OPENMM_DEFAULT_PLATFORM"]
-        else:
-            os.environ["OPENMM_DEFAULT_PLATFORM"] = previous
-    topology = fixer.topology
-    x = np.array(fixer.positions.value_in_unit(unit.nanometer))
+    topology, x = fixed_segments((("A", 237, 238), ("R", 114, 115)))
     chains = [c.id for c in topology.chains()]
     receptor = [a.index for a in topology.atoms() if a.residue.chain.id == chains[0]]
     ligand = [a.index for a in topology.atoms() if a.residue.chain.id == chains[1]]
