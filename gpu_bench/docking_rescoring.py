@@ -82,6 +82,23 @@ def poses_of(entry: str, restrained: bool, out: Path) -> tuple[list[dict], dict,
     return data["poses"], data["settings"], str(rerun.relative_to(HERE.parent))
 
 
+def pose_row(q) -> dict:
+    """One rescored pose as a result row (ranks, CAPRI class, DockQ, MM/GBSA record)."""
+    m = q.mmgbsa
+    return {
+        "rank_after": q.rank,
+        "rank_before": m["previous_rank"],
+        "capri": q.metrics["capri"],
+        "dockq": q.metrics["dockq"],
+        "dG_kcal_per_mol": m["dG_kcal_per_mol"],
+        "components_kJ_per_mol": m["components_kJ_per_mol"],
+        "atoms_scored": m["atoms_scored"],
+        "relax_heavy_atom_rmsd_nm": m["relax"]["heavy_atom_rmsd_nm"] if m["relax"] else None,
+        "cpu_s": m["cpu_s"],
+        "wall_s": m["wall_s"],
+    }
+
+
 def first_acceptable(ranked: list[tuple[int, str]]) -> int | None:
     hits = [rank for rank, capri in ranked if capri != "incorrect"]
     return min(hits) if hits else None
@@ -126,23 +143,7 @@ def run_case(entry: str, restrained: bool, top: int, out: Path, ranks=None, tag=
     checkpoint = out / f"{entry}_{mode}{tag}.checkpoint.json"
     out_result = rs.rescore_mmgbsa(result, rec_aa, lig_start, progress=True,
                                    checkpoint=checkpoint)  # fmt: skip
-    rows = [
-        {
-            "rank_after": q.rank,
-            "rank_before": q.mmgbsa["previous_rank"],
-            "capri": q.metrics["capri"],
-            "dockq": q.metrics["dockq"],
-            "dG_kcal_per_mol": q.mmgbsa["dG_kcal_per_mol"],
-            "components_kJ_per_mol": q.mmgbsa["components_kJ_per_mol"],
-            "atoms_scored": q.mmgbsa["atoms_scored"],
-            "relax_heavy_atom_rmsd_nm": q.mmgbsa["relax"]["heavy_atom_rmsd_nm"]
-            if q.mmgbsa["relax"]
-            else None,
-            "cpu_s": q.mmgbsa["cpu_s"],
-            "wall_s": q.mmgbsa["wall_s"],
-        }
-        for q in out_result.poses
-    ]
+    rows = [pose_row(q) for q in out_result.poses]
     cpu = [r["cpu_s"] for r in rows]
     return {
         "entry": entry,
@@ -196,21 +197,7 @@ def summarise_checkpoint(entry: str, mode: str, out: Path) -> dict:
     result = dk.DockingResult(poses=poses, settings=settings, grid_size=0, n_rotations=0,
                               ligand_center=np.zeros(3), restrained=mode == "restrained")  # fmt: skip
     ranked = rs.rescore_mmgbsa(result, None, None, progress=False, checkpoint=checkpoint)
-    rows = [
-        {
-            "rank_after": q.rank,
-            "rank_before": q.mmgbsa["previous_rank"],
-            "capri": q.metrics["capri"],
-            "dockq": q.metrics["dockq"],
-            "dG_kcal_per_mol": q.mmgbsa["dG_kcal_per_mol"],
-            "components_kJ_per_mol": q.mmgbsa["components_kJ_per_mol"],
-            "atoms_scored": q.mmgbsa["atoms_scored"],
-            "relax_heavy_atom_rmsd_nm": q.mmgbsa["relax"]["heavy_atom_rmsd_nm"],
-            "cpu_s": q.mmgbsa["cpu_s"],
-            "wall_s": q.mmgbsa["wall_s"],
-        }
-        for q in ranked.poses
-    ]
+    rows = [pose_row(q) for q in ranked.poses]
     return {
         "entry": entry,
         "mode": mode,
