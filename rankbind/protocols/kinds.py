@@ -194,7 +194,7 @@ BUILTIN = [
         _GPU,
         f"{_TASKS}:equilibrate_task",
         "minimisation and restrained relaxation of the prepared system",
-        {**_TINY_MD, "minimize_iterations": 50},
+        {**_TINY_MD, "minimize_iterations": 20},
         requires=("prepare",),
     ),
     TaskKind(
