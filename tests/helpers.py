@@ -38,7 +38,7 @@ def fixed_segments(segments: tuple = SEGMENTS):
     """(OpenMM Topology, positions (N, 3) nm) of ``segments`` ((chain, first, last) in
     UniProt numbering) of 3URF, each its own chain A, B, ... in that order (default: RANKL
     A-C, OPG D-E), heavy atoms and hydrogens at pH 7 added by PDBFixer (Reference platform
-    for its internal Contexts), no gaps rebuilt."""
+    for its internal Contexts, seeded: the same coordinates every call), no gaps rebuilt."""
     import dataclasses
     import io
     import os
@@ -47,6 +47,7 @@ def fixed_segments(segments: tuple = SEGMENTS):
     from openmm import unit
     from pdbfixer import PDBFixer
 
+    from rankbind.preparation import seeded_random
     from rankbind.structures.pdbfile import format_atom
 
     assembly = build_assembly("3URF", "interface")
@@ -64,8 +65,9 @@ def fixed_segments(segments: tuple = SEGMENTS):
     previous = os.environ.get("OPENMM_DEFAULT_PLATFORM")
     os.environ["OPENMM_DEFAULT_PLATFORM"] = "Reference"  # PDBFixer's internal Contexts
     try:
-        fixer.addMissingAtoms()
-        fixer.addMissingHydrogens(7.0)
+        with seeded_random(1):  # PDBFixer's random placements and clash-relief dynamics
+            fixer.addMissingAtoms(seed=1)
+            fixer.addMissingHydrogens(7.0)
     finally:
         if previous is None:
             del os.environ["OPENMM_DEFAULT_PLATFORM"]

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from rankbind.errors import StructureError
+from rankbind.settings import SEED
 from rankbind.structures import Assembly, ChainInfo
 from rankbind.structures.pdbfile import Atom
 from rankbind.structures.sequences import ONE_TO_THREE, align, chain_residues
@@ -228,29 +229,36 @@ def clash_report(topology, positions) -> dict:
     }
 
 
-def _fix(pdb_text: str):
-    """PDBFixer: internal missing residues, missing heavy atoms, hydrogens (pH 7)."""
+def _fix(pdb_text: str, seed: int):
+    """PDBFixer: internal missing residues, missing heavy atoms, hydrogens (pH 7).
+    ``seed``: the random seed of PDBFixer's clash-relief dynamics for rebuilt atoms
+    (without one, a rebuild that needs those dynamics differs from run to run)."""
     from pdbfixer import PDBFixer
 
-    from rankbind.platforms import cpu_platform
+    from rankbind.platforms import single_threaded_cpu
+    from rankbind.preparation import seeded_random
 
-    # PoCL's minimiser segfaults; PDBFixer's internal minimisations run on the CPU platform
-    fixer = PDBFixer(pdbfile=io.StringIO(pdb_text), platform=cpu_platform())
-    fixer.removeHeterogens(keepWater=False)
-    fixer.findMissingResidues()
-    chains = list(fixer.topology.chains())
-    fixer.missingResidues = {
-        key: value
-        for key, value in fixer.missingResidues.items()
-        if 0 < key[1] < len(list(chains[key[0]].residues()))
-    }
-    fixer.findNonstandardResidues()
-    fixer.findMissingAtoms()
-    rebuilt_atoms = {
-        (res.chain.id, res.id): [a.name for a in names] for res, names in fixer.missingAtoms.items()
-    }
-    fixer.addMissingAtoms()
-    fixer.addMissingHydrogens(7.0)
+    # PoCL's minimiser segfaults; PDBFixer's internal minimisations and clash-relief
+    # dynamics run on the CPU platform, single-threaded, and its random placements draw
+    # from seeded generators, so that the seed reproduces them
+    with seeded_random(seed), single_threaded_cpu() as platform:
+        fixer = PDBFixer(pdbfile=io.StringIO(pdb_text), platform=platform)
+        fixer.removeHeterogens(keepWater=False)
+        fixer.findMissingResidues()
+        chains = list(fixer.topology.chains())
+        fixer.missingResidues = {
+            key: value
+            for key, value in fixer.missingResidues.items()
+            if 0 < key[1] < len(list(chains[key[0]].residues()))
+        }
+        fixer.findNonstandardResidues()
+        fixer.findMissingAtoms()
+        rebuilt_atoms = {
+            (res.chain.id, res.id): [a.name for a in names]
+            for res, names in fixer.missingAtoms.items()
+        }
+        fixer.addMissingAtoms(seed=seed)
+        fixer.addMissingHydrogens(7.0)
     return fixer, rebuilt_atoms
 
 
@@ -370,11 +378,13 @@ def thread(
     minimize: bool = True,
     restraint_k: float = 1000.0,
     max_iterations: int = 300,
+    seed: int = SEED,
 ) -> ThreadingResult:
     """Put ``targets`` (template chain id -> :class:`Target`) onto ``template``.
 
     Chains not in ``targets`` are copied unchanged (heavy atoms). With ``minimize=False``
-    the model is the PDBFixer output (template coordinates exactly where kept)."""
+    the model is the PDBFixer output (template coordinates exactly where kept). ``seed``:
+    PDBFixer's rebuild (:func:`_fix`); the same seed gives the same model."""
     for chain_id in targets:
         template.chain(chain_id)
     chain_atoms: dict[str, list[Atom]] = {}
@@ -413,7 +423,7 @@ def thread(
         atoms=staged_atoms,
         seqres=seqres,
     )
-    fixer, rebuilt_atoms = _fix(staged.to_pdb_text())
+    fixer, rebuilt_atoms = _fix(staged.to_pdb_text(), seed)
     topology, positions = fixer.topology, fixer.positions
     minimisation = None
     if minimize:
@@ -448,6 +458,7 @@ def thread(
         "template_provenance": template.provenance,
         "chains": reports,
         "side_chains_rebuilt": rebuilt_atoms,
+        "pdbfixer_seed": seed,
         "hetero_groups": "not carried over (waters, ions, glycans removed)",
         "clashes_before_minimisation": before,
         "clashes_after": after,
@@ -486,6 +497,7 @@ def relax(
     max_iterations: int = 500,
     restraint_k: float = 1000.0,
     restrained_names: tuple[str, ...] = ("CA",),
+    seed: int = SEED,
 ) -> tuple[Assembly, dict]:
     """Clash relief for a rigidly built model (e.g. a docked complex): PDBFixer adds
     hydrogens and missing atoms, then :func:`minimise` with the ``restrained_names`` atoms
@@ -497,7 +509,7 @@ def relax(
     keep = {(a.chain, str(a.resseq) + a.icode, a.name) for a in start if a.name in restrained_names}
 
     def one_pass(model: Assembly):
-        fixer, _ = _fix(model.to_pdb_text())
+        fixer, _ = _fix(model.to_pdb_text(), seed)
         before = clash_report(fixer.topology, fixer.positions)
         positions, minimisation = minimise(
             fixer.topology, fixer.positions, keep, restraint_k, max_iterations=max_iterations
@@ -522,6 +534,7 @@ def relax(
         "rebuilt by PDBFixer and minimised again",
         "restrained_atoms": list(restrained_names),
         "side_chains_rebuilt": rebuilt,
+        "pdbfixer_seed": seed,
         "minimisation": minimisation,
         "clashes_before": {k: v for k, v in before.items() if k != "clashes"},
         "clashes_after": after,
