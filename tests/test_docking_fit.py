@@ -63,17 +63,24 @@ def test_loco_folds_never_train_on_the_held_out_case(monkeypatch):
         ds.Dataset([cases[0], cases[0]])
 
 
-def test_fitted_score_ranking_equals_direct_recomputation():
+@pytest.fixture(scope="module")
+def mini_poses():
+    """(case, settings, pose data) of 2W9E (mini benchmark, few rotations)."""
+    from rankbind.benchmark.datasets import load_antibody_benchmark
+
+    case = next(c for c in load_antibody_benchmark(MINI) if c.name == "2W9E")
+    settings = ds.ScoringDataSettings(spacing=2.0, rotation_spacing_deg=45.0, n_top=6)
+    return case, settings, ds.case_poses(case, "epitope_paratope", settings)
+
+
+def test_fitted_score_ranking_equals_direct_recomputation(mini_poses):
     """Poses of a benchmark case (2W9E, bound structures, few rotations) rebuilt from the
     stored transforms and rescored by score_pose_direct with the weights as
     DockingSettings: same score as w . stored terms, so the same ranking."""
     from rankbind.benchmark import docking as bd
-    from rankbind.benchmark.datasets import load_antibody_benchmark
     from rankbind.modelling import docking as dk
 
-    case = next(c for c in load_antibody_benchmark(MINI) if c.name == "2W9E")
-    settings = ds.ScoringDataSettings(spacing=2.0, rotation_spacing_deg=45.0, n_top=6)
-    data = ds.case_poses(case, "epitope_paratope", settings)
+    case, settings, data = mini_poses
     meta = json.loads(str(data["meta"]))
     assert meta["settings_key"] == settings.key() and len(data["dockq"]) >= 3
     assert set(data["capri"]) <= {0, 1, 2, 3} and np.all(
@@ -119,3 +126,36 @@ def test_fitted_score_ranking_equals_direct_recomputation():
     finer = ds.rescore_at_spacing(case, case_dict, 1.5)
     k = ds.FEATURES.index("shape")
     assert not np.allclose(finer["features"][:, k], data["features"][:, k])
+
+
+def test_stored_poses_rebuilt_give_the_stored_dockq(mini_poses):
+    """pose_frame + pose_metrics rebuild each stored pose from the seed as one rigid
+    transform of the docked structure file: DockQ, fnat and CAPRI class equal those
+    case_poses computed (two moves: random start, then the pose); the transform applied to
+    the start ligand's C-alpha gives the stored C-alpha placement; cluster representatives
+    are the clustered_capri ones, >= cluster_rmsd apart; a frame of other structures is
+    refused."""
+    case, _, data = mini_poses
+    case_dict = data | {"meta": json.loads(str(data["meta"]))}
+    frame = ds.pose_frame(case, case_dict)
+    ca_file = np.array([r["CA"] for r in frame.structures["lig"].atoms if "CA" in r])
+    for i in range(len(data["dockq"])):
+        m = ds.pose_metrics(frame, case_dict, i)
+        assert m["dockq"] == pytest.approx(data["dockq"][i], abs=1e-9)
+        assert m["fnat"] == pytest.approx(data["fnat"][i], abs=1e-9)
+        assert ds.CAPRI_RANK[m["capri"]] == data["capri"][i]
+        rot, t = frame.transform(data["rotations"][i], data["positions"][i])
+        stored = data["ca"] @ data["rotations"][i].astype(float).T + data["positions"][i]
+        assert np.allclose(ca_file @ rot.T + t, stored, atol=1e-3)
+    order = np.arange(len(data["dockq"]))[::-1]
+    reps = ds.cluster_representatives(case_dict, order, 6.0, 10)
+    assert reps[0] == order[0]
+    assert [int(data["capri"][i]) for i in reps] == ds.clustered_capri(case_dict, order, 6.0)
+    placed = [data["ca"] @ data["rotations"][i].astype(float).T + data["positions"][i]
+              for i in reps]  # fmt: skip
+    for a in range(len(placed)):
+        for b in range(a):
+            assert np.sqrt(np.mean(np.sum((placed[a] - placed[b]) ** 2, 1))) >= 6.0
+    shifted = case_dict | {"ca": data["ca"] + 0.5}
+    with pytest.raises(RankbindError, match="C-alpha"):
+        ds.pose_frame(case, shifted)

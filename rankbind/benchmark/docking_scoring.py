@@ -375,10 +375,10 @@ def ranking(case: dict, scorer: str, weights: np.ndarray | None = None) -> np.nd
     raise RankbindError(f"scorer must be one of {SCORERS}, got {scorer!r}")
 
 
-def clustered_capri(case: dict, order: np.ndarray, cluster_rmsd: float = 6.0,
-                    n_keep: int = 10) -> list[int]:  # fmt: skip
-    """CAPRI ranks (0..3) of the cluster representatives of ``order``: greedy ligand
-    C-alpha RMSD clustering as :func:`rankbind.modelling.docking.dock` does."""
+def cluster_representatives(case: dict, order: np.ndarray, cluster_rmsd: float = 6.0,
+                            n_keep: int = 10) -> list[int]:  # fmt: skip
+    """Pose indices of the cluster representatives of ``order``, best first: greedy
+    ligand C-alpha RMSD clustering as :func:`rankbind.modelling.docking.dock` does."""
     ca = case["ca"].astype(float)
     reps: list[np.ndarray] = []
     out = []
@@ -386,10 +386,71 @@ def clustered_capri(case: dict, order: np.ndarray, cluster_rmsd: float = 6.0,
         x = ca @ case["rotations"][i].astype(float).T + case["positions"][i]
         if all(np.sqrt(np.mean(np.sum((x - r) ** 2, 1))) >= cluster_rmsd for r in reps):
             reps.append(x)
-            out.append(int(case["capri"][i]))
+            out.append(int(i))
             if len(reps) == n_keep:
                 break
     return out
+
+
+def clustered_capri(case: dict, order: np.ndarray, cluster_rmsd: float = 6.0,
+                    n_keep: int = 10) -> list[int]:  # fmt: skip
+    """CAPRI ranks (0..3) of the cluster representatives of ``order``
+    (:func:`cluster_representatives`)."""
+    return [int(case["capri"][i])
+            for i in cluster_representatives(case, order, cluster_rmsd, n_keep)]  # fmt: skip
+
+
+@dataclass
+class PoseFrame:
+    """What the stored poses of one case act on, rebuilt through the benchmark API:
+    ``structures`` (:func:`rankbind.benchmark.docking.load_structures`), the random start
+    x_start = ``rot0`` @ x + ``t0`` and ``ligand_center`` (Å), the centre of the docked
+    heavy-atom ligand Molecule (a pose places x_start as R (x_start - centre) + p)."""
+
+    structures: dict
+    rot0: np.ndarray
+    t0: np.ndarray
+    ligand_center: np.ndarray
+
+    def transform(self, rotation, position) -> tuple[np.ndarray, np.ndarray]:
+        """(R, t) with x_model = R @ x + t for x in the frame of the docked structure
+        file (unbound partner as read), for a stored pose (``rotation`` (3, 3),
+        ``position`` (3,) Å)."""
+        rot = np.asarray(rotation, dtype=float)
+        return rot @ self.rot0, rot @ (self.t0 - self.ligand_center) + np.asarray(position)
+
+
+def pose_frame(case, data: dict) -> PoseFrame:
+    """The :class:`PoseFrame` of ``data`` (one case, :func:`load_case`); the ligand
+    C-alpha atoms it implies must equal the stored ``ca`` (else RankbindError)."""
+    from rankbind.benchmark import docking as bd
+    from rankbind.modelling import docking as dk
+
+    meta = data["meta"]
+    settings = ScoringDataSettings(**meta["settings"])
+    bench = settings.bench_settings(meta["mode"])
+    s = bd.load_structures(case, bench)
+    rot0, t0 = bd.random_start(s["lig"].coordinates(), case.name, bench.seed)
+    ligand = dk.molecule_from_partner(s["lig"].transformed(rot0, t0))
+    centre = ligand.xyz.mean(0)
+    ca = ligand.xyz[ligand.is_ca] - centre
+    if ca.shape != data["ca"].shape or not np.allclose(ca, data["ca"], atol=1e-3):
+        raise RankbindError(
+            f"{case.name} {meta['mode']}: the rebuilt start ligand does not match the stored "
+            "C-alpha coordinates (other structures or seed than the pose dataset's)"
+        )
+    return PoseFrame(s, rot0, t0, centre)
+
+
+def pose_metrics(frame: PoseFrame, data: dict, i: int, matching=None) -> dict:
+    """DockQ metrics (:func:`rankbind.analysis.dockq.dockq`) of stored pose ``i``
+    rebuilt by :meth:`PoseFrame.transform` (for a check against the stored values)."""
+    from rankbind.analysis import dockq
+
+    s = frame.structures
+    rot, t = frame.transform(data["rotations"][i], data["positions"][i])
+    model = s["lig"].transformed(rot, t)
+    return dockq.dockq(s["rec"], model, s["native_rec"], s["native_lig"], matching)
 
 
 def cross_validate(dataset: Dataset, tops=(1, 5, 10), l2: float = 1e-2) -> dict:
