@@ -374,6 +374,22 @@ def summary(args) -> None:
         if np.ptp(q) > 0 and np.isfinite(dg).all():
             rho["mmgbsa_score"].append(float(spearmanr(dg, q)[0]))
             rho["default_rank"].append(float(spearmanr(np.arange(len(q)), q)[0]))
+    # per MM/GBSA component: mean over acceptable minus mean over incorrect representatives
+    # of a case (cases with both), median over cases; and rho(score, atoms scored)
+    comp: dict[str, list[float]] = {}
+    size_rho = []
+    for r in rows:
+        ok = [p for p in r["poses"] if p["mmgbsa"]["components_kJ_per_mol"]]
+        size_rho.append(float(spearmanr([p["mmgbsa"]["dG_kJ_per_mol"] for p in ok],
+                                        [p["mmgbsa"]["atoms_scored"] for p in ok])[0]))  # fmt: skip
+        acc, inc = [p for p in ok if p["capri"] > 0], [p for p in ok if p["capri"] == 0]
+        if acc and inc:
+            for k in ok[0]["mmgbsa"]["components_kJ_per_mol"]:
+                mean = [np.mean([p["mmgbsa"]["components_kJ_per_mol"][k] for p in g])
+                        for g in (acc, inc)]  # fmt: skip
+                comp.setdefault(k, []).append(float(mean[0] - mean[1]))
+    comp_summary = {k: {"median_kJ_per_mol": round(float(np.median(v)), 1), "n_cases": len(v)}
+                    for k, v in comp.items() if np.any(np.abs(v) > 1e-6)}  # fmt: skip
     rho_summary = {k: {"median": round(float(np.median(v)), 3), "n_cases": len(v),
                        "n_negative": int(sum(x < 0 for x in v))} for k, v in rho.items()}  # fmt: skip
     cpu_pose = [p["mmgbsa"]["cpu_s"] for r in rows for p in r["poses"]]
@@ -395,6 +411,10 @@ def summary(args) -> None:
             r["n_acceptable_in_representatives"] > 0 for r in rows
         ),
         "spearman_dockq_within_case": rho_summary,
+        "components_acceptable_minus_incorrect": comp_summary,
+        "spearman_score_vs_atoms_scored": {"median": round(float(np.median(size_rho)), 3),
+                                           "n_positive": int(sum(x > 0 for x in size_rho)),
+                                           "n_cases": len(size_rho)},  # fmt: skip
         "cpu_s_total": round(cpu_total, 1),
         "settings": settings,
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -447,6 +467,16 @@ def summary(args) -> None:
                   f"median {v['median']} over {v['n_cases']} cases ({v['n_negative']} negative)"
                   for v in rho_summary.values()) + " (negative: better poses score lower / "
               "rank earlier)."]  # fmt: skip
+    if comp_summary:
+        lines += ["", "MM/GBSA components, acceptable minus incorrect representatives (mean "
+                  "within a case, median over the cases with both; kJ/mol, negative favours "
+                  "the acceptable poses): " + ", ".join(
+                      f"{k} {v['median_kJ_per_mol']:+.1f}" for k, v in comp_summary.items())
+                  + f" ({next(iter(comp_summary.values()))['n_cases']} cases). Spearman ρ of the "
+                  "score with the atoms scored (interface size), within case: median "
+                  f"{report['spearman_score_vs_atoms_scored']['median']} "
+                  f"({report['spearman_score_vs_atoms_scored']['n_positive']} of "
+                  f"{len(rows)} positive)."]  # fmt: skip
     lines += ["", "## Per case: first acceptable-or-better rank among the top "
               f"{settings['n_top_clusters']} clusters (— none)", "",
               "| case | class | acceptable reps | default | MM/GBSA | consensus | CPU s |",
