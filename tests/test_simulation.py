@@ -357,3 +357,46 @@ def test_explicit_solvent_npt_stage_runs_with_pme(tmp_path):
     plain = prepare(peptide, PreparationOptions(solvent="explicit", padding_nm=0.7,
                                                 box_shape="cube", hydrogen_mass_amu=None))  # fmt: skip
     assert timestep_fs(SimulationOptions(), plain.system) == 2.0
+
+
+def test_stop_signal_as_the_checkpoint_writer_starts_leaves_no_partial_file(tmp_path, monkeypatch):
+    """A real SIGTERM delivered just as a background checkpoint write starts (what CI's
+    scancel hit: 'cannot join thread before it is started', and the abandoned writer's
+    temporary file left behind). The stop must surface as Interrupted once the writer has
+    started, the write must complete, and a rerun resumes from that checkpoint bit for bit."""
+    import os
+    import signal
+    import threading
+
+    from rankbind import interrupts
+
+    prepared = fragment("vacuum")
+    reference = select_platform("Reference")
+    straight = StagedSimulation(prepared, tmp_path / "straight", OPTIONS, reference)
+    straight.run()
+    start = threading.Thread.start
+    target = N_STEPS // 2
+
+    def signalled_start(thread):
+        writer = getattr(thread, "_target", None)
+        reporter = getattr(writer, "__self__", None)
+        if isinstance(reporter, AtomicCheckpointReporter) and (
+            reporter.directory.name == "production" and thread._args[3] == target
+        ):
+            os.kill(os.getpid(), signal.SIGTERM)  # handled at the next bytecode
+        return start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", signalled_start)
+    broken = StagedSimulation(prepared, tmp_path / "broken", OPTIONS, reference)
+    with interrupts.interruptible(), pytest.raises(interrupts.Interrupted):
+        broken.run()
+    monkeypatch.undo()
+    assert not list((tmp_path / "broken").rglob("*.part"))
+    pointers = [
+        json.loads(p.read_text())["step"] for p in (tmp_path / "broken").rglob("checkpoint.json")
+    ]
+    assert target in pointers  # the write the signal met completed
+    results = StagedSimulation(prepared, tmp_path / "broken", OPTIONS, reference).run()
+    assert results[-1].resumed_from_step == target
+    name = "production/production.dcd"
+    assert (tmp_path / "broken" / name).read_bytes() == (tmp_path / "straight" / name).read_bytes()

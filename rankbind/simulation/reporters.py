@@ -17,6 +17,7 @@ import numpy as np
 import openmm
 from openmm import app, unit
 
+from rankbind import interrupts
 from rankbind.errors import SimulationError
 from rankbind.fileio import atomic_open, write_json, write_text
 from rankbind.progress import Progress
@@ -265,14 +266,20 @@ class AtomicCheckpointReporter(_Every):
         if not self.background:
             self._write(*job)
             return
-        self._thread = threading.Thread(target=self._run, args=job, daemon=True)
-        self._thread.start()
+        # a stop signal inside Thread.start() would leave a running writer that wait()
+        # cannot join ("cannot join thread before it is started"): defer it until started
+        with interrupts.deferred():
+            self._thread = threading.Thread(target=self._run, args=job, daemon=True)
+            self._thread.start()
 
     def wait(self) -> None:
-        """Block until the last checkpoint is on disk; re-raise its write error."""
+        """Block until the last checkpoint is on disk; re-raise its write error. A stop
+        signal arriving meanwhile is raised after the write has finished (a daemon writer
+        abandoned at exit would leave its temporary file behind)."""
         if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+            with interrupts.deferred():
+                self._thread.join()
+                self._thread = None
         if self._error is not None:
             error, self._error = self._error, None
             raise error
