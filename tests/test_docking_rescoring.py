@@ -59,15 +59,25 @@ def _forcefield(xml: str) -> app.ForceField:
     return app.ForceField("amber14-all.xml", xml)
 
 
-def _reference_dg_kj(receptor, ligand_topology, ligand_xyz, xml: str) -> float:
-    """OpenMM ΔE = E(complex) - E(receptor) - E(ligand), kJ/mol (independent of rankbind)."""
+def _reference_dg_kj(receptor, ligand_topology, ligand_xyz, xml: str, eps_in=1.0) -> float:
+    """OpenMM ΔE = E(complex) - E(receptor) - E(ligand), kJ/mol (independent of rankbind).
+    ``eps_in``: solute dielectric of the GB force (OpenMM's soluteDielectric) and of Coulomb
+    (NonbondedForce charges / √ε_in, exception charge products / ε_in)."""
     ff = _forcefield(xml)
     platform = openmm.Platform.getPlatformByName("Reference")
 
     def energy(topology, xyz):
         system = ff.createSystem(topology, nonbondedMethod=app.NoCutoff, constraints=None,
-                                 soluteDielectric=1.0, solventDielectric=78.5,
+                                 soluteDielectric=eps_in, solventDielectric=78.5,
                                  sasaMethod=None)  # fmt: skip
+        for force in system.getForces():
+            if isinstance(force, openmm.NonbondedForce):
+                for i in range(force.getNumParticles()):
+                    q, sig, eps = force.getParticleParameters(i)
+                    force.setParticleParameters(i, q / np.sqrt(eps_in), sig, eps)
+                for i in range(force.getNumExceptions()):
+                    a, b, qq, sig, eps = force.getExceptionParameters(i)
+                    force.setExceptionParameters(i, a, b, qq / eps_in, sig, eps)
         context = openmm.Context(system, openmm.VerletIntegrator(0.001), platform)
         context.setPositions(xyz * unit.nanometer)
         e = context.getState(getEnergy=True).getPotentialEnergy()
@@ -144,6 +154,32 @@ def test_relaxed_trimmed_score_equals_openmm_on_relaxed_coordinates(partners):
     rec_partner = rs.AllAtomPartner(receptor.topology, relaxed[rec])
     ref = _reference_dg_kj(rec_partner, ligand.topology, lig_relaxed, XML["obc2_e1_nonp0"])
     assert record["dG_kJ_per_mol"] == pytest.approx(ref, rel=1e-6, abs=1e-3)
+
+
+def test_several_variants_from_one_structure_equal_openmm(partners):
+    """score_complex(variants=...): each named fixed-ε_in variant on the same structure
+    equals a direct OpenMM evaluation at that GB model and ε_in (Coulomb and GB both
+    scaled), and the scoring variant's entry equals the record's own score."""
+    receptor, ligand = partners
+    settings = DockingSettings(mmgbsa_trim_nm=0.0, mmgbsa_relax_iterations=0,
+                               mmgbsa_platform="Reference")  # fmt: skip
+    pose = _poses(receptor, ligand)[0]
+    topology, xyz, rec, lig = rs.complex_of(receptor, ligand, pose)
+    names = ["obc2_e4_nonp0", "gbn2_e2_nonp0", "obc2_e1_nonp0"]
+    record, _ = rs.score_complex(topology, xyz, rec, lig, settings, variants=names)
+    assert list(record["variants"]) == names
+    for name, xml, eps in (("obc2_e4_nonp0", XML["obc2_e1_nonp0"], 4.0),
+                           ("gbn2_e2_nonp0", XML["gbn2_e1_nonp0"], 2.0)):  # fmt: skip
+        ref = _reference_dg_kj(receptor, ligand.topology, xyz[lig], xml, eps)
+        entry = record["variants"][name]
+        assert entry["dG_kJ_per_mol"] == pytest.approx(ref, rel=1e-6, abs=1e-3)
+        assert entry["dG_kcal_per_mol"] == pytest.approx(ref / 4.184, rel=1e-6, abs=1e-3)
+    e1 = _reference_dg_kj(receptor, ligand.topology, xyz[lig], XML["obc2_e1_nonp0"])
+    assert abs(record["variants"]["obc2_e4_nonp0"]["dG_kJ_per_mol"] - e1) > 1.0  # ε_in matters
+    same = record["variants"]["obc2_e1_nonp0"]["dG_kJ_per_mol"]
+    assert same == pytest.approx(record["dG_kJ_per_mol"], rel=1e-9, abs=1e-6)
+    with pytest.raises(RankbindError, match="obc2_eres"):
+        rs.score_complex(topology, xyz, rec, lig, settings, variants=["obc2_eres"])
 
 
 def test_dock_ranks_by_mmgbsa(partners):

@@ -16,7 +16,8 @@ representatives, best first, at most ``DockingSettings.mmgbsa_rescore_top``):
    (:func:`rankbind.energies.variants.settings_for`; default ``obc2_e1_nonp0``, the
    variant the benchmark's leave-one-complex-out CV chose for absolute ΔG,
    gpu_bench/results/accuracy/affinity_relaxed_variants), OpenMM engine on
-   ``mmgbsa_platform``.
+   ``mmgbsa_platform``; optionally every other fixed-ε_in variant on the same relaxed
+   structure (``score_complex(..., variants=...)``: one evaluation per GB model).
 
 Rescored poses are ranked by their score, lowest first; poses not rescored follow in
 their earlier order. Each rescored pose records ``Pose.mmgbsa`` (score in kcal/mol and
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,7 +38,7 @@ from openmm import app, unit
 
 from rankbind.errors import RankbindError
 from rankbind.progress import progress_for
-from rankbind.settings import DockingSettings, PreparationOptions
+from rankbind.settings import FIXED_EPS_VARIANTS, DockingSettings, PreparationOptions
 
 KJ_PER_KCAL = 4.184
 
@@ -120,12 +122,21 @@ def score_complex(
     receptor_atoms,
     ligand_atoms,
     settings: DockingSettings,
+    variants: Sequence[str] = (),
 ) -> tuple[dict, np.ndarray]:
     """Trim, relax and score one complex (``xyz_nm`` (N, 3) of ``topology``) with the
-    MM/GBSA choices of ``settings``. Returns (record, positions (N, 3) nm after the relax:
-    atoms outside the trim unchanged)."""
+    MM/GBSA choices of ``settings``. ``variants``: further named fixed-ε_in variants scored
+    on the same relaxed structure (:func:`variant_records`), recorded under
+    ``record["variants"]``. Returns (record, positions (N, 3) nm after the relax: atoms
+    outside the trim unchanged)."""
     from rankbind.energies.mmgbsa import ComplexModel, mmgbsa, trim_residues
 
+    unknown = sorted(set(variants) - set(FIXED_EPS_VARIANTS))
+    if unknown:
+        raise RankbindError(
+            f"MM/GBSA rescoring variants {unknown}: not fixed-eps_in variants "
+            f"(choose from {list(FIXED_EPS_VARIANTS)})"
+        )
     mm = mmgbsa_settings(settings)
     x = np.array(xyz_nm, dtype=float)
     keep = None
@@ -155,7 +166,55 @@ def score_complex(
         "trimmed_residues": None if keep is None else len(keep),
         "relax": relax,
     }
+    if variants:
+        record["variants"] = variant_records(
+            topology, x, receptor_atoms, ligand_atoms, keep, settings, variants
+        )
     return record, x
+
+
+def variant_records(
+    topology: app.Topology,
+    xyz_nm: np.ndarray,
+    receptor_atoms,
+    ligand_atoms,
+    keep_residues,
+    settings: DockingSettings,
+    variants: Sequence[str],
+) -> dict[str, dict]:
+    """{variant: record (dG kJ/mol and kcal/mol, components kJ/mol)} of the named
+    fixed-ε_in ``variants`` for one structure ``xyz_nm`` (N, 3) nm (already relaxed),
+    trimmed to ``keep_residues`` (None: whole). One OpenMM evaluation per GB model, at
+    ε_in 1 and κ = 0 (with the γ·SASA term when a variant has it); every variant follows
+    exactly by :func:`rankbind.energies.variants.rescale` (Coulomb and GB linear in
+    1/ε_in without salt), its non-polar term dropped where it has none."""
+    from rankbind.energies.mmgbsa import ComplexModel, mmgbsa
+    from rankbind.energies.variants import VARIANTS, rescale, settings_for
+
+    out: dict[str, dict] = {}
+    for gb in sorted({VARIANTS[v]["gb_model"] for v in variants}):
+        names = [v for v in variants if VARIANTS[v]["gb_model"] == gb]
+        sasa = any(VARIANTS[v]["nonpolar"] == "sasa" for v in names)
+        mm = settings_for(f"{gb.lower()}_e1{'' if sasa else '_nonp0'}",
+                          trim_nm=settings.mmgbsa_trim_nm, engine="openmm",
+                          platform=settings.mmgbsa_platform, n_bootstrap=1)  # fmt: skip
+        model = ComplexModel(topology, receptor_atoms, ligand_atoms, mm, keep_residues)
+        result = mmgbsa(topology, np.asarray(xyz_nm, float)[None], receptor_atoms,
+                        ligand_atoms, mm, model=model, keep_residues=keep_residues,
+                        progress=False)  # fmt: skip
+        e1 = {k: float(v[0]) for k, v in result.delta.items()}
+        for name in names:
+            c = rescale(e1, float(VARIANTS[name]["eps_in"]))
+            if VARIANTS[name]["nonpolar"] == "none":
+                c["nonpolar"] = 0.0
+            total = float(sum(c.values()))
+            finite = math.isfinite(total)
+            out[name] = {
+                "dG_kJ_per_mol": total if finite else None,
+                "dG_kcal_per_mol": total / KJ_PER_KCAL if finite else None,
+                "components_kJ_per_mol": c,
+            }
+    return {v: out[v] for v in variants}
 
 
 def _checkpoint_key(settings: DockingSettings) -> dict:
