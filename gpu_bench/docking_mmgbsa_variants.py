@@ -257,6 +257,8 @@ def summary(args) -> None:
     rows.sort(key=lambda r: order.get(r["case"], 99))
     if not rows:
         raise SystemExit(f"no finished case under {out}")
+    if args.mode != "epitope_paratope":
+        return describe(rows, out, args.mode)
     cv = nested_cv(rows)
     firsts = cv["firsts"]
     single_variant = firsts[(DEFAULT_VARIANT, "mmgbsa")]
@@ -376,6 +378,37 @@ def summary(args) -> None:
               f"{report['cpu_s_total']:.0f} CPU-s in all with preparation; {n_failed} poses "
               "failed. Load average at the end of each case: "
               f"{report['load_average_1m_at_end_of_cases']}."]  # fmt: skip
+    write_text(out / "SUMMARY.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def describe(rows: list[dict], out: Path, mode: str) -> None:
+    """Descriptive only (no selection): first acceptable rank of every candidate per case."""
+    firsts = first_ranks(rows)
+    cpu = sum(r["cpu_s"]["preparation"] + r["cpu_s"]["poses"] for r in rows)
+    report = {
+        "label": "MM/GBSA rescoring, every variant x rule, descriptive (not cross-validated)",
+        "mode": mode,
+        "cases": [r["case"] for r in rows],
+        "first_acceptable_rank": {f"{v} / {rule}": f for (v, rule), f in firsts.items()},
+        "cpu_s_total": round(cpu, 1),
+        "load_average_1m_at_end_of_cases": [r["load_average_1m_at_end"] for r in rows],
+        "settings": rows[0]["settings"],
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    write_json(out / "summary.json", report)
+    names = [r["case"] for r in rows]
+    lines = [f"# MM/GBSA rescoring, every variant x rule: {mode} (descriptive, NOT "
+             "cross-validated)", "",
+             f"Script `gpu_bench/docking_mmgbsa_variants.py`; {report['date_utc']}; 2 CPU "
+             "cores shared, no GPU, nice 10. Settings: as in ../epitope_paratope/SUMMARY.md "
+             f"({report['settings']['docking_settings_mmgbsa']}). Cases run: {names}; "
+             f"{report['cpu_s_total']:.0f} CPU-s.", "",
+             "First acceptable-or-better rank among the top 10 representatives (— none):", "",
+             "| variant / rule | " + " | ".join(names) + " |",
+             "|---|" + "---|" * len(names)]  # fmt: skip
+    for k, f in report["first_acceptable_rank"].items():
+        lines.append(f"| {k} | " + " | ".join("—" if x is None else str(x) for x in f) + " |")
     write_text(out / "SUMMARY.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
