@@ -334,8 +334,8 @@ def summary(args) -> None:
         "checked there against the bound complex); the same pose indices re-derived here.",
         f"- MM/GBSA: {st['docking_settings_mmgbsa']}; {st['variant_evaluation']}. Variants: "
         f"{', '.join(st['variants'])}.",
-        f"- Candidates: {len(FIXED_EPS_VARIANTS)} variants x rules {{MM/GBSA rank, consensus "
-        "(mean of default and MM/GBSA ranks, ties by default rank)}}. Per fold (one case "
+        f"- Candidates: {len(FIXED_EPS_VARIANTS)} variants x 2 rules (MM/GBSA rank; "
+        "consensus: mean of default and MM/GBSA ranks, ties by default rank). Per fold (one case "
         "held out): most top-1 acceptable-or-better on the other cases; ties: lower mean "
         "first-acceptable rank, then the default variant, then consensus, then the "
         "variant list order. Fixed before any score was seen.", "",
