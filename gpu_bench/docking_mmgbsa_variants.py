@@ -398,12 +398,17 @@ def describe(rows: list[dict], out: Path, mode: str) -> None:
     }
     write_json(out / "summary.json", report)
     names = [r["case"] for r in rows]
+    previous = [json.loads(q.read_text()) for q in (single.OUT / mode / "cases").glob("*.json")]
+    skipped = sorted(d["case"] for d in previous if d["case"] not in names)
+    without = sorted(d["case"] for d in previous if d["n_acceptable_in_representatives"] == 0)
     lines = [f"# MM/GBSA rescoring, every variant x rule: {mode} (descriptive, NOT "
              "cross-validated)", "",
              f"Script `gpu_bench/docking_mmgbsa_variants.py`; {report['date_utc']}; 2 CPU "
              "cores shared, no GPU, nice 10. Settings: as in ../epitope_paratope/SUMMARY.md "
              f"({report['settings']['docking_settings_mmgbsa']}). Cases run: {names}; "
-             f"{report['cpu_s_total']:.0f} CPU-s.", "",
+             f"{report['cpu_s_total']:.0f} CPU-s. Not run: {skipped}; cases without an "
+             f"acceptable representative in the top 10 (single-variant run): {without}: no "
+             "re-ranking of the 10 can make them succeed.", "",
              "First acceptable-or-better rank among the top 10 representatives (— none):", "",
              "| variant / rule | " + " | ".join(names) + " |",
              "|---|" + "---|" * len(names)]  # fmt: skip
