@@ -68,10 +68,11 @@ def rescale(components: dict[str, float], eps_in: float, eps_out: float = EPS_OU
     return out
 
 
-def variant_total(
+def variant_components(
     components: dict[str, float], variant: str, residue_name: str | None = None
-) -> float:
-    """ΔG or ΔΔG (kJ/mol) of ``variant`` from ε_in = 1 components of its GB model."""
+) -> dict[str, float]:
+    """Components (kJ/mol) of ``variant`` from ε_in = 1 components of its GB model:
+    rescaled to its ε_in, the non-polar term zeroed where it has none."""
     spec = VARIANTS[variant]
     eps = spec["eps_in"]
     if eps == "residue":
@@ -81,7 +82,14 @@ def variant_total(
     c = rescale(components, float(eps))
     if spec["nonpolar"] == "none":
         c["nonpolar"] = 0.0
-    return float(sum(c.values()))
+    return c
+
+
+def variant_total(
+    components: dict[str, float], variant: str, residue_name: str | None = None
+) -> float:
+    """ΔG or ΔΔG (kJ/mol) of ``variant`` from ε_in = 1 components of its GB model."""
+    return float(sum(variant_components(components, variant, residue_name).values()))
 
 
 def settings_for(variant: str, **overrides):

@@ -186,10 +186,10 @@ def variant_records(
     fixed-ε_in ``variants`` for one structure ``xyz_nm`` (N, 3) nm (already relaxed),
     trimmed to ``keep_residues`` (None: whole). One OpenMM evaluation per GB model, at
     ε_in 1 and κ = 0 (with the γ·SASA term when a variant has it); every variant follows
-    exactly by :func:`rankbind.energies.variants.rescale` (Coulomb and GB linear in
-    1/ε_in without salt), its non-polar term dropped where it has none."""
+    exactly by :func:`rankbind.energies.variants.variant_components` (Coulomb and GB
+    linear in 1/ε_in without salt)."""
     from rankbind.energies.mmgbsa import ComplexModel, mmgbsa
-    from rankbind.energies.variants import VARIANTS, rescale, settings_for
+    from rankbind.energies.variants import VARIANTS, settings_for, variant_components
 
     out: dict[str, dict] = {}
     for gb in sorted({VARIANTS[v]["gb_model"] for v in variants}):
@@ -204,9 +204,7 @@ def variant_records(
                         progress=False)  # fmt: skip
         e1 = {k: float(v[0]) for k, v in result.delta.items()}
         for name in names:
-            c = rescale(e1, float(VARIANTS[name]["eps_in"]))
-            if VARIANTS[name]["nonpolar"] == "none":
-                c["nonpolar"] = 0.0
+            c = variant_components(e1, name)
             total = float(sum(c.values()))
             finite = math.isfinite(total)
             out[name] = {
