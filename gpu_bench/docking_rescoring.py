@@ -149,15 +149,7 @@ def run_case(entry: str, restrained: bool, top: int, out: Path, ranks=None, tag=
         "entry": entry,
         "mode": mode,
         "poses_from": source,
-        "first_acceptable_rank_before": first_acceptable(
-            [(r["rank_before"], r["capri"]) for r in rows]
-        ),
-        "first_acceptable_rank_after": first_acceptable(
-            [(r["rank_after"], r["capri"]) for r in rows]
-        ),
-        "first_acceptable_rank_stored_top20": first_acceptable(
-            [(p["rank"], p["capri"]) for p in stored]
-        ),
+        **first_acceptable_ranks(rows, stored),
         "n_rescored": len(rows),
         "cpu_s_per_pose_mean": round(float(np.mean(cpu)), 1),
         "cpu_s_per_pose_max": round(float(np.max(cpu)), 1),
@@ -169,6 +161,22 @@ def run_case(entry: str, restrained: bool, top: int, out: Path, ranks=None, tag=
         "load_average_1m": os.getloadavg()[0],
         "machine": "2 CPU cores shared with other agents' runs (no GPU)",
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def first_acceptable_ranks(rows: list[dict], stored: list[dict]) -> dict:
+    """First acceptable-or-better rank of the rescored ``rows`` before and after the
+    rescoring, and of the ``stored`` run's top 20."""
+    return {
+        "first_acceptable_rank_before": first_acceptable(
+            [(r["rank_before"], r["capri"]) for r in rows]
+        ),
+        "first_acceptable_rank_after": first_acceptable(
+            [(r["rank_after"], r["capri"]) for r in rows]
+        ),
+        "first_acceptable_rank_stored_top20": first_acceptable(
+            [(p["rank"], p["capri"]) for p in stored]
+        ),
     }
 
 
@@ -203,15 +211,7 @@ def summarise_checkpoint(entry: str, mode: str, out: Path) -> dict:
         "mode": mode,
         "partial": f"interrupted: only stored ranks 1-{k} were scored (CPU share at nice 15)",
         "poses_from": source,
-        "first_acceptable_rank_before": first_acceptable(
-            [(r["rank_before"], r["capri"]) for r in rows]
-        ),
-        "first_acceptable_rank_after": first_acceptable(
-            [(r["rank_after"], r["capri"]) for r in rows]
-        ),
-        "first_acceptable_rank_stored_top20": first_acceptable(
-            [(p["rank"], p["capri"]) for p in stored]
-        ),
+        **first_acceptable_ranks(rows, stored),
         "n_rescored": k,
         "cpu_s_per_pose_mean": round(float(np.mean([r["cpu_s"] for r in rows])), 1),
         "poses": rows,
