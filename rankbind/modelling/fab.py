@@ -191,17 +191,24 @@ def _sequential(assembly: Assembly, keys: set, chain: str = "L"):
             yield order[(a.resseq, a.icode)], replace(a, icode="")
 
 
-def build_denosumab_model(kind: str = "fv", minimize: bool = True) -> ThreadingResult:
+def build_denosumab_model(
+    kind: str = "fv", minimize: bool = True, vh_template: str | None = None
+) -> ThreadingResult:
     """Denosumab Fv (VH + VL) or Fab (+ IgG2 CH1 + kappa CL) homology model.
 
     Chains H and L numbered 1..n along the modelled sequence. The report holds template
     identities, the chosen templates, CDRs (Kabat, by sequence rules) and the threading
-    report (changed residues, rebuilt loops, clashes)."""
+    report (changed residues, rebuilt loops, clashes). ``vh_template``: the Fab template
+    of the heavy chain (and VH/VL packing); default the one of highest VH identity. The
+    VL template is always the one of highest VL identity."""
     if kind not in ("fv", "fab"):
         raise StructureError(f"denosumab model kind must be 'fv' or 'fab', not '{kind}'")
     seqs = denosumab_sequences()
     identities = template_identities()
-    vh_t = max(identities, key=lambda r: r["VH_identity"])["template"]
+    names = [r["template"] for r in identities]
+    if vh_template is not None and vh_template not in names:
+        raise StructureError(f"vh_template {vh_template!r} is not a Fab template: {names}")
+    vh_t = vh_template or max(identities, key=lambda r: r["VH_identity"])["template"]
     vl_t = max(identities, key=lambda r: r["VL_identity"])["template"]
     template, record = composite_template(vh_t, vl_t, fab=kind == "fab")
     heavy = seqs["Fab_HC"] if kind == "fab" else seqs["VH"]
