@@ -21,8 +21,18 @@ complexes superposed: OPG 3URF / RANK model on 4GIQ for human targets, OPG model
 in structures/models/species_complexes. Seed 0's top 3 poses are written as PDB under
 structures/models/denosumab_docking_seeds/<target>/.
 
+Ensemble (``--ensemble``; targets human and mouse, own folder
+gpu_bench/results/denosumab_docking_ensemble): every RANKL conformer of the target's species
+(:data:`rankbind.modelling.antibody_docking.RANKL_CONFORMERS`: human = 3URF + human RANKL
+threaded on 4GIQ; mouse = 4GIQ + 3ME2) x every distinct Fv CDR-H3 variant
+(:func:`~rankbind.modelling.antibody_docking.fv_conformers`) docked and merged
+(:func:`rankbind.modelling.docking.dock_ensemble`); run_settings.json records the
+conformers; seed 0's top 3 poses are written under ``<out>/<target>/poses_seed_00``; the
+summary adds which conformers the rank-1 and top-5 poses come from and the comparison with
+the single-conformer run (same seeds, :data:`COMMITTED`).
+
 Usage: nice -n 15 python gpu_bench/denosumab_docking.py --seeds 0 1 2 3 4 5
-       [--targets human mouse human_on_mouse] [--out DIR] [--aggregate-only]
+       [--targets human mouse human_on_mouse] [--out DIR] [--aggregate-only] [--ensemble]
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ from rankbind.modelling import docking as dk  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "gpu_bench/results/denosumab_docking_seeds"
+ENSEMBLE = ROOT / "gpu_bench/results/denosumab_docking_ensemble"
 RECEPTORS = {  # same-species receptor complexes (catalogue entries) per target species
     "human": {"OPG": "3URF", "RANK": "HUMAN_RANK_4GIQ"},
     "mouse": {"OPG": "MOUSE_OPG_3URF", "RANK": "4GIQ"},
@@ -51,13 +62,20 @@ RECEPTORS = {  # same-species receptor complexes (catalogue entries) per target 
 def run_settings(args) -> dict:
     settings = dk.DockingSettings(spacing=args.grid, rotation_spacing_deg=args.spacing_deg,
                                   orientation_cone_deg=args.cone_deg, restraint_min_atoms=20)  # fmt: skip
-    return {
+    out = {
         "label": "MODEL: docking of a homology-modelled Fv, not an experimental structure",
         "settings": settings.model_dump(mode="json"),
         "n_report": 5,
         "receptors_for_groove_exclusion": RECEPTORS,
         "exclusion_note": "Fv only (no constant domains): the grooves excluded are a lower bound",
     }
+    if args.ensemble:
+        fv = ad.fv_conformers()
+        out["conformers"] = {
+            "rankl": {t: list(ad.RANKL_CONFORMERS[t]) for t in args.targets},
+            "fv": {k: str(p.relative_to(ROOT)) for k, p in fv.items()},
+        }
+    return out
 
 
 def assessor(target: str):
@@ -80,10 +98,57 @@ def assessor(target: str):
     return assess
 
 
+def _pair(q: dict, target: str) -> str:
+    return f"{q.get('receptor_conformer', target)} x {q.get('ligand_conformer', 'fv')}"
+
+
+def conformer_counts(runs: dict[str, list[dict]]) -> dict:
+    """Per target: how many seeds' rank-1 pose, and how many of all seeds' top-5 poses,
+    come from each "receptor conformer x ligand conformer" pair."""
+    out = {}
+    for t, seed_runs in runs.items():
+        rank1, top5 = {}, {}
+        for r in seed_runs:
+            rank1[_pair(r["poses"][0], t)] = rank1.get(_pair(r["poses"][0], t), 0) + 1
+            for q in r["poses"][:5]:
+                top5[_pair(q, t)] = top5.get(_pair(q, t), 0) + 1
+        out[t] = {"rank1": rank1, "top5": top5, "n_seeds": len(seed_runs)}
+    return out
+
+
+def versus_single(runs: dict[str, list[dict]]) -> dict:
+    """Rank-1 descriptors of the single-conformer run (:data:`COMMITTED`) on the same
+    targets and seeds, this (ensemble) run minus it (:func:`ad.difference_statistics`, the
+    two sets treated as independent), and its human - mouse differences on those seeds."""
+    single = {
+        t: [json.loads(f.read_text()) for r in seed_runs
+            if (f := COMMITTED / t / f"seed_{r['seed']:02d}.json").is_file()]
+        for t, seed_runs in runs.items()
+    }  # fmt: skip
+    out: dict = {}
+    for t, seed_runs in runs.items():
+        if not single[t]:
+            continue
+        ea, sa = [r["poses"][0] for r in seed_runs], [r["poses"][0] for r in single[t]]
+        out[t] = {
+            "seeds_single": [r["seed"] for r in single[t]],
+            "single_rank1": {d: ad.seed_statistics([q[d] for q in sa])
+                             for d in ad.SEED_DESCRIPTORS if all(d in q for q in sa)},
+            "ensemble_minus_single_rank1": {
+                d: ad.difference_statistics([q[d] for q in ea], [q[d] for q in sa])
+                for d in ad.SEED_DESCRIPTORS if all(d in q for q in ea + sa)},
+        }  # fmt: skip
+    if {"human", "mouse"} <= set(out):
+        pair = ad.aggregate_seeds(single, 6.0, pairs=(("human", "mouse"),))["differences"]
+        out["single_human_minus_mouse_rank1"] = pair["human_minus_mouse"]["rank1"]
+    return out
+
+
 def summary_markdown(summary: dict) -> str:
     s = summary["settings"]
+    title = "ensemble of conformers" if "conformers" in summary else "rotation seeds"
     lines = [
-        "# Denosumab Fv on RANKL over rotation seeds (MODEL; computed)",
+        f"# Denosumab Fv on RANKL over {title} (MODEL; computed)",
         "",
         f"Settings: grid {s['spacing']} Å, rotations {s['rotation_spacing_deg']}° "
         f"(+{s['orientation_cone_deg']}° cone), restraint_weight {s['restraint_weight']}, "
@@ -121,7 +186,42 @@ def summary_markdown(summary: dict) -> str:
             f"- {pair} per-residue MJ (rank-1): {len(res)} of "
             f"{len(d['mj_rt_rank1_by_residue'])} residues resolved: {', '.join(res) or 'none'}"
         )
+    if "conformers" in summary:
+        lines += ensemble_markdown(summary, f)
     return "\n".join(lines) + "\n"
+
+
+def ensemble_markdown(summary: dict, f) -> list[str]:
+    """The conformer sections of an ensemble summary; ``f`` formats a seed statistic."""
+    c = summary["conformers"]
+    lines = ["", "## Conformers", ""]
+    lines += [f"- {t} RANKL: {', '.join(v)} (superposed on the first)"
+              for t, v in c["rankl"].items()]  # fmt: skip
+    lines += [f"- Fv: {', '.join(f'{k} ({p})' for k, p in c['fv'].items())}", "",
+              "Conformer pair (RANKL x Fv) of the rank-1 pose per seed, and of all seeds' "
+              "top-5 poses:", ""]  # fmt: skip
+    for t, v in summary["conformer_counts"].items():
+        lines.append(f"- {t} ({v['n_seeds']} seeds): rank-1 {v['rank1']}; top-5 {v['top5']}")
+    vs = summary["versus_single_conformer"]
+    lines += ["", "## Against the single-conformer run (3URF or 4GIQ x default Fv; same "
+              "settings, the seeds below; gpu_bench/results/denosumab_docking_seeds)", "",
+              "| target | descriptor | single conformer | ensemble − single |",
+              "|---|---|---|---|"]  # fmt: skip
+    for t in ("human", "mouse"):
+        if t not in vs:
+            continue
+        for d, v in vs[t]["ensemble_minus_single_rank1"].items():
+            lines.append(f"| {t} (seeds {vs[t]['seeds_single']}) | {d} "
+                         f"| {f(vs[t]['single_rank1'][d])} | {v['difference']:+.3g} ± "
+                         f"{v['se'] if v['se'] is not None else float('nan'):.2g} "
+                         f"{'RESOLVED' if v['resolved'] else 'not resolved'} |")  # fmt: skip
+    if "single_human_minus_mouse_rank1" in vs:
+        lines += ["", "Single-conformer human − mouse on the same seeds:", ""]
+        for d, v in vs["single_human_minus_mouse_rank1"].items():
+            lines.append(f"- {d}: {v['difference']:+.3g} ± "
+                         f"{v['se'] if v['se'] is not None else float('nan'):.2g} "
+                         f"{'RESOLVED' if v['resolved'] else 'not resolved'}")  # fmt: skip
+    return lines
 
 
 def main() -> int:
@@ -133,7 +233,16 @@ def main() -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=list(range(6)))
     p.add_argument("--out", default=str(COMMITTED))
     p.add_argument("--aggregate-only", action="store_true")
+    p.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="dock every RANKL conformer x Fv CDR-H3 variant (human, mouse)",
+    )
     args = p.parse_args()
+    if args.ensemble:
+        args.targets = [t for t in args.targets if t in ad.RANKL_CONFORMERS]
+        if args.out == str(COMMITTED):
+            args.out = str(ENSEMBLE)
     from rankbind.benchmark.runner import conflicts
 
     out = Path(args.out)
@@ -154,11 +263,18 @@ def main() -> int:
             if path.is_file():
                 continue
             poses_dir = ROOT / "structures/models/denosumab_docking_seeds" / target
+            conformers = {}
+            if args.ensemble:
+                poses_dir = out / target / "poses_seed_00"
+                conformers = {
+                    "rankl_conformers": wanted["conformers"]["rankl"][target],
+                    "fv_pdbs": {k: str(ROOT / p) for k, p in wanted["conformers"]["fv"].items()},
+                }
             c0 = time.process_time()
             run = ad.denosumab_on_rankl(
                 target, settings.replace(rotation_seed=seed),
-                str(poses_dir) if seed == 0 and out == COMMITTED else None,
-                n_report=wanted["n_report"], assess=assess[target], n_write=3,
+                str(poses_dir) if seed == 0 and out in (COMMITTED, ENSEMBLE) else None,
+                n_report=wanted["n_report"], assess=assess[target], n_write=3, **conformers,
             )  # fmt: skip
             run |= {
                 "seed": seed,
@@ -188,6 +304,15 @@ def main() -> int:
         f"({ad.N_BOOT} resamples); a difference is resolved when both targets have >= "
         f"{ad.MIN_SEEDS_FOR_CLAIM} seeds and |Δ| > t(0.975, min(n) - 1) x s.e.",
         "aggregate": ad.aggregate_seeds(runs, settings.cluster_rmsd),
+        **(
+            {
+                "conformers": wanted["conformers"],
+                "conformer_counts": conformer_counts(runs),
+                "versus_single_conformer": versus_single(runs),
+            }
+            if args.ensemble
+            else {}
+        ),  # fmt: skip
         "machine": "2 CPU cores shared with other jobs (no GPU)",
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
