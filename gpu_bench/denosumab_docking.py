@@ -53,6 +53,7 @@ from rankbind.modelling import docking as dk  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "gpu_bench/results/denosumab_docking_seeds"
 ENSEMBLE = ROOT / "gpu_bench/results/denosumab_docking_ensemble"
+HAND_WRITTEN = "<!-- hand-written reading below: kept when the summary is rewritten -->"
 RECEPTORS = {  # same-species receptor complexes (catalogue entries) per target species
     "human": {"OPG": "3URF", "RANK": "HUMAN_RANK_4GIQ"},
     "mouse": {"OPG": "MOUSE_OPG_3URF", "RANK": "4GIQ"},
@@ -324,7 +325,9 @@ def main() -> int:
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     write_json(out / "summary.json", summary)
-    write_text(out / "summary.md", summary_markdown(summary))
+    old = (out / "summary.md").read_text() if (out / "summary.md").is_file() else ""
+    kept = old[old.index(HAND_WRITTEN) :] if HAND_WRITTEN in old else ""  # reading kept
+    write_text(out / "summary.md", summary_markdown(summary) + ("\n" + kept if kept else ""))
     if out == COMMITTED:
         from rankbind.analysis.report_sections import write_report_sections
         from rankbind.structures import structures_dir
