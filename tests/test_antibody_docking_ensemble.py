@@ -134,3 +134,20 @@ def test_unknown_vh_template_is_named():
 
     with pytest.raises(StructureError, match="'XXXX' is not a Fab template"):
         build_denosumab_model("fv", vh_template="XXXX")
+
+
+def test_conformer_counts_of_the_ensemble_summary():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "gpu_bench/denosumab_docking.py"
+    spec = importlib.util.spec_from_file_location("denosumab_docking_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    poses = [{"receptor_conformer": r, "ligand_conformer": f}
+             for r, f in [("a", "x"), ("b", "x"), ("a", "y")]]  # fmt: skip
+    runs = {"human": [{"poses": poses}, {"poses": poses[1:]}], "mouse": [{"poses": [{}]}]}
+    counts = bench.conformer_counts(runs)
+    assert counts["human"]["rank1"] == {"a x x": 1, "b x x": 1}
+    assert counts["human"]["top5"] == {"a x x": 1, "b x x": 2, "a x y": 2}
+    assert counts["mouse"] == {"rank1": {"mouse x fv": 1}, "top5": {"mouse x fv": 1}, "n_seeds": 1}
