@@ -7,6 +7,10 @@ onto a RANKL trimer (human 3URF or mouse 4GIQ crystal, or human RANKL threaded o
 CDRs as one required restraint, the orientation cone and the issue-16 scoring. For each
 top cluster it reports the epitope residues buried, the overlap with the OPG (3URF) and
 RANK (4GIQ) footprints, and the per-RANKL-residue Miyazawa-Jernigan contact energy.
+With conformer lists it docks an ensemble (issue 16 item 4): RANKL conformers of one
+species (:data:`RANKL_CONFORMERS`, superposed by :func:`superposed_trimer`) x Fv CDR-H3
+variants (:func:`fv_conformers`, one per VH template), merged by
+:func:`rankbind.modelling.docking.dock_ensemble`.
 
 Residue numbers are reported in human numbering: mouse residues are mapped through a
 global alignment of 4GIQ chain A to 3URF chain A (:mod:`rankbind.structures.sequences`).
