@@ -61,7 +61,9 @@ def case_rows(run_dir: Path, mode: str) -> tuple[dict[str, dict], dict]:
     return rows, data["settings"]
 
 
-def native_cone_angles(dataset: Path, work: Path, mode: str) -> dict[str, float]:
+def native_cone_angles(
+    dataset: Path, work: Path, mode: str, include_rankbind: bool = True
+) -> dict[str, float]:
     """{case: degrees} between the ligand restraint vector turned by the native pose (the
     identity: the benchmark's unbound partners lie in the bound frame) and the cone axis,
     exactly as :func:`rankbind.modelling.docking.search_rotations` defines them."""
@@ -72,7 +74,7 @@ def native_cone_angles(dataset: Path, work: Path, mode: str) -> dict[str, float]
 
     settings = DockingBenchmarkSettings(modes=(mode,))
     out = {}
-    for case in suite.load_cases("docking", dataset, work, include_rankbind=True):
+    for case in suite.load_cases("docking", dataset, work, include_rankbind):
         s = bd.load_structures(case, settings)
         rec_keys, lig_keys, _ = bd.restraints(case, s, mode, settings)
         rec = molecule_from_partner(s["rec"], rec_keys)
