@@ -159,7 +159,7 @@ def compare(runs: dict[str, dict[str, dict]], angles: dict | None = None, cone=N
 def markdown(result: dict, settings: dict, mode: str) -> str:
     labels = list(result["runs"])
     lines = [
-        f"# Rotational sampling, {mode} docking (antibody benchmark + RANKL complexes)",
+        f"# Rotational sampling, {mode} docking (antibody benchmark; RANKL complexes where run)",
         "",
         f"{len(result['common_cases'])} cases finished by every run; counts are cases with an "
         "acceptable-or-better / medium-or-better pose in the top N (CAPRI, against the bound "
