@@ -159,15 +159,92 @@ def rankings(records: list[dict]) -> dict[str, list[int]]:
     }
 
 
+def finished_case(path: Path, key: str) -> dict | None:
+    """The finished case file at ``path`` (None if absent); one written under another
+    settings key stops the run."""
+    if not path.exists():
+        return None
+    done = json.loads(path.read_text())
+    if done["settings_key"] != key:
+        raise SystemExit(f"{path}: written under other settings; move it away")
+    return done
+
+
+def prepared_partners(name: str, case, s: dict) -> dict:
+    """The docked structure files of ``case`` (unbound where docked unbound) prepared
+    all-atom; stops if a prepared partner's C-alpha moved from the docked one (> 0.01 Å).
+    Returns {"rec", "lig", "files", "cpu_s", "ca_dev"}."""
+    files = ((case.receptor_unbound, case.ligand_unbound) if s["kind"] == "unbound"
+             else (case.receptor_bound, case.ligand_bound))  # fmt: skip
+    t = time.process_time()
+    rec_aa = all_atom_partner(files[0], f"{name}_rec")
+    lig_aa = all_atom_partner(files[1], f"{name}_lig")
+    prep_cpu = time.process_time() - t
+    ca_dev = {"receptor": ca_deviation(rec_aa, s["rec"]), "ligand": ca_deviation(lig_aa, s["lig"])}
+    if max(ca_dev.values()) > 0.01:
+        raise SystemExit(f"{name}: prepared partners moved from the docked ones: {ca_dev} Å")
+    log(f"{name}: partners prepared ({rec_aa.topology.getNumAtoms()} + "
+        f"{lig_aa.topology.getNumAtoms()} atoms, CPU {prep_cpu:.0f} s)")  # fmt: skip
+    return {"rec": rec_aa, "lig": lig_aa, "files": files, "cpu_s": prep_cpu, "ca_dev": ca_dev}
+
+
+def pose_checkpoint(path: Path, key: str) -> dict:
+    """Per-pose records of an unfinished case ({"settings_key", "poses": {index: record}});
+    one written under another settings key stops the run."""
+    if not path.exists():
+        return {"settings_key": key, "poses": {}}
+    ck = json.loads(path.read_text())
+    if ck["settings_key"] != key:
+        raise SystemExit(f"{path}: other settings; remove it")
+    return ck
+
+
+def scored_pose(partners: dict, frame, data: dict, index: int, rank: int, score) -> dict:
+    """``score(topology, xyz, rec, lig)`` of stored pose ``index`` rebuilt all-atom; an
+    exception is recorded as ``{"error": ...}`` (the pose then ranks last); CPU and wall
+    seconds added."""
+    rot, trans = frame.transform(data["rotations"][index], data["positions"][index])
+    pose = dk.Pose(rank=rank, rotation=rot, position=trans, score=0.0, shape=0.0,
+                   energy_kcal=0.0, restraint_atoms=0.0)  # fmt: skip
+    c0, w0 = time.process_time(), time.perf_counter()
+    topology, xyz, rec, lig = rs.complex_of(partners["rec"], partners["lig"], pose, np.zeros(3))
+    try:
+        record = score(topology, xyz, rec, lig)
+    except Exception as err:  # recorded; ranked last
+        record = {"error": f"{type(err).__name__}: {err}"}
+    return record | {"cpu_s": round(time.process_time() - c0, 1),
+                     "wall_s": round(time.perf_counter() - w0, 1)}  # fmt: skip
+
+
+def case_provenance(settings: dict, key: str, wall0: float) -> dict:
+    """The closing fields of a case file: wall time, load, machine, settings, key, date."""
+    return {
+        "wall_s_this_process": round(time.perf_counter() - wall0, 1),
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        "machine": "2 CPU cores shared with the lead's test-suite runs (no GPU), nice 10",
+        "settings": settings,
+        "settings_key": key,
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def run_within_budget(names: list[str], max_cpu_min: float, run_one) -> None:
+    """``run_one(name)`` for each case until this process has used ``max_cpu_min``."""
+    t0 = time.process_time()
+    for name in names:
+        if (time.process_time() - t0) / 60 > max_cpu_min:
+            log(f"CPU budget reached before {name}: stopped (cases from {name} on not run)")
+            break
+        run_one(name)
+    log(f"done: CPU {time.process_time() - t0:.0f} s this process")
+
+
 def run_case(name: str, mode: str, top: int, out: Path, cases: dict) -> dict | None:
     path = out / "cases" / f"{name}__{mode}.json"
     data = ds.load_case(POSES / mode / "cases" / f"{name}__{mode}.npz")
     settings = run_settings(top, data["meta"])
     key = settings_key(settings)
-    if path.exists():
-        done = json.loads(path.read_text())
-        if done["settings_key"] != key:
-            raise SystemExit(f"{path}: written under other settings; move it away")
+    if (done := finished_case(path, key)) is not None:
         return done
     cpu0, wall0 = time.process_time(), time.perf_counter()
     case = cases[name]
@@ -196,42 +273,20 @@ def run_case(name: str, mode: str, top: int, out: Path, cases: dict) -> dict | N
     log(f"{name}: {len(reps)} representatives rebuilt, DockQ/fnat/CAPRI equal to the stored "
         f"values; CAPRI {[p['capri'] for p in poses]}")  # fmt: skip
 
-    files = ((case.receptor_unbound, case.ligand_unbound) if s["kind"] == "unbound"
-             else (case.receptor_bound, case.ligand_bound))  # fmt: skip
-    t = time.process_time()
-    rec_aa = all_atom_partner(files[0], f"{name}_rec")
-    lig_aa = all_atom_partner(files[1], f"{name}_lig")
-    prep_cpu = time.process_time() - t
-    ca_dev = {"receptor": ca_deviation(rec_aa, s["rec"]), "ligand": ca_deviation(lig_aa, s["lig"])}
-    if max(ca_dev.values()) > 0.01:
-        raise SystemExit(f"{name}: prepared partners moved from the docked ones: {ca_dev} Å")
-    log(f"{name}: partners prepared ({rec_aa.topology.getNumAtoms()} + "
-        f"{lig_aa.topology.getNumAtoms()} atoms, CPU {prep_cpu:.0f} s)")  # fmt: skip
-
+    partners = prepared_partners(name, case, s)
     checkpoint = out / "cases" / f"{name}__{mode}.checkpoint.json"
-    ck = {"settings_key": key, "poses": {}}
-    if checkpoint.exists():
-        ck = json.loads(checkpoint.read_text())
-        if ck["settings_key"] != key:
-            raise SystemExit(f"{checkpoint}: other settings; remove it")
+    ck = pose_checkpoint(checkpoint, key)
+
+    def score(topology, xyz, rec, lig):
+        return rs.score_complex(topology, xyz, rec, lig, d)[0]
+
     for p in poses:
         i = str(p["pose_index"])
         if i not in ck["poses"]:
-            rot, trans = frame.transform(data["rotations"][int(i)], data["positions"][int(i)])
-            pose = dk.Pose(rank=p["default_rank"], rotation=rot, position=trans, score=0.0,
-                           shape=0.0, energy_kcal=0.0, restraint_atoms=0.0)  # fmt: skip
-            c0, w0 = time.process_time(), time.perf_counter()
-            topology, xyz, rec, lig = rs.complex_of(rec_aa, lig_aa, pose, np.zeros(3))
-            try:
-                record, _ = rs.score_complex(topology, xyz, rec, lig, d)
-            except Exception as err:  # recorded; ranked last by MM/GBSA
-                record = {"dG_kJ_per_mol": None, "dG_kcal_per_mol": None,
-                          "error": f"{type(err).__name__}: {err}"}  # fmt: skip
-            record |= {"cpu_s": round(time.process_time() - c0, 1),
-                       "wall_s": round(time.perf_counter() - w0, 1)}  # fmt: skip
+            record = scored_pose(partners, frame, data, int(i), p["default_rank"], score)
             ck["poses"][i] = record
             write_json(checkpoint, ck)
-            dg = record["dG_kcal_per_mol"]
+            dg = record.get("dG_kcal_per_mol")
             log(f"{name}: pose {p['default_rank']}/{len(poses)} CAPRI {p['capri']} "
                 f"dG {'failed' if dg is None else f'{dg:+.1f} kcal/mol'}, "
                 f"{record.get('atoms_scored')} atoms, CPU {record['cpu_s']} s")  # fmt: skip
@@ -263,26 +318,20 @@ def run_case(name: str, mode: str, top: int, out: Path, cases: dict) -> dict | N
         },  # fmt: skip
         "poses": poses,
         "partners": {
-            "receptor": rec_aa.record | {"atoms": rec_aa.topology.getNumAtoms()},
-            "ligand": lig_aa.record | {"atoms": lig_aa.topology.getNumAtoms()},
-            "files": [str(f) for f in files],
-            "prepared_vs_docked_ca_max_dev_angstrom": ca_dev,
+            "receptor": partners["rec"].record | {"atoms": partners["rec"].topology.getNumAtoms()},
+            "ligand": partners["lig"].record | {"atoms": partners["lig"].topology.getNumAtoms()},
+            "files": [str(f) for f in partners["files"]],
+            "prepared_vs_docked_ca_max_dev_angstrom": partners["ca_dev"],
         },  # fmt: skip
         "cpu_s": {
             "rebuild_check": round(check_cpu, 1),
-            "preparation": round(prep_cpu, 1),
+            "preparation": round(partners["cpu_s"], 1),
             "mmgbsa_poses": round(
                 sum(ck["poses"][str(p["pose_index"])]["cpu_s"] for p in poses), 1
             ),
             "this_process": round(time.process_time() - cpu0, 1),
         },  # fmt: skip
-        "wall_s_this_process": round(time.perf_counter() - wall0, 1),
-        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
-        "machine": "2 CPU cores shared with the lead's test-suite runs (no GPU), nice 10",
-        "settings": settings,
-        "settings_key": key,
-        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    } | case_provenance(settings, key, wall0)
     write_json(path, result)
     checkpoint.unlink()
     log(f"{name}: first acceptable rank {first}; CPU {result['cpu_s']}")
@@ -296,18 +345,16 @@ def run(args) -> None:
     log(f"{args.mode}: {len(names)} cases in stored order {names}; top {args.top} clusters; "
         f"budget {args.max_cpu_min} CPU-min this process")  # fmt: skip
     cases = all_cases()
-    t0 = time.process_time()
-    for name in names:
-        if (time.process_time() - t0) / 60 > args.max_cpu_min:
-            log(f"CPU budget reached before {name}: stopped (cases from {name} on not run)")
-            break
+
+    def run_one(name: str) -> None:
         try:
             run_case(name, args.mode, args.top, out, cases)
         except SystemExit:
             raise
         except Exception as err:  # one failing case must not stop the others
             log(f"skip {name}: {type(err).__name__}: {err}")
-    log(f"done: CPU {time.process_time() - t0:.0f} s this process")
+
+    run_within_budget(names, args.max_cpu_min, run_one)
 
 
 RANKL = "RANKL complexes (bound)"

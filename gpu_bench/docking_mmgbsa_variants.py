@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -82,10 +81,7 @@ def run_case(name: str, mode: str, out: Path, cases: dict) -> dict:
     data = ds.load_case(POSES / mode / "cases" / f"{name}__{mode}.npz")
     settings = run_settings(data["meta"], previous)
     key = single.settings_key(settings)
-    if path.exists():
-        done = json.loads(path.read_text())
-        if done["settings_key"] != key:
-            raise SystemExit(f"{path}: written under other settings; move it away")
+    if (done := single.finished_case(path, key)) is not None:
         return done
     cpu0, wall0 = time.process_time(), time.perf_counter()
     case = cases[name]
@@ -97,41 +93,24 @@ def run_case(name: str, mode: str, out: Path, cases: dict) -> dict:
     reps = ds.cluster_representatives(data, order, d.cluster_rmsd, len(previous["poses"]))
     if [int(i) for i in reps] != [p["pose_index"] for p in previous["poses"]]:
         raise SystemExit(f"{name}: representatives differ from {prev_path}")
-    files = ((case.receptor_unbound, case.ligand_unbound) if s["kind"] == "unbound"
-             else (case.receptor_bound, case.ligand_bound))  # fmt: skip
-    t = time.process_time()
-    rec_aa = single.all_atom_partner(files[0], f"{name}_rec")
-    lig_aa = single.all_atom_partner(files[1], f"{name}_lig")
-    prep_cpu = time.process_time() - t
-    ca_dev = {"receptor": single.ca_deviation(rec_aa, s["rec"]),
-              "ligand": single.ca_deviation(lig_aa, s["lig"])}  # fmt: skip
-    if max(ca_dev.values()) > 0.01:
-        raise SystemExit(f"{name}: prepared partners moved from the docked ones: {ca_dev} Å")
+    partners = single.prepared_partners(name, case, s)
     checkpoint = out / "cases" / f"{name}__{mode}.checkpoint.json"
-    ck = {"settings_key": key, "poses": {}}
-    if checkpoint.exists():
-        ck = json.loads(checkpoint.read_text())
-        if ck["settings_key"] != key:
-            raise SystemExit(f"{checkpoint}: other settings; remove it")
+    ck = single.pose_checkpoint(checkpoint, key)
+
+    def score(topology, xyz, rec, lig):
+        r, _ = rs.score_complex(topology, xyz, rec, lig, d, variants=FIXED_EPS_VARIANTS)
+        return {"variants": r["variants"], "atoms_scored": r["atoms_scored"],
+                "trimmed_residues": r["trimmed_residues"],
+                "relax_heavy_atom_rmsd_nm": r["relax"]["heavy_atom_rmsd_nm"],
+                "dG_kJ_per_mol_scoring_variant": r["dG_kJ_per_mol"]}  # fmt: skip
+
     poses = []
     for p in previous["poses"]:
         i = str(p["pose_index"])
         if i not in ck["poses"]:
-            rot, trans = frame.transform(data["rotations"][int(i)], data["positions"][int(i)])
-            pose = dk.Pose(rank=p["default_rank"], rotation=rot, position=trans, score=0.0,
-                           shape=0.0, energy_kcal=0.0, restraint_atoms=0.0)  # fmt: skip
-            c0, w0 = time.process_time(), time.perf_counter()
-            topology, xyz, rec, lig = rs.complex_of(rec_aa, lig_aa, pose, np.zeros(3))
-            try:
-                r, _ = rs.score_complex(topology, xyz, rec, lig, d, variants=FIXED_EPS_VARIANTS)
-                record = {"variants": r["variants"], "atoms_scored": r["atoms_scored"],
-                          "trimmed_residues": r["trimmed_residues"],
-                          "relax_heavy_atom_rmsd_nm": r["relax"]["heavy_atom_rmsd_nm"],
-                          "dG_kJ_per_mol_scoring_variant": r["dG_kJ_per_mol"]}  # fmt: skip
-            except Exception as err:  # recorded; ranked last by every variant
-                record = {"variants": None, "error": f"{type(err).__name__}: {err}"}
-            record |= {"cpu_s": round(time.process_time() - c0, 1),
-                       "wall_s": round(time.perf_counter() - w0, 1)}  # fmt: skip
+            record = {"variants": None} | single.scored_pose(
+                partners, frame, data, int(i), p["default_rank"], score
+            )
             ck["poses"][i] = record
             write_json(checkpoint, ck)
             log(f"{name}: pose {p['default_rank']}/{len(previous['poses'])} CAPRI "
@@ -157,17 +136,11 @@ def run_case(name: str, mode: str, out: Path, cases: dict) -> dict:
         "n_acceptable_in_representatives": previous["n_acceptable_in_representatives"],
         "poses": poses,
         "cpu_s": {
-            "preparation": round(prep_cpu, 1),
+            "preparation": round(partners["cpu_s"], 1),
             "poses": round(sum(ck["poses"][str(p["pose_index"])]["cpu_s"] for p in poses), 1),
             "this_process": round(time.process_time() - cpu0, 1),
         },  # fmt: skip
-        "wall_s_this_process": round(time.perf_counter() - wall0, 1),
-        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
-        "machine": "2 CPU cores shared with the lead's test-suite runs (no GPU), nice 10",
-        "settings": settings,
-        "settings_key": key,
-        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    } | single.case_provenance(settings, key, wall0)
     write_json(path, result)
     checkpoint.unlink()
     log(f"{name}: done, CPU {result['cpu_s']}")
@@ -180,13 +153,7 @@ def run(args) -> None:
     names = args.cases or [n for n in SUBSETS[args.mode] if n in stored]
     log(f"{args.mode}: {len(names)} cases {names}; budget {args.max_cpu_min} CPU-min")
     cases = all_cases()
-    t0 = time.process_time()
-    for name in names:
-        if (time.process_time() - t0) / 60 > args.max_cpu_min:
-            log(f"CPU budget reached before {name}: stopped (cases from {name} on not run)")
-            break
-        run_case(name, args.mode, out, cases)
-    log(f"done: CPU {time.process_time() - t0:.0f} s this process")
+    single.run_within_budget(names, args.max_cpu_min, lambda n: run_case(n, args.mode, out, cases))
 
 
 # ------------------------------------------------------------------------------ selection
